@@ -1,0 +1,230 @@
+package clientreg
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+)
+
+// The extension points of the handler. Each is a small interface (or a
+// function type) with a working default that New installs when the Config
+// field is nil; they mirror the hooks of Authlib's RFC 7591 and RFC 7592
+// endpoints. Saving, updating and deleting clients is the Store's job.
+
+// Principal is what an authenticated registration access token grants: the
+// client it is bound to. Custom TokenAuthenticator implementations return
+// one with ClientID set.
+type Principal struct {
+	// ClientID is the client the token was issued to.
+	ClientID string
+	// Token is the registration access token as presented. The handler
+	// echoes it in read responses (RFC 7592 §3) and never logs it.
+	Token string
+
+	client *Client // loaded by the default authenticator, reused by the default finder
+}
+
+// TokenAuthenticator authenticates a registration access token (RFC 7592
+// §2, RFC 6750). It returns ErrInvalidToken (possibly described) for a token
+// that is unknown, expired or revoked.
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (*Principal, error)
+}
+
+// TokenAuthenticatorFunc adapts a function to a TokenAuthenticator.
+type TokenAuthenticatorFunc func(ctx context.Context, token string) (*Principal, error)
+
+// AuthenticateToken calls f.
+func (f TokenAuthenticatorFunc) AuthenticateToken(ctx context.Context, token string) (*Principal, error) {
+	return f(ctx, token)
+}
+
+// ClientFinder finds the client that a configuration request addresses. It
+// returns ErrNotFound when there is no such client.
+type ClientFinder interface {
+	FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error)
+}
+
+// ClientFinderFunc adapts a function to a ClientFinder.
+type ClientFinderFunc func(ctx context.Context, p *Principal, clientID string) (*Client, error)
+
+// FindClient calls f.
+func (f ClientFinderFunc) FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error) {
+	return f(ctx, p, clientID)
+}
+
+// Operation is a client configuration operation (RFC 7592 §2).
+type Operation string
+
+// The operations of the client configuration endpoint.
+const (
+	OpRead   Operation = "read"
+	OpUpdate Operation = "update"
+	OpDelete Operation = "delete"
+)
+
+// PermissionChecker decides whether p may perform op on c. It returns nil to
+// allow; ErrInvalidToken when the token must not be acknowledged for this
+// client at all (the answer is then indistinguishable from a wrong token);
+// or ErrAccessDenied (403) when a policy forbids the operation.
+type PermissionChecker interface {
+	CheckPermission(ctx context.Context, p *Principal, c *Client, op Operation) error
+}
+
+// PermissionCheckerFunc adapts a function to a PermissionChecker.
+type PermissionCheckerFunc func(ctx context.Context, p *Principal, c *Client, op Operation) error
+
+// CheckPermission calls f.
+func (f PermissionCheckerFunc) CheckPermission(ctx context.Context, p *Principal, c *Client, op Operation) error {
+	return f(ctx, p, c, op)
+}
+
+// OwnClientOnly is the default PermissionChecker: a registration access
+// token may read, update and delete exactly the client it was issued to.
+var OwnClientOnly = PermissionCheckerFunc(func(_ context.Context, p *Principal, c *Client, _ Operation) error {
+	if !hmac.Equal([]byte(p.ClientID), []byte(c.ID)) {
+		return ErrInvalidToken
+	}
+	return nil
+})
+
+// TokenRevoker revokes a registration access token. The handler calls it when
+// a valid token names a client that no longer exists (RFC 7592 §2.1) and
+// after a client is deleted (RFC 7592 §2.3).
+type TokenRevoker interface {
+	RevokeToken(ctx context.Context, p *Principal) error
+}
+
+// TokenRevokerFunc adapts a function to a TokenRevoker.
+type TokenRevokerFunc func(ctx context.Context, p *Principal) error
+
+// RevokeToken calls f.
+func (f TokenRevokerFunc) RevokeToken(ctx context.Context, p *Principal) error { return f(ctx, p) }
+
+// InitialTokenVerifier verifies initial access tokens (RFC 7591 §3) when
+// Config.RequireInitialToken is set. CheckInitialToken is called before the
+// request is validated and must not use the token up; UseInitialToken is
+// called once the request is valid, immediately before the client is saved,
+// and must use up one registration atomically. Both return ErrInvalidToken
+// for a token that is unknown, expired or used up.
+type InitialTokenVerifier interface {
+	CheckInitialToken(ctx context.Context, token string) error
+	UseInitialToken(ctx context.Context, token string) error
+}
+
+// SoftwareStatementVerifier verifies a software statement (RFC 7591 §2.3)
+// and returns the client metadata it asserts, which takes precedence over the
+// members of the request. It returns ErrInvalidSoftwareStatement or
+// ErrUnapprovedSoftwareStatement (described) when the statement must be
+// refused.
+type SoftwareStatementVerifier interface {
+	VerifySoftwareStatement(ctx context.Context, statement string) (*Metadata, error)
+}
+
+// SoftwareStatementVerifierFunc adapts a function to a
+// SoftwareStatementVerifier.
+type SoftwareStatementVerifierFunc func(ctx context.Context, statement string) (*Metadata, error)
+
+// VerifySoftwareStatement calls f.
+func (f SoftwareStatementVerifierFunc) VerifySoftwareStatement(ctx context.Context, statement string) (*Metadata, error) {
+	return f(ctx, statement)
+}
+
+// NoTrustedIssuers is the default SoftwareStatementVerifier: it trusts no
+// issuer, so it refuses every statement, as unapproved when it is a
+// well-formed compact JWS and as invalid otherwise.
+var NoTrustedIssuers = SoftwareStatementVerifierFunc(func(_ context.Context, statement string) (*Metadata, error) {
+	if !looksLikeCompactJWS(statement) {
+		return nil, ErrInvalidSoftwareStatement.WithDescription("software_statement is not a compact JWS")
+	}
+	return nil, ErrUnapprovedSoftwareStatement.WithDescription("this server trusts no software statement issuer")
+})
+
+// IDGenerator returns a new client ID. It must be unique and unguessable
+// enough for the deployment; the default is 128 random bits, base64url.
+type IDGenerator func(ctx context.Context) (string, error)
+
+// SecretGenerator returns a new client secret or token. The default is 256
+// random bits, base64url.
+type SecretGenerator func(ctx context.Context) (string, error)
+
+// storeAuth is the default TokenAuthenticator, ClientFinder and
+// InitialTokenVerifier, backed by the Store and the keyed token hash.
+type storeAuth struct {
+	h *Handler
+}
+
+func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Principal, error) {
+	h := a.h
+	hash := h.keys.hash(purposeRegistrationToken, token)
+	c, err := h.store.GetClientByTokenHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up registration access token: %w", err)
+	}
+	switch {
+	case hmac.Equal(c.TokenHash, hash):
+		if c.PreviousTokenHash != nil {
+			// The new token is in use: the rotated one retires now.
+			u := c.Clone()
+			u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+			u.UpdatedAt = h.now()
+			err := h.store.UpdateClient(ctx, u)
+			switch {
+			case err == nil:
+				c = u
+			case errors.Is(err, ErrConflict):
+				// Another request changed the client first; it will be
+				// re-read by whoever needs the latest revision.
+			default:
+				return nil, fmt.Errorf("retire previous registration access token: %w", err)
+			}
+		}
+	case hmac.Equal(c.PreviousTokenHash, hash):
+		if !h.now().Before(c.PreviousTokenExpiresAt) {
+			return nil, ErrInvalidToken
+		}
+	default:
+		return nil, ErrInvalidToken
+	}
+	return &Principal{ClientID: c.ID, Token: token, client: c}, nil
+}
+
+func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error) {
+	if p.client != nil && p.client.ID == clientID {
+		return p.client, nil
+	}
+	return a.h.store.GetClient(ctx, clientID)
+}
+
+// RevokeToken is a no-op for the default store: a registration access token
+// lives in its client's record, so it is gone with the client.
+func (a storeAuth) RevokeToken(context.Context, *Principal) error { return nil }
+
+func (a storeAuth) CheckInitialToken(ctx context.Context, token string) error {
+	t, err := a.h.store.GetInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token))
+	if errors.Is(err, ErrNotFound) {
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return fmt.Errorf("look up initial access token: %w", err)
+	}
+	if !t.Usable(a.h.now()) {
+		return ErrInvalidToken
+	}
+	return nil
+}
+
+func (a storeAuth) UseInitialToken(ctx context.Context, token string) error {
+	_, err := a.h.store.UseInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token), a.h.now())
+	if errors.Is(err, ErrNotFound) {
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return fmt.Errorf("use initial access token: %w", err)
+	}
+	return nil
+}

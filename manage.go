@@ -1,0 +1,203 @@
+package clientreg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// UpdateRequest is a client update request (RFC 7592 §2.2).
+type UpdateRequest struct {
+	// ClientID must equal the ID of the client being updated.
+	ClientID string
+	// ClientSecret, when not empty, must equal the client's current secret.
+	// The client never chooses its secret.
+	ClientSecret string
+	// Metadata replaces the client's metadata entirely: members left out
+	// are removed or reset to their defaults.
+	Metadata Metadata
+}
+
+// forbiddenInUpdate are the members a client MUST NOT send in an update
+// request (RFC 7592 §2.2).
+var forbiddenInUpdate = []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"}
+
+// updateRequestFrom builds an UpdateRequest from a decoded PUT body.
+func updateRequestFrom(d decoded) (UpdateRequest, error) {
+	for _, name := range forbiddenInUpdate {
+		if _, ok := d.managed[name]; ok {
+			return UpdateRequest{}, ErrInvalidRequest.WithDescription("member %s must not be sent in an update request (RFC 7592 section 2.2)", name)
+		}
+	}
+	req := UpdateRequest{Metadata: d.Metadata}
+	if err := managedString(d, "client_id", &req.ClientID); err != nil {
+		return req, err
+	}
+	if err := managedString(d, "client_secret", &req.ClientSecret); err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+func managedString(d decoded, name string, dst *string) error {
+	v, ok := d.managed[name]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return ErrInvalidRequest.WithDescription("member %s must be a string", name)
+	}
+	return nil
+}
+
+// authorize authenticates token, finds the client clientID and checks that
+// the token may perform op on it (RFC 7592 §2). Every authentication
+// failure is the same ErrInvalidToken, so no response reveals whether a
+// client exists.
+func (h *Handler) authorize(ctx context.Context, token, clientID string, op Operation) (*Principal, *Client, error) {
+	if token == "" {
+		return nil, nil, ErrMissingToken
+	}
+	p, err := h.authenticator.AuthenticateToken(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := h.finder.FindClient(ctx, p, clientID)
+	if errors.Is(err, ErrNotFound) {
+		if p.ClientID == clientID {
+			// The token names a client that no longer exists (RFC 7592
+			// §2.1): revoke it.
+			if rerr := h.revoker.RevokeToken(ctx, p); rerr != nil {
+				return nil, nil, fmt.Errorf("revoke token of deleted client: %w", rerr)
+			}
+		}
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find client: %w", err)
+	}
+	if err := h.permissions.CheckPermission(ctx, p, c, op); err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
+// Read returns the current information of client clientID (RFC 7592 §2.1),
+// authorized by its registration access token. The response carries the
+// token as presented and omits the client secret, which is stored only as a
+// hash.
+func (h *Handler) Read(ctx context.Context, token, clientID string) (*ClientInformation, error) {
+	p, c, err := h.authorize(ctx, token, clientID, OpRead)
+	if err != nil {
+		return nil, err
+	}
+	return h.information(c, "", p.Token), nil
+}
+
+// maxUpdateAttempts bounds how often Update re-reads and re-validates when a
+// concurrent write to the same client wins the compare-and-swap.
+const maxUpdateAttempts = 3
+
+// Update replaces the metadata of client clientID (RFC 7592 §2.2),
+// authorized by its registration access token. Validation is exactly that
+// of registration, and any failure changes nothing. Switching to a
+// secret-based authentication method issues a secret; switching away
+// removes it. With RotateOnUpdate the response carries a new registration
+// access token, and the presented one keeps working until the new one is
+// first used or the grace window ends.
+func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
+	for attempt := 1; ; attempt++ {
+		info, err := h.update(ctx, token, clientID, req)
+		if !errors.Is(err, ErrConflict) {
+			return info, err
+		}
+		if attempt == maxUpdateAttempts {
+			return nil, ErrConcurrentUpdate.WithDescription("the client was modified concurrently; retry the request")
+		}
+	}
+}
+
+func (h *Handler) update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
+	p, c, err := h.authorize(ctx, token, clientID, OpUpdate)
+	if err != nil {
+		return nil, err
+	}
+	if req.ClientID != c.ID {
+		return nil, ErrInvalidRequest.WithDescription("client_id must be sent and equal the client's own client_id")
+	}
+	if req.ClientSecret != "" && !h.keys.matches(purposeClientSecret, req.ClientSecret, c.SecretHash) {
+		return nil, ErrInvalidRequest.WithDescription("client_secret does not match the client's current secret")
+	}
+	srv, err := h.serverMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Metadata.Clone()
+	if err := h.validate(ctx, &m, srv); err != nil {
+		return nil, err
+	}
+
+	now := h.now().UTC().Truncate(time.Microsecond)
+	u := c.Clone()
+	u.Metadata = m
+	u.UpdatedAt = now
+	var secret string
+	switch {
+	case !usesSecret(m.TokenEndpointAuthMethod):
+		u.SecretHash, u.SecretExpiresAt = nil, zeroTime
+	case u.SecretHash == nil:
+		if secret, err = h.issueSecret(ctx, u, now); err != nil {
+			return nil, err
+		}
+	}
+	newToken := p.Token
+	if h.rotation == RotateOnUpdate {
+		if newToken, err = h.newSecret(ctx); err != nil {
+			return nil, fmt.Errorf("generate registration access token: %w", err)
+		}
+		u.TokenHash = h.keys.hash(purposeRegistrationToken, newToken)
+		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+		if h.grace > 0 {
+			// The token the client holds stays valid for the grace window,
+			// in case this response is lost.
+			u.PreviousTokenHash = h.keys.hash(purposeRegistrationToken, p.Token)
+			u.PreviousTokenExpiresAt = now.Add(h.grace)
+		}
+	}
+	if err := h.store.UpdateClient(ctx, u); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrInvalidToken
+		}
+		if errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("update client: %w", err)
+	}
+	return h.information(u, secret, newToken), nil
+}
+
+// Delete removes client clientID (RFC 7592 §2.3), authorized by its
+// registration access token. Its client ID, secret and registration access
+// token stop working at once. With Config.DisableDelete it returns
+// ErrMethodNotAllowed.
+func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
+	if h.disableDelete {
+		return ErrMethodNotAllowed.WithDescription("this server does not allow clients to be deleted")
+	}
+	p, c, err := h.authorize(ctx, token, clientID, OpDelete)
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeleteClient(ctx, c.ID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return ErrInvalidToken
+		}
+		return fmt.Errorf("delete client: %w", err)
+	}
+	if err := h.revoker.RevokeToken(ctx, p); err != nil {
+		return fmt.Errorf("revoke token of deleted client: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,372 @@
+package clientreg
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/clientreg/clientreg/internal/jsonx"
+	"github.com/clientreg/clientreg/internal/langtag"
+)
+
+// Metadata is the client metadata of RFC 7591 §2. Its JSON form is the wire
+// form: members are encoded only when set (a nil slice or an empty string is
+// absent; an empty, non-nil slice is encoded as []), so decoding the encoding
+// gives back an equal value.
+type Metadata struct {
+	// RedirectURIs are the redirection URIs for redirect-based flows.
+	RedirectURIs []string
+	// TokenEndpointAuthMethod is how the client authenticates at the token
+	// endpoint, e.g. "client_secret_basic" or "none".
+	TokenEndpointAuthMethod string
+	// GrantTypes are the OAuth 2.0 grant types the client may use.
+	GrantTypes []string
+	// ResponseTypes are the response types the client may use.
+	ResponseTypes []string
+	// ClientName is the human-readable name of the client.
+	ClientName string
+	// ClientURI is the URL of the client's home page.
+	ClientURI string
+	// LogoURI is the URL of the client's logo.
+	LogoURI string
+	// Scope is the space-separated list of scopes the client may request.
+	Scope string
+	// Contacts are ways to contact the people responsible for the client.
+	Contacts []string
+	// TOSURI is the URL of the client's terms of service.
+	TOSURI string
+	// PolicyURI is the URL of the client's privacy policy.
+	PolicyURI string
+	// JWKSURI is the URL of the client's JSON Web Key Set.
+	JWKSURI string
+	// JWKS is the client's JSON Web Key Set, as sent (public keys only).
+	JWKS json.RawMessage
+	// SoftwareID identifies the client software.
+	SoftwareID string
+	// SoftwareVersion is the version of the client software.
+	SoftwareVersion string
+	// SoftwareStatement is the software statement (a JWS), kept verbatim.
+	SoftwareStatement string
+
+	// Localized holds the language-tagged variants of the human-readable
+	// members (RFC 7591 §2.2), keyed by their member name as sent, e.g.
+	// "client_name#ja-Jpan-JP". Values are kept byte-exact.
+	Localized map[string]string
+
+	// Extensions holds members that are not defined by RFC 7591. The
+	// decoder keeps every such member; the handler then keeps only those
+	// declared in Config.Extensions and drops the rest (RFC 7591 §2: unknown
+	// members are ignored).
+	Extensions map[string]json.RawMessage
+}
+
+// Clone returns a deep copy of m.
+func (m Metadata) Clone() Metadata {
+	c := m
+	c.RedirectURIs = slices.Clone(m.RedirectURIs)
+	c.GrantTypes = slices.Clone(m.GrantTypes)
+	c.ResponseTypes = slices.Clone(m.ResponseTypes)
+	c.Contacts = slices.Clone(m.Contacts)
+	c.JWKS = slices.Clone(m.JWKS)
+	c.Localized = maps.Clone(m.Localized)
+	if m.Extensions != nil {
+		c.Extensions = make(map[string]json.RawMessage, len(m.Extensions))
+		for k, v := range m.Extensions {
+			c.Extensions[k] = slices.Clone(v)
+		}
+	}
+	return c
+}
+
+// memberKind is the JSON type a metadata member must have.
+type memberKind int
+
+const (
+	kindString memberKind = iota
+	kindStrings
+	kindObject
+)
+
+// member describes one RFC 7591 §2 metadata member: its name, its JSON type
+// and where it lives in Metadata. The table below is the single definition
+// the decoder, the encoder and the validator share.
+type member struct {
+	name        string
+	kind        memberKind
+	localizable bool // RFC 7591 §2.2: accepts member#language-tag variants
+	url         bool // must be an http(s) URL
+	str         func(*Metadata) *string
+	strs        func(*Metadata) *[]string
+	raw         func(*Metadata) *json.RawMessage
+}
+
+var members = []member{
+	{name: "redirect_uris", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.RedirectURIs }},
+	{name: "token_endpoint_auth_method", kind: kindString, str: func(m *Metadata) *string { return &m.TokenEndpointAuthMethod }},
+	{name: "grant_types", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.GrantTypes }},
+	{name: "response_types", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.ResponseTypes }},
+	{name: "client_name", kind: kindString, localizable: true, str: func(m *Metadata) *string { return &m.ClientName }},
+	{name: "client_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.ClientURI }},
+	{name: "logo_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.LogoURI }},
+	{name: "scope", kind: kindString, str: func(m *Metadata) *string { return &m.Scope }},
+	{name: "contacts", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.Contacts }},
+	{name: "tos_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.TOSURI }},
+	{name: "policy_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.PolicyURI }},
+	{name: "jwks_uri", kind: kindString, url: true, str: func(m *Metadata) *string { return &m.JWKSURI }},
+	{name: "jwks", kind: kindObject, raw: func(m *Metadata) *json.RawMessage { return &m.JWKS }},
+	{name: "software_id", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareID }},
+	{name: "software_version", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareVersion }},
+	{name: "software_statement", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareStatement }},
+}
+
+var membersByName = func() map[string]*member {
+	idx := make(map[string]*member, len(members))
+	for i := range members {
+		idx[members[i].name] = &members[i]
+	}
+	return idx
+}()
+
+// responseMembers are the members of a client information response (RFC 7591
+// §3.2.1, RFC 7592 §3) that the server manages. A registration request may
+// not set them (they are ignored); an update request must not send the last
+// four (RFC 7592 §2.2).
+var responseMembers = map[string]bool{
+	"client_id":                 true,
+	"client_secret":             true,
+	"registration_access_token": true,
+	"registration_client_uri":   true,
+	"client_secret_expires_at":  true,
+	"client_id_issued_at":       true,
+}
+
+// maxJSONDepth bounds nesting in request bodies; a JWK Set needs four levels.
+const maxJSONDepth = 32
+
+// MarshalJSON encodes m in its wire form.
+func (m Metadata) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	m.encodeMembers(&buf, false)
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// encodeMembers writes m's members, each preceded by a comma when comma is
+// set or when it is not the first. It reports whether it wrote anything.
+func (m *Metadata) encodeMembers(buf *bytes.Buffer, comma bool) bool {
+	wrote := comma
+	field := func(name string, v any) {
+		if wrote {
+			buf.WriteByte(',')
+		}
+		wrote = true
+		writeJSONString(buf, name)
+		buf.WriteByte(':')
+		switch v := v.(type) {
+		case string:
+			writeJSONString(buf, v)
+		case []string:
+			buf.WriteByte('[')
+			for i, s := range v {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				writeJSONString(buf, s)
+			}
+			buf.WriteByte(']')
+		case json.RawMessage:
+			buf.Write(v)
+		}
+	}
+	for i := range members {
+		mb := &members[i]
+		switch mb.kind {
+		case kindString:
+			if s := *mb.str(m); s != "" {
+				field(mb.name, s)
+			}
+		case kindStrings:
+			if s := *mb.strs(m); s != nil {
+				field(mb.name, s)
+			}
+		case kindObject:
+			if r := *mb.raw(m); r != nil {
+				field(mb.name, r)
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Localized)) {
+		field(k, m.Localized[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Extensions)) {
+		field(k, m.Extensions[k])
+	}
+	return wrote
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping, so that
+// stored and echoed values stay byte-exact.
+func writeJSONString(buf *bytes.Buffer, s string) {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+}
+
+// UnmarshalJSON decodes m from its wire form, strictly: every known member
+// must have its RFC 7591 type (a JSON null counts as absent), a
+// language-tagged member must carry a well-formed BCP 47 tag, and no member
+// name may repeat. Members this package does not define are kept in
+// Extensions. Errors are *Error values with code invalid_request (syntax) or
+// invalid_client_metadata (a member), whose description names the member.
+func (m *Metadata) UnmarshalJSON(data []byte) error {
+	d, err := decodeMetadata(data)
+	if err != nil {
+		return err
+	}
+	*m = d.Metadata
+	return nil
+}
+
+// decoded is a request body decoded into metadata, with the server-managed
+// members that the body carried.
+type decoded struct {
+	Metadata
+	// managed holds the members of responseMembers present in the body.
+	managed map[string]json.RawMessage
+}
+
+func decodeMetadata(data []byte) (decoded, error) {
+	var d decoded
+	if err := jsonx.CheckObject(data, maxJSONDepth); err != nil {
+		var dup *jsonx.DuplicateError
+		if errors.As(err, &dup) {
+			return d, ErrInvalidRequest.WithDescription("the body repeats the member name %s", quote(dup.Name))
+		}
+		return d, ErrInvalidRequest.WithDescription("%s", err.Error())
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return d, ErrInvalidRequest.WithDescription("body must be a JSON object")
+	}
+	m := &d.Metadata
+	seenTags := make(map[string]string) // lower-cased member#tag -> as sent
+	for name, value := range raw {
+		if isNull(value) {
+			continue
+		}
+		if mb := membersByName[name]; mb != nil {
+			if err := mb.decode(m, value); err != nil {
+				return d, err
+			}
+			continue
+		}
+		if responseMembers[name] {
+			if d.managed == nil {
+				d.managed = make(map[string]json.RawMessage)
+			}
+			d.managed[name] = value
+			continue
+		}
+		if base, tag, ok := strings.Cut(name, "#"); ok {
+			if mb := membersByName[base]; mb != nil && mb.localizable {
+				if !langtag.Valid(tag) {
+					return d, ErrInvalidClientMetadata.WithDescription("member %s: %s is not a well-formed BCP 47 language tag", quote(name), quote(tag))
+				}
+				key := base + "#" + strings.ToLower(tag)
+				if prev, dup := seenTags[key]; dup {
+					return d, ErrInvalidClientMetadata.WithDescription("members %s and %s name the same language tag", quote(prev), quote(name))
+				}
+				seenTags[key] = name
+				var s string
+				if err := json.Unmarshal(value, &s); err != nil {
+					return d, ErrInvalidClientMetadata.WithDescription("member %s must be a string", quote(name))
+				}
+				if s == "" {
+					continue
+				}
+				if m.Localized == nil {
+					m.Localized = make(map[string]string)
+				}
+				m.Localized[name] = s
+				continue
+			}
+		}
+		if m.Extensions == nil {
+			m.Extensions = make(map[string]json.RawMessage)
+		}
+		m.Extensions[name] = slices.Clone(value)
+	}
+	return d, nil
+}
+
+func (mb *member) decode(m *Metadata, value json.RawMessage) error {
+	switch mb.kind {
+	case kindString:
+		var s string
+		if err := json.Unmarshal(value, &s); err != nil {
+			return ErrInvalidClientMetadata.WithDescription("member %s must be a string", mb.name)
+		}
+		*mb.str(m) = s
+	case kindStrings:
+		var raw []json.RawMessage
+		if err := json.Unmarshal(value, &raw); err != nil {
+			return ErrInvalidClientMetadata.WithDescription("member %s must be an array of strings", mb.name)
+		}
+		out := make([]string, len(raw))
+		for i, r := range raw {
+			if err := json.Unmarshal(r, &out[i]); err != nil || isNull(r) {
+				return ErrInvalidClientMetadata.WithDescription("member %s must be an array of strings (element %d is not a string)", mb.name, i)
+			}
+		}
+		*mb.strs(m) = out
+	case kindObject:
+		if t := bytes.TrimSpace(value); len(t) == 0 || t[0] != '{' {
+			return ErrInvalidClientMetadata.WithDescription("member %s must be a JSON object", mb.name)
+		}
+		*mb.raw(m) = compactJSON(value)
+	}
+	return nil
+}
+
+func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
+
+// compactJSON removes insignificant white space; v is known to be valid.
+func compactJSON(v json.RawMessage) json.RawMessage {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, v); err != nil {
+		return slices.Clone(v)
+	}
+	return buf.Bytes()
+}
+
+// quote renders a value taken from a request for an error description:
+// in single quotes, with quotes, backslashes and everything outside printable
+// ASCII percent-escaped, and shortened when long.
+func quote(s string) string {
+	const limit = 200
+	if len(s) > limit {
+		s = s[:limit] + "..."
+	}
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch {
+		case r == '\'' || r == '"' || r == '\\':
+			fmt.Fprintf(&b, "%%%02X", r)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		default:
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}

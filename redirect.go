@@ -1,0 +1,133 @@
+package clientreg
+
+import (
+	"encoding/base64"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Redirect URI rules (RFC 7591 §2 and §5, RFC 6749 §3.1.2, RFC 8252 §7,
+// RFC 9700 §2.1 and §4.1). A redirect URI is an absolute URI without a
+// fragment. https may name any host; http only a loopback host
+// (127.0.0.0/8, [::1], localhost), on any port (RFC 8252 §7.3). Any other
+// scheme is a private-use scheme (RFC 8252 §7.1), allowed because native
+// and MCP desktop clients register them (cursor://..., vscode://...),
+// except the schemes that run code or read local data in a browser.
+
+// dangerousSchemes are never acceptable redirect URI schemes.
+var dangerousSchemes = map[string]bool{
+	"javascript": true, "data": true, "vbscript": true, "file": true, "blob": true, "about": true,
+}
+
+// checkRedirectURI returns an invalid_redirect_uri error naming the URI and
+// the rule it breaks, or nil.
+func checkRedirectURI(raw string) error {
+	bad := func(rule string) error {
+		return ErrInvalidRedirectURI.WithDescription("redirect URI %s %s", quote(raw), rule)
+	}
+	if raw == "" {
+		return bad("is empty")
+	}
+	if strings.ContainsAny(raw, " \t\r\n") || hasControl(raw) {
+		return bad("contains white space or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return bad("is not a valid URI")
+	}
+	if u.Scheme == "" {
+		return bad("is not an absolute URI (it has no scheme)")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return bad("must not contain a fragment (RFC 6749 section 3.1.2)")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case dangerousSchemes[scheme]:
+		return bad("uses the scheme " + scheme + ", which is never allowed")
+	case scheme == "https":
+		if u.Hostname() == "" {
+			return bad("has no host")
+		}
+	case scheme == "http":
+		if u.Hostname() == "" {
+			return bad("has no host")
+		}
+		if !isLoopbackHost(u.Hostname()) {
+			return bad("uses http with a host that is not loopback; use https (http is allowed only for 127.0.0.1, [::1] and localhost)")
+		}
+	default:
+		// A private-use scheme: it must at least have something after the
+		// colon (RFC 8252 §7.1: scheme:/path or scheme://host/path).
+		if u.Opaque == "" && u.Path == "" && u.Host == "" {
+			return bad("has nothing after its scheme")
+		}
+	}
+	if u.User != nil {
+		return bad("must not contain user information")
+	}
+	return nil
+}
+
+// checkWebURL checks a URL member (client_uri, logo_uri, tos_uri,
+// policy_uri, jwks_uri): an absolute http(s) URL, https unless the host is
+// loopback; httpsOnly demands https everywhere.
+func checkWebURL(member, raw string, httpsOnly bool) error {
+	bad := func(rule string) error {
+		return ErrInvalidClientMetadata.WithDescription("%s: %s %s", member, quote(raw), rule)
+	}
+	if hasControl(raw) || strings.ContainsAny(raw, " \t\r\n") {
+		return bad("contains white space or control characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return bad("is not an absolute URL")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if httpsOnly || !isLoopbackHost(u.Hostname()) {
+			return bad("must use https")
+		}
+	default:
+		return bad("must be an https URL")
+	}
+	if u.User != nil {
+		return bad("must not contain user information")
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP literal.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// looksLikeCompactJWS reports whether s has the shape of a JWS in compact
+// serialization: three base64url parts, the first a JSON object.
+func looksLikeCompactJWS(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+		return false
+	}
+	hdr, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil || len(hdr) == 0 || hdr[0] != '{' {
+		return false
+	}
+	_, err = base64.RawURLEncoding.DecodeString(parts[1])
+	return err == nil
+}

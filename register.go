@@ -1,0 +1,211 @@
+package clientreg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// ClientInformation is the client information response of RFC 7591 §3.2.1
+// and RFC 7592 §3: the registered metadata plus the server-managed members.
+// It is always built from the stored record, never from the request.
+type ClientInformation struct {
+	// ClientID is the issued client identifier.
+	ClientID string
+	// ClientSecret is the client secret, set only in the response that
+	// issues it (registration, or an update that issues a new secret). The
+	// server keeps only a hash, so a read response omits it.
+	ClientSecret string
+	// IssuedAt is client_id_issued_at.
+	IssuedAt time.Time
+	// HasSecret reports whether the client has a secret; then
+	// client_secret_expires_at is present.
+	HasSecret bool
+	// SecretExpiresAt is client_secret_expires_at; zero means never (0).
+	SecretExpiresAt time.Time
+	// RegistrationAccessToken is the token for the configuration endpoint.
+	RegistrationAccessToken string
+	// RegistrationClientURI is the client's configuration endpoint.
+	RegistrationClientURI string
+	// Metadata is the registered metadata, defaults included.
+	Metadata Metadata
+}
+
+// MarshalJSON encodes the response: the server-managed members first, then
+// the metadata members.
+func (ci *ClientInformation) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"client_id":`)
+	writeJSONString(&buf, ci.ClientID)
+	if ci.ClientSecret != "" {
+		buf.WriteString(`,"client_secret":`)
+		writeJSONString(&buf, ci.ClientSecret)
+	}
+	buf.WriteString(`,"client_id_issued_at":`)
+	buf.WriteString(strconv.FormatInt(ci.IssuedAt.Unix(), 10))
+	if ci.HasSecret {
+		var exp int64
+		if !ci.SecretExpiresAt.IsZero() {
+			exp = ci.SecretExpiresAt.Unix()
+		}
+		buf.WriteString(`,"client_secret_expires_at":`)
+		buf.WriteString(strconv.FormatInt(exp, 10))
+	}
+	if ci.RegistrationAccessToken != "" {
+		buf.WriteString(`,"registration_access_token":`)
+		writeJSONString(&buf, ci.RegistrationAccessToken)
+	}
+	if ci.RegistrationClientURI != "" {
+		buf.WriteString(`,"registration_client_uri":`)
+		writeJSONString(&buf, ci.RegistrationClientURI)
+	}
+	ci.Metadata.encodeMembers(&buf, true)
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// ClientURI returns the registration_client_uri of the client with the
+// given ID: the registration endpoint followed by the escaped ID.
+func (h *Handler) ClientURI(clientID string) string {
+	return h.regEndpoint + "/" + url.PathEscape(clientID)
+}
+
+// information builds the response for c with the given plaintext
+// credentials (empty when not issued in this response).
+func (h *Handler) information(c *Client, secret, token string) *ClientInformation {
+	return &ClientInformation{
+		ClientID:                c.ID,
+		ClientSecret:            secret,
+		IssuedAt:                c.IssuedAt,
+		HasSecret:               c.SecretHash != nil,
+		SecretExpiresAt:         c.SecretExpiresAt,
+		RegistrationAccessToken: token,
+		RegistrationClientURI:   h.ClientURI(c.ID),
+		Metadata:                c.Metadata.Clone(),
+	}
+}
+
+// Register registers a new client (RFC 7591 §3). initialToken is the
+// initial access token presented, or "" when none was; it is required when
+// Config.RequireInitialToken is set and ignored otherwise. m is validated
+// exactly as a registration request is; on success the returned information
+// carries the new credentials, which the server does not keep in plaintext.
+//
+// Errors are *Error values for anything the caller can correct; nothing is
+// stored when Register fails.
+func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
+	if h.requireIAT {
+		if initialToken == "" {
+			return nil, ErrMissingToken
+		}
+		if err := h.initialTokens.CheckInitialToken(ctx, initialToken); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := h.serverMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m = m.Clone()
+	if err := h.validate(ctx, &m, srv); err != nil {
+		return nil, err
+	}
+	if h.requireIAT {
+		if err := h.initialTokens.UseInitialToken(ctx, initialToken); err != nil {
+			return nil, err
+		}
+	}
+
+	now := h.now().UTC().Truncate(time.Microsecond)
+	token, err := h.newSecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("generate registration access token: %w", err)
+	}
+	c := &Client{
+		IssuedAt:  now,
+		UpdatedAt: now,
+		Revision:  1,
+		Metadata:  m,
+		TokenHash: h.keys.hash(purposeRegistrationToken, token),
+	}
+	var secret string
+	if usesSecret(m.TokenEndpointAuthMethod) {
+		if secret, err = h.issueSecret(ctx, c, now); err != nil {
+			return nil, err
+		}
+	}
+	// A generated ID that collides is drawn again; with 128 random bits a
+	// second collision means the generator is broken.
+	for attempt := 0; ; attempt++ {
+		if c.ID, err = h.newID(ctx); err != nil {
+			return nil, fmt.Errorf("generate client_id: %w", err)
+		}
+		err = h.store.CreateClient(ctx, c)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrAlreadyExists) || attempt == 2 {
+			return nil, fmt.Errorf("save client: %w", err)
+		}
+	}
+	return h.information(c, secret, token), nil
+}
+
+// issueSecret generates a new client secret for c, stores its hash and
+// expiry in c and returns the plaintext.
+func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (string, error) {
+	secret, err := h.newSecret(ctx)
+	if err != nil {
+		return "", fmt.Errorf("generate client_secret: %w", err)
+	}
+	c.SecretHash = h.keys.hash(purposeClientSecret, secret)
+	c.SecretExpiresAt = zeroTime
+	if h.secretLifetime > 0 {
+		c.SecretExpiresAt = now.Add(h.secretLifetime).Truncate(time.Second)
+	}
+	return secret, nil
+}
+
+// usesSecret reports whether the token endpoint auth method authenticates
+// with a client secret (SPEC §4).
+func usesSecret(method string) bool {
+	switch method {
+	case "client_secret_basic", "client_secret_post", "client_secret_jwt":
+		return true
+	}
+	return false
+}
+
+// InitialTokenOptions are the limits of a new initial access token.
+type InitialTokenOptions struct {
+	// MaxUses is how many registrations the token allows; 0 means no limit.
+	MaxUses int64
+	// ExpiresIn is how long the token is valid; 0 means it never expires.
+	ExpiresIn time.Duration
+}
+
+// CreateInitialToken creates an initial access token (RFC 7591 §3) in the
+// Store and returns it. Only its keyed hash is stored: the returned string
+// is the only copy of the token.
+func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptions) (string, *InitialToken, error) {
+	if opts.MaxUses < 0 || opts.ExpiresIn < 0 {
+		return "", nil, errors.New("clientreg: initial token limits must not be negative")
+	}
+	token, err := h.newSecret(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("generate initial access token: %w", err)
+	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	t := &InitialToken{Hash: h.keys.hash(purposeInitialToken, token), CreatedAt: now, MaxUses: opts.MaxUses}
+	if opts.ExpiresIn > 0 {
+		t.ExpiresAt = now.Add(opts.ExpiresIn)
+	}
+	if err := h.store.CreateInitialToken(ctx, t); err != nil {
+		return "", nil, fmt.Errorf("save initial access token: %w", err)
+	}
+	return token, t, nil
+}

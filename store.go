@@ -1,0 +1,155 @@
+package clientreg
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Storage errors. Backends return them (possibly wrapped with %w) and callers
+// match them with errors.Is.
+var (
+	// ErrNotFound reports that no record matches the lookup.
+	ErrNotFound = errors.New("clientreg: not found")
+	// ErrAlreadyExists reports that a record with the same client ID or the
+	// same token hash is already stored.
+	ErrAlreadyExists = errors.New("clientreg: already exists")
+	// ErrConflict reports that an update lost a race: the stored revision is
+	// no longer the one the update was based on. Nothing was written.
+	ErrConflict = errors.New("clientreg: conflicting update")
+	// ErrUnavailable reports that the storage backend cannot be reached
+	// (a closed database, a connection refused, a timeout). The handler
+	// answers it with 503 temporarily_unavailable.
+	ErrUnavailable = errors.New("clientreg: storage unavailable")
+)
+
+// Client is a registered client as it is stored. Credentials are kept only as
+// keyed hashes (see Config.SecretKey), so a copy of the store hands out no
+// working credential.
+//
+// Times are in UTC. Backends preserve them with at least microsecond
+// precision; a zero time means "not set" and round-trips as zero.
+type Client struct {
+	// ID is the client_id, issued by the server.
+	ID string
+	// IssuedAt is when the client was registered (client_id_issued_at).
+	IssuedAt time.Time
+	// UpdatedAt is when the record was last written.
+	UpdatedAt time.Time
+	// Revision counts writes: 1 after CreateClient, incremented by every
+	// successful UpdateClient. It is the compare-and-swap guard of updates.
+	Revision int64
+
+	// Metadata is the client's registered metadata, defaults applied.
+	Metadata Metadata
+
+	// SecretHash is the keyed hash of the client secret; nil when the
+	// client's authentication method uses no shared secret.
+	SecretHash []byte
+	// SecretExpiresAt is when the secret expires; zero means never.
+	SecretExpiresAt time.Time
+
+	// TokenHash is the keyed hash of the current registration access token.
+	TokenHash []byte
+	// PreviousTokenHash is the keyed hash of the registration access token
+	// that a rotation replaced. It stays valid until PreviousTokenExpiresAt or
+	// until the current token is first used, whichever comes first, so that a
+	// lost response never locks a client out. Nil when there is none.
+	PreviousTokenHash []byte
+	// PreviousTokenExpiresAt ends the grace window of PreviousTokenHash.
+	PreviousTokenExpiresAt time.Time
+}
+
+// Clone returns a deep copy of c, so that a caller may change the copy
+// without touching c.
+func (c *Client) Clone() *Client {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Metadata = c.Metadata.Clone()
+	d.SecretHash = cloneBytes(c.SecretHash)
+	d.TokenHash = cloneBytes(c.TokenHash)
+	d.PreviousTokenHash = cloneBytes(c.PreviousTokenHash)
+	return &d
+}
+
+// InitialToken is an initial access token (RFC 7591 §3) as it is stored: only
+// its keyed hash, its limits and how often it has been used.
+type InitialToken struct {
+	// Hash is the keyed hash of the token; it is the token's identity.
+	Hash []byte
+	// CreatedAt is when the token was created.
+	CreatedAt time.Time
+	// ExpiresAt ends the token's validity; zero means never.
+	ExpiresAt time.Time
+	// MaxUses is how many registrations the token allows; 0 means no limit.
+	MaxUses int64
+	// Uses is how many registrations the token has been used for.
+	Uses int64
+}
+
+// Usable reports whether t may be used for one more registration at now.
+func (t *InitialToken) Usable(now time.Time) bool {
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return false
+	}
+	return t.MaxUses == 0 || t.Uses < t.MaxUses
+}
+
+// ClientStore stores registered clients.
+//
+// Every method is safe for concurrent use, takes the request's context first
+// and passes it to the backend. Implementations must not retain or modify the
+// *Client they are given, and must return a value the caller owns. Slices and
+// maps round-trip exactly: nil stays nil and empty stays empty.
+type ClientStore interface {
+	// CreateClient stores a new client whose Revision the caller set to 1.
+	// It returns ErrAlreadyExists when the ID or a token hash is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient returns the client with the given ID, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// GetClientByTokenHash returns the client whose TokenHash or
+	// PreviousTokenHash equals hash, or ErrNotFound. Expiry of the previous
+	// token is the caller's concern.
+	GetClientByTokenHash(ctx context.Context, hash []byte) (*Client, error)
+	// UpdateClient replaces the stored client c.ID if and only if its stored
+	// Revision equals c.Revision; it then stores c with Revision+1 and sets
+	// c.Revision to the new value. It returns ErrConflict (and writes nothing)
+	// when the stored revision differs, ErrNotFound when no such client
+	// exists and ErrAlreadyExists when a token hash is taken by another client.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client and, with it, its secret and
+	// registration access tokens. It returns ErrNotFound when no such client
+	// exists.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// InitialTokenStore stores initial access tokens.
+type InitialTokenStore interface {
+	// CreateInitialToken stores a new token, or returns ErrAlreadyExists.
+	CreateInitialToken(ctx context.Context, t *InitialToken) error
+	// GetInitialToken returns the token with the given hash, or ErrNotFound.
+	GetInitialToken(ctx context.Context, hash []byte) (*InitialToken, error)
+	// UseInitialToken atomically records one use of the token with the given
+	// hash, if it is usable at now (see InitialToken.Usable), and returns the
+	// token as updated. It returns ErrNotFound when the token does not exist,
+	// has expired or is used up. Under any concurrency, a token with MaxUses
+	// N succeeds exactly N times.
+	UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*InitialToken, error)
+}
+
+// Store is everything the handler keeps: clients and initial access tokens.
+// The packages under store/ implement it, and store/storetest is the
+// conformance suite every implementation must pass.
+type Store interface {
+	ClientStore
+	InitialTokenStore
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

@@ -1,0 +1,361 @@
+package clientreg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Validation of client metadata (RFC 7591 §2, §2.1, §2.2, §3.1) runs as a
+// pipeline of steps over the decoded metadata. Each step checks or completes
+// one concern; the order matters only where a step relies on defaults that
+// an earlier one applied. Registration and update run the same pipeline.
+type validationStep func(ctx context.Context, h *Handler, m *Metadata, srv *ServerMetadata) error
+
+var validationPipeline = []validationStep{
+	applySoftwareStatement, // §2.3: statement claims take precedence over the body
+	keepDeclaredExtensions, // §2: unknown members are ignored
+	checkGrantAndResponseTypes,
+	checkAuthMethod,
+	checkRedirectURIs,
+	checkURLMembers,
+	checkJWKS,
+	checkScope,
+	checkContacts,
+}
+
+// validate runs the validation pipeline on m, completing it with defaults.
+func (h *Handler) validate(ctx context.Context, m *Metadata, srv *ServerMetadata) error {
+	for _, step := range validationPipeline {
+		if err := step(ctx, h, m, srv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateMetadata validates m exactly as a registration request is
+// validated and returns it with defaults applied, without storing anything.
+func (h *Handler) ValidateMetadata(ctx context.Context, m Metadata) (Metadata, error) {
+	srv, err := h.serverMetadata(ctx)
+	if err != nil {
+		return Metadata{}, err
+	}
+	m = m.Clone()
+	if err := h.validate(ctx, &m, srv); err != nil {
+		return Metadata{}, err
+	}
+	return m, nil
+}
+
+func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+	if m.SoftwareStatement == "" {
+		return nil
+	}
+	claims, err := h.statements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
+	if err != nil {
+		return err
+	}
+	if claims != nil {
+		m.overlay(claims)
+	}
+	return nil
+}
+
+// overlay sets every member that o sets, keeping m's other members. The
+// software statement itself is kept as sent.
+func (m *Metadata) overlay(o *Metadata) {
+	for i := range members {
+		mb := &members[i]
+		if mb.name == "software_statement" {
+			continue
+		}
+		switch mb.kind {
+		case kindString:
+			if s := *mb.str(o); s != "" {
+				*mb.str(m) = s
+			}
+		case kindStrings:
+			if s := *mb.strs(o); s != nil {
+				*mb.strs(m) = slices.Clone(s)
+			}
+		case kindObject:
+			if r := *mb.raw(o); r != nil {
+				*mb.raw(m) = slices.Clone(r)
+			}
+		}
+	}
+	for k, v := range o.Localized {
+		if m.Localized == nil {
+			m.Localized = make(map[string]string)
+		}
+		m.Localized[k] = v
+	}
+	for k, v := range o.Extensions {
+		if m.Extensions == nil {
+			m.Extensions = make(map[string]json.RawMessage)
+		}
+		m.Extensions[k] = slices.Clone(v)
+	}
+}
+
+func keepDeclaredExtensions(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+	for name, value := range m.Extensions {
+		ext, ok := h.extensions[name]
+		if !ok {
+			delete(m.Extensions, name)
+			continue
+		}
+		if ext.Validate == nil {
+			continue
+		}
+		if err := ext.Validate(ctx, value); err != nil {
+			var oe *Error
+			if errors.As(err, &oe) {
+				return oe
+			}
+			return ErrInvalidClientMetadata.WithDescription("member %s: %s", name, err.Error())
+		}
+	}
+	if len(m.Extensions) == 0 {
+		m.Extensions = nil
+	}
+	return nil
+}
+
+// Grant types and the response types they go with (RFC 7591 §2.1 table;
+// OpenID Connect adds id_token, which goes with implicit).
+const (
+	grantAuthorizationCode = "authorization_code"
+	grantImplicit          = "implicit"
+	grantClientCredentials = "client_credentials"
+)
+
+// responseTypeGrants returns the grant types a response type value requires;
+// the order of its space-separated words does not matter.
+func responseTypeGrants(rt string) []string {
+	var g []string
+	for _, w := range strings.Fields(rt) {
+		switch w {
+		case "code":
+			g = append(g, grantAuthorizationCode)
+		case "token", "id_token":
+			g = append(g, grantImplicit)
+		}
+	}
+	return g
+}
+
+// normalizeResponseType sorts the words of a response type value, so that
+// "id_token code" and "code id_token" compare equal.
+func normalizeResponseType(rt string) string {
+	w := strings.Fields(rt)
+	slices.Sort(w)
+	return strings.Join(w, " ")
+}
+
+func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, srv *ServerMetadata) error {
+	for _, g := range m.GrantTypes {
+		if g == "" {
+			return ErrInvalidClientMetadata.WithDescription("grant_types must not contain an empty string")
+		}
+	}
+	for _, rt := range m.ResponseTypes {
+		if strings.TrimSpace(rt) == "" {
+			return ErrInvalidClientMetadata.WithDescription("response_types must not contain an empty string")
+		}
+	}
+	// Defaults (RFC 7591 §2): authorization_code and code. When only one of
+	// the two members is sent, the other defaults to what it implies, so
+	// that the defaults never contradict what the client sent.
+	switch {
+	case m.GrantTypes == nil && m.ResponseTypes == nil:
+		m.GrantTypes = []string{grantAuthorizationCode}
+		m.ResponseTypes = []string{"code"}
+	case m.GrantTypes == nil:
+		m.GrantTypes = []string{}
+		for _, rt := range m.ResponseTypes {
+			for _, g := range responseTypeGrants(rt) {
+				if !slices.Contains(m.GrantTypes, g) {
+					m.GrantTypes = append(m.GrantTypes, g)
+				}
+			}
+		}
+		if len(m.GrantTypes) == 0 {
+			m.GrantTypes = []string{grantAuthorizationCode}
+		}
+	case m.ResponseTypes == nil:
+		m.ResponseTypes = []string{}
+		if slices.Contains(m.GrantTypes, grantAuthorizationCode) {
+			m.ResponseTypes = append(m.ResponseTypes, "code")
+		}
+		if slices.Contains(m.GrantTypes, grantImplicit) {
+			m.ResponseTypes = append(m.ResponseTypes, "token")
+		}
+	}
+	for _, g := range m.GrantTypes {
+		if !slices.Contains(srv.GrantTypesSupported, g) {
+			return ErrInvalidClientMetadata.WithDescription("grant_types: %s is not supported by this server (supported: %s)", quote(g), strings.Join(srv.GrantTypesSupported, ", "))
+		}
+	}
+	supported := make([]string, len(srv.ResponseTypesSupported))
+	for i, rt := range srv.ResponseTypesSupported {
+		supported[i] = normalizeResponseType(rt)
+	}
+	needs := map[string]bool{}
+	for _, rt := range m.ResponseTypes {
+		if !slices.Contains(supported, normalizeResponseType(rt)) {
+			return ErrInvalidClientMetadata.WithDescription("response_types: %s is not supported by this server", quote(rt))
+		}
+		for _, g := range responseTypeGrants(rt) {
+			if !slices.Contains(m.GrantTypes, g) {
+				return ErrInvalidClientMetadata.WithDescription("response type %s requires grant type %s in grant_types (RFC 7591 section 2.1)", quote(rt), g)
+			}
+			needs[g] = true
+		}
+	}
+	for _, g := range []string{grantAuthorizationCode, grantImplicit} {
+		if slices.Contains(m.GrantTypes, g) && !needs[g] {
+			rt := "code"
+			if g == grantImplicit {
+				rt = "token"
+			}
+			return ErrInvalidClientMetadata.WithDescription("grant type %s requires response type %s in response_types (RFC 7591 section 2.1)", g, rt)
+		}
+	}
+	return nil
+}
+
+func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, srv *ServerMetadata) error {
+	if m.TokenEndpointAuthMethod == "" {
+		// RFC 7591 §2 default; §3.2.1 lets the server substitute another
+		// when it does not support it.
+		m.TokenEndpointAuthMethod = "client_secret_basic"
+		if !slices.Contains(srv.TokenEndpointAuthMethodsSupported, m.TokenEndpointAuthMethod) {
+			m.TokenEndpointAuthMethod = srv.TokenEndpointAuthMethodsSupported[0]
+		}
+	}
+	am := m.TokenEndpointAuthMethod
+	if !slices.Contains(srv.TokenEndpointAuthMethodsSupported, am) {
+		return ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method: %s is not supported by this server (supported: %s)", quote(am), strings.Join(srv.TokenEndpointAuthMethodsSupported, ", "))
+	}
+	if am == "none" && slices.Contains(m.GrantTypes, grantClientCredentials) {
+		return ErrInvalidClientMetadata.WithDescription("grant type client_credentials needs a confidential client; token_endpoint_auth_method none is a public client (RFC 6749 section 4.4)")
+	}
+	if am == "private_key_jwt" && m.JWKS == nil && m.JWKSURI == "" {
+		return ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri")
+	}
+	return nil
+}
+
+func checkRedirectURIs(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+	redirectBased := slices.Contains(m.GrantTypes, grantAuthorizationCode) || slices.Contains(m.GrantTypes, grantImplicit)
+	if redirectBased && len(m.RedirectURIs) == 0 {
+		return ErrInvalidRedirectURI.WithDescription("redirect_uris is required for the authorization_code and implicit grant types")
+	}
+	for _, u := range m.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkURLMembers(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+	for i := range members {
+		mb := &members[i]
+		if !mb.url {
+			continue
+		}
+		if v := *mb.str(m); v != "" {
+			if err := checkWebURL(mb.name, v, mb.name == "jwks_uri"); err != nil {
+				return err
+			}
+		}
+	}
+	for name, v := range m.Localized {
+		base, _, _ := strings.Cut(name, "#")
+		if mb := membersByName[base]; mb != nil && mb.url {
+			if err := checkWebURL(name, v, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkJWKS(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+	if m.JWKS == nil {
+		return nil
+	}
+	if m.JWKSURI != "" {
+		return ErrInvalidClientMetadata.WithDescription("jwks and jwks_uri must not both be present (RFC 7591 section 2)")
+	}
+	var probe struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(m.JWKS, &probe); err != nil || probe.Keys == nil {
+		return ErrInvalidClientMetadata.WithDescription("jwks must be a JWK Set: an object with a keys array")
+	}
+	for i, raw := range probe.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a valid JWK", i)
+		}
+		if !k.Valid() {
+			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a valid JWK", i)
+		}
+		if !k.IsPublic() {
+			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a public key (private or symmetric key material must never be registered)", i)
+		}
+	}
+	return nil
+}
+
+func checkScope(_ context.Context, h *Handler, m *Metadata, srv *ServerMetadata) error {
+	if m.Scope == "" {
+		// Omitted: the configured default scopes, never "all scopes".
+		m.Scope = strings.Join(h.defaultScopes, " ")
+		return nil
+	}
+	for _, s := range strings.Split(m.Scope, " ") {
+		if !validScopeToken(s) {
+			if s == "" {
+				return ErrInvalidClientMetadata.WithDescription("scope must be scope tokens separated by single spaces (RFC 6749 section 3.3)")
+			}
+			return ErrInvalidClientMetadata.WithDescription("scope: %s is not a valid scope token (RFC 6749 section 3.3)", quote(s))
+		}
+		if len(srv.ScopesSupported) > 0 && !slices.Contains(srv.ScopesSupported, s) {
+			return ErrInvalidClientMetadata.WithDescription("scope: %s is not supported by this server", quote(s))
+		}
+	}
+	return nil
+}
+
+// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkContacts(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+	for i, c := range m.Contacts {
+		if strings.TrimSpace(c) == "" {
+			return ErrInvalidClientMetadata.WithDescription("contacts: element %d is empty", i)
+		}
+	}
+	return nil
+}
