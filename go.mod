@@ -2,9 +2,18 @@ module github.com/clientreg/clientreg
 
 go 1.26.0
 
+// Direct dependencies, each chosen on purpose:
+//   - go-jose: JWK Set validation of the jwks member (and, later, JWS for
+//     software statements and private_key_jwt); no hand-rolled JOSE.
+//   - modernc.org/sqlite: the default store, pure Go, so a fresh machine
+//     needs no cgo toolchain to build or run the server.
+require (
+	github.com/go-jose/go-jose/v4 v4.1.9
+	modernc.org/sqlite v1.62.0
+)
+
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
-	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
@@ -13,5 +22,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-	modernc.org/sqlite v1.62.0 // indirect
 )

@@ -305,6 +305,9 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle(h.regPath+"/{client_id}", h.configurationFn)
 	h.mux.Handle("GET "+h.wellKnown, http.HandlerFunc(h.serveMetadata))
 	h.mux.Handle(h.wellKnown, methodNotAllowed(http.MethodGet, http.MethodHead))
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrorBody(w, errNotFound)
+	})
 	return h, nil
 }
 
@@ -555,6 +558,9 @@ func validToken68(s string) bool {
 	return true
 }
 
+// errNotFound answers a path the handler does not serve.
+var errNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound, Description: "no such endpoint"}
+
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -572,7 +578,10 @@ func methodNotAllowed(allow ...string) http.Handler {
 // with the request's context.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe, internal := asOAuthError(err)
-	if internal {
+	if internal && r.Context().Err() != nil {
+		// The client went away; nothing failed on our side.
+		h.log.DebugContext(r.Context(), "request canceled", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if internal {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if oe.Unwrap() != nil {
 		h.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "err", oe.Unwrap())
@@ -597,7 +606,13 @@ func writeErrorBody(w http.ResponseWriter, e *Error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	// Not json.Marshal: it would HTML-escape <, > and & in the output of
+	// ClientInformation.MarshalJSON, and values must be echoed byte-exact.
+	var sb strings.Builder
+	enc := json.NewEncoder(&sb)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	b := []byte(strings.TrimSuffix(sb.String(), "\n"))
 	if err != nil {
 		b = []byte(`{"error":"server_error"}`)
 		status = http.StatusInternalServerError

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/clientreg/clientreg/internal/jsonx"
 	"github.com/clientreg/clientreg/internal/langtag"
@@ -210,12 +211,58 @@ func (m *Metadata) encodeMembers(buf *bytes.Buffer, comma bool) bool {
 }
 
 // writeJSONString writes s as a JSON string without HTML escaping, so that
-// stored and echoed values stay byte-exact.
+// stored and echoed values stay byte-exact. Invalid UTF-8 becomes U+FFFD,
+// as with encoding/json.
 func writeJSONString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			buf.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				buf.WriteByte('\\')
+				buf.WriteByte(c)
+			case '\n':
+				buf.WriteString(`\n`)
+			case '\r':
+				buf.WriteString(`\r`)
+			case '\t':
+				buf.WriteString(`\t`)
+			default:
+				buf.WriteString(`\u00`)
+				buf.WriteByte(hex[c>>4])
+				buf.WriteByte(hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			buf.WriteString(s[start:i])
+			switch r {
+			case utf8.RuneError:
+				buf.WriteString(`\ufffd`)
+			case '\u2028':
+				buf.WriteString(`\u2028`)
+			default:
+				buf.WriteString(`\u2029`)
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf.WriteString(s[start:])
+	buf.WriteByte('"')
 }
 
 // UnmarshalJSON decodes m from its wire form, strictly: every known member

@@ -101,8 +101,13 @@ func (t *InitialToken) Usable(now time.Time) bool {
 //
 // Every method is safe for concurrent use, takes the request's context first
 // and passes it to the backend. Implementations must not retain or modify the
-// *Client they are given, and must return a value the caller owns. Slices and
-// maps round-trip exactly: nil stays nil and empty stays empty.
+// *Client they are given (except c.Revision after a successful UpdateClient),
+// and must return a value the caller owns.
+//
+// Metadata is stored in the form Metadata.UnmarshalJSON produces (the form the
+// handler always stores) and round-trips exactly in that form: nil slices stay
+// nil and empty slices stay empty, strings stay byte-exact. A backend may
+// encode it with Metadata.MarshalJSON. TokenHash is never empty.
 type ClientStore interface {
 	// CreateClient stores a new client whose Revision the caller set to 1.
 	// It returns ErrAlreadyExists when the ID or a token hash is taken.
@@ -117,7 +122,8 @@ type ClientStore interface {
 	// Revision equals c.Revision; it then stores c with Revision+1 and sets
 	// c.Revision to the new value. It returns ErrConflict (and writes nothing)
 	// when the stored revision differs, ErrNotFound when no such client
-	// exists and ErrAlreadyExists when a token hash is taken by another client.
+	// exists and ErrAlreadyExists when a token hash is taken by another client,
+	// checked in that order.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and, with it, its secret and
 	// registration access tokens. It returns ErrNotFound when no such client

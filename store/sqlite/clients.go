@@ -1,0 +1,255 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+// clientColumns are the columns scanClient reads, in its order. The two
+// IS NOT NULL columns tell an empty hash from a missing one, since the driver
+// returns both as a nil slice.
+const clientColumns = `id, issued_at, updated_at, revision, metadata,
+	secret_hash, secret_hash IS NOT NULL, secret_expires_at,
+	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at`
+
+// queryClientByTokenHash finds a client by either token hash; each branch
+// searches its own UNIQUE index.
+const queryClientByTokenHash = `SELECT ` + clientColumns + ` FROM clients WHERE token_hash = ?1
+UNION ALL
+SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = ?1
+LIMIT 1`
+
+// queryTokenHashTaken reports whether a client other than ?3 has the token
+// hash ?1 or ?2 in either column.
+const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
+WHERE (token_hash IN (?1, ?2) OR prev_token_hash IN (?1, ?2)) AND id <> ?3)`
+
+// CreateClient stores c. It returns clientreg.ErrAlreadyExists when c.ID is
+// taken or when c's TokenHash or PreviousTokenHash is already the TokenHash or
+// PreviousTokenHash of another client.
+func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
+	const op = "create client"
+	meta, err := encodeMetadata(c.Metadata)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	defer tx.Rollback()
+	if err := tokenHashTaken(ctx, tx, c); err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO clients (
+	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
+	token_hash, prev_token_hash, prev_token_expires_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
+		c.SecretHash, nullMicro(c.SecretExpiresAt),
+		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
+	); err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	return nil
+}
+
+// GetClient returns the client with the given ID, or clientreg.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+	c, err := scanClient(s.reader.QueryRowContext(ctx,
+		`SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	if err != nil {
+		return nil, s.mapErr(ctx, "get client", err)
+	}
+	return c, nil
+}
+
+// GetClientByTokenHash returns the client whose TokenHash or
+// PreviousTokenHash equals hash, or clientreg.ErrNotFound.
+func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+	c, err := scanClient(s.reader.QueryRowContext(ctx, queryClientByTokenHash, hash))
+	if err != nil {
+		return nil, s.mapErr(ctx, "get client by token", err)
+	}
+	return c, nil
+}
+
+// UpdateClient replaces the stored client c.ID with c if its stored revision
+// equals c.Revision, and then sets c.Revision to the new revision. It
+// returns clientreg.ErrNotFound when there is no such client,
+// clientreg.ErrConflict when the revision differs and
+// clientreg.ErrAlreadyExists when a token hash of c belongs to another
+// client, in that order of precedence; on error nothing is written.
+func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+	const op = "update client"
+	meta, err := encodeMetadata(c.Metadata)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE clients SET
+	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
+	secret_hash = ?, secret_expires_at = ?,
+	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?
+WHERE id = ? AND revision = ?`,
+		c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
+		c.SecretHash, nullMicro(c.SecretExpiresAt),
+		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
+		c.ID, c.Revision,
+	)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if n == 0 {
+		var stored int64
+		err := tx.QueryRowContext(ctx, `SELECT revision FROM clients WHERE id = ?`, c.ID).Scan(&stored)
+		switch {
+		case err == nil:
+			return fmt.Errorf("sqlite: %s %q: revision %d, stored %d: %w", op, c.ID, c.Revision, stored, clientreg.ErrConflict)
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, clientreg.ErrNotFound)
+		}
+		return s.mapErr(ctx, op, err)
+	}
+	if err := tokenHashTaken(ctx, tx, c); err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	c.Revision++
+	return nil
+}
+
+// DeleteClient removes the client with the given ID, or returns
+// clientreg.ErrNotFound.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	const op = "delete client"
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// errTokenHashTaken reports a token hash collision across the two hash
+// columns, which the UNIQUE indexes (one per column) do not catch.
+var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
+
+// tokenHashTaken returns errTokenHashTaken when a client other than c has
+// c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
+// It runs in the write transaction, so the answer holds until it commits.
+func tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error {
+	var taken bool
+	err := tx.QueryRowContext(ctx, queryTokenHashTaken,
+		c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
+	switch {
+	case err != nil:
+		return err
+	case taken:
+		return errTokenHashTaken
+	}
+	return nil
+}
+
+// scanClient reads the clientColumns of row. A missing row is
+// clientreg.ErrNotFound.
+func scanClient(row *sql.Row) (*clientreg.Client, error) {
+	var (
+		c                  clientreg.Client
+		issued, updated    int64
+		meta               []byte
+		hasSecret, hasPrev bool
+		secretExp, prevExp sql.NullInt64
+	)
+	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &meta,
+		&c.SecretHash, &hasSecret, &secretExp,
+		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, clientreg.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A failure to decode is corruption, not a bad request: %v keeps the
+	// decoder's *clientreg.Error from reaching the client.
+	if err := json.Unmarshal(meta, &c.Metadata); err != nil {
+		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
+	}
+	c.IssuedAt = fromMicro(issued)
+	c.UpdatedAt = fromMicro(updated)
+	c.SecretExpiresAt = fromNullMicro(secretExp)
+	c.PreviousTokenExpiresAt = fromNullMicro(prevExp)
+	if hasSecret && c.SecretHash == nil {
+		c.SecretHash = []byte{}
+	}
+	if c.TokenHash == nil {
+		c.TokenHash = []byte{} // NOT NULL
+	}
+	if hasPrev && c.PreviousTokenHash == nil {
+		c.PreviousTokenHash = []byte{}
+	}
+	return &c, nil
+}
+
+// encodeMetadata returns the JSON form of m that the clients table keeps. It
+// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
+// output, which changes the bytes of json.RawMessage members. It also
+// decodes the result, so that a value that could not be read back is
+// refused rather than stored.
+func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %v", err)
+	}
+	var check clientreg.Metadata
+	if err := json.Unmarshal(b, &check); err != nil {
+		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
+	}
+	return b, nil
+}
+
+// nullMicro returns t in Unix microseconds, or nil (NULL) for the zero time.
+func nullMicro(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromMicro returns the time of us Unix microseconds, in UTC.
+func fromMicro(us int64) time.Time {
+	return time.UnixMicro(us).UTC()
+}
+
+// fromNullMicro returns the time of n, or the zero time for NULL.
+func fromNullMicro(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicro(n.Int64)
+}

@@ -1,0 +1,319 @@
+// Package sqlite implements clientreg.Store on an SQLite database file, with
+// the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// # Concurrency
+//
+// A Store holds two connection pools on the same file: a single writer
+// connection, through which every write runs (transactions begin with
+// BEGIN IMMEDIATE, so they take the write lock up front instead of failing
+// midway with SQLITE_BUSY), and a pool of read-only connections, so reads run
+// in parallel with each other and with the writer. Several processes may open
+// the same file at once, for example a server and the command that creates
+// initial access tokens; a connection waits up to Options.BusyTimeout for a
+// lock another process holds, and then fails with clientreg.ErrUnavailable.
+//
+// # Durability
+//
+// The database runs in write-ahead-log mode (journal_mode=WAL) with
+// synchronous=NORMAL. A committed write survives a crash of the process,
+// SIGKILL included. It does not necessarily survive a crash of the operating
+// system or a power loss: the last transactions before it may be rolled back,
+// though the database stays consistent. Open the store with
+// Options{Synchronous: "FULL"} to make every commit durable against power loss,
+// at the cost of a sync to disk per commit.
+//
+// The file, and the -wal and -shm files SQLite keeps beside it, must be on a
+// local file system: WAL mode does not work over a network file system.
+//
+// # Schema
+//
+// The schema is created and upgraded at Open by the migrations embedded in the
+// package, recorded in the table schema_migrations. Open refuses a database
+// whose schema is newer than the package knows.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/clientreg/clientreg"
+
+	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var _ clientreg.Store = (*Store)(nil)
+
+// maxReaders bounds the pool of read-only connections.
+const maxReaders = 8
+
+// Store is a clientreg.Store kept in an SQLite database file. It is safe for
+// concurrent use. Create one with Open or OpenWithOptions and release it with
+// Close.
+type Store struct {
+	writer *sql.DB // one connection; every write goes through it
+	reader *sql.DB // query-only connections
+	closed atomic.Bool
+}
+
+// Options tunes OpenWithOptions. The zero value gives the defaults that Open
+// uses.
+type Options struct {
+	// Synchronous is the SQLite synchronous level: "NORMAL" (the default)
+	// survives a crash of the process; "FULL" or "EXTRA" also survive a power
+	// loss, at the cost of a sync to disk per commit.
+	Synchronous string
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// connection or process before it fails with clientreg.ErrUnavailable.
+	// Zero means 10 seconds.
+	BusyTimeout time.Duration
+}
+
+// Open opens the SQLite database at path, creating the file if it does not
+// exist, and brings its schema up to date. It uses the default Options. path
+// is a file path, not a "file:" URI; ":memory:" is not supported, since the
+// store opens several connections to the same database.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWithOptions(ctx, path, Options{})
+}
+
+// OpenWithOptions is like Open, with the settings of opts.
+func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
+	}
+	syncMode := strings.ToUpper(opts.Synchronous)
+	switch syncMode {
+	case "":
+		syncMode = "NORMAL"
+	case "NORMAL", "FULL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("sqlite: open %q: Synchronous %q is not NORMAL, FULL or EXTRA", path, opts.Synchronous)
+	}
+	busy := opts.BusyTimeout
+	switch {
+	case busy == 0:
+		busy = 10 * time.Second
+	case busy < time.Millisecond:
+		return nil, fmt.Errorf("sqlite: open %q: BusyTimeout %v is less than a millisecond", path, opts.BusyTimeout)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+
+	common := []string{
+		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
+		"foreign_keys(1)",
+		"synchronous(" + syncMode + ")",
+	}
+	writer, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"journal_mode(WAL)"}), "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxIdleTime(0)
+	writer.SetConnMaxLifetime(0)
+	reader, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"query_only(1)"})))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	reader.SetMaxOpenConns(maxReaders)
+	reader.SetMaxIdleConns(maxReaders)
+	s := &Store{writer: writer, reader: reader}
+
+	if err := s.initRetrying(ctx, busy); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return s, nil
+}
+
+// initRetrying calls init until it succeeds, fails with an error other than
+// SQLITE_BUSY, or has been busy for longer than busy. The retries cover the
+// first connections to a new file: switching it to WAL mode upgrades a shared
+// lock to an exclusive one, and SQLite answers a connection that would wait
+// for that with SQLITE_BUSY at once, without waiting out busy_timeout.
+func (s *Store) initRetrying(ctx context.Context, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	for {
+		err := s.init(ctx)
+		var se *sqlitedrv.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(time.Duration(5+rand.IntN(20)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// dsn returns the modernc.org/sqlite data source name of the file at the
+// absolute path abs, with the given pragmas and extra query parameters.
+func dsn(abs string, pragmas []string, extra ...string) string {
+	// SQLite decodes %XX in a URI path and ends the path at '?' or '#'.
+	path := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(filepath.ToSlash(abs))
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path // a Windows volume: file:/C:/dir/db
+	}
+	q := make([]string, 0, len(pragmas)+len(extra))
+	for _, p := range pragmas {
+		q = append(q, "_pragma="+url.QueryEscape(p))
+	}
+	q = append(q, extra...)
+	return "file:" + path + "?" + strings.Join(q, "&")
+}
+
+// init checks the connections' settings and migrates the schema.
+func (s *Store) init(ctx context.Context) error {
+	var mode string
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return s.mapErr(ctx, "connect writer", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q, not wal (is the file on a network file system?)", mode)
+	}
+	if err := migrate(ctx, s.writer); err != nil {
+		return s.mapErr(ctx, "migrate", err)
+	}
+	if err := s.reader.PingContext(ctx); err != nil {
+		return s.mapErr(ctx, "connect reader", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calls that are under way may fail; later calls
+// fail with clientreg.ErrUnavailable.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return errors.Join(s.writer.Close(), s.reader.Close())
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one schema change, from migrations/NNNN_name.sql.
+type migration struct {
+	version int64
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order. Their versions must
+// be 1, 2, 3, ... without gaps.
+func migrations() ([]migration, error) {
+	return parseMigrations(migrationFiles, "migrations")
+}
+
+func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		prefix, _, ok := strings.Cut(name, "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name does not start with a version number and '_'", name)
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
+	for i, m := range ms {
+		if m.version != int64(i+1) {
+			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations that db lacks. It applies them in one
+// immediate transaction that first reads the current version, so that
+// processes opening the same file at once apply each migration exactly once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := int64(len(ms))
+	// The common case, an up-to-date schema, needs no write lock.
+	if v, err := schemaVersion(ctx, db); err == nil && v == latest {
+		return nil
+	}
+
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see _txlock
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+) STRICT`); err != nil {
+		return err
+	}
+	v, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if v > latest {
+		return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
+	}
+	for _, m := range ms[v:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+			m.version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// schemaVersion returns the highest applied migration, 0 for none.
+func schemaVersion(ctx context.Context, q queryer) (int64, error) {
+	var exists bool
+	if err := q.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`,
+	).Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var v int64
+	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}

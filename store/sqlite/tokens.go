@@ -1,0 +1,73 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+// CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
+// token with the same Hash exists.
+func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
+	if _, err := s.writer.ExecContext(ctx,
+		`INSERT INTO initial_tokens (hash, created_at, expires_at, max_uses, uses) VALUES (?, ?, ?, ?, ?)`,
+		t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses,
+	); err != nil {
+		return s.mapErr(ctx, "create initial token", err)
+	}
+	return nil
+}
+
+// GetInitialToken returns the token with the given hash, or
+// clientreg.ErrNotFound.
+func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+	t, err := scanToken(s.reader.QueryRowContext(ctx,
+		`SELECT hash, created_at, expires_at, max_uses, uses FROM initial_tokens WHERE hash = ?`, hash))
+	if err != nil {
+		return nil, s.mapErr(ctx, "get initial token", err)
+	}
+	return t, nil
+}
+
+// UseInitialToken records one use of the token with the given hash if it is
+// usable at now, and returns the updated token. It returns
+// clientreg.ErrNotFound when the token does not exist, has expired or is used
+// up. The check and the count are one UPDATE statement, so concurrent uses
+// never exceed MaxUses.
+func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+	t, err := scanToken(s.writer.QueryRowContext(ctx, `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = ?
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > ?)
+RETURNING hash, created_at, expires_at, max_uses, uses`, hash, now.UnixMicro()))
+	if err != nil {
+		return nil, s.mapErr(ctx, "use initial token", err)
+	}
+	return t, nil
+}
+
+// scanToken reads an initial token from row. A missing row is
+// clientreg.ErrNotFound.
+func scanToken(row *sql.Row) (*clientreg.InitialToken, error) {
+	var (
+		t       clientreg.InitialToken
+		created int64
+		expires sql.NullInt64
+	)
+	err := row.Scan(&t.Hash, &created, &expires, &t.MaxUses, &t.Uses)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, clientreg.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.Hash == nil {
+		t.Hash = []byte{} // NOT NULL
+	}
+	t.CreatedAt = fromMicro(created)
+	t.ExpiresAt = fromNullMicro(expires)
+	return &t, nil
+}

@@ -1,0 +1,1055 @@
+// Package storetest is the conformance suite for implementations of
+// clientreg.Store. Every backend's test file hands Run a constructor:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) clientreg.Store { return memory.New() })
+//	}
+//
+// The suite checks the contract documented in clientreg.Store: the sentinel
+// errors, exact round trips (nil versus empty, UTC times, byte-exact text),
+// compare-and-swap updates, atomic use of initial access tokens and that
+// values are owned by the caller.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+// Run runs the conformance suite against the stores that newStore returns.
+// Each subtest calls newStore once and expects an empty store; newStore may
+// register cleanups with t.
+func Run(t *testing.T, newStore func(t *testing.T) clientreg.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s clientreg.Store)
+	}{
+		{"ClientCRUD", testClientCRUD},
+		{"MissingClient", testMissingClient},
+		{"CreateDuplicateID", testCreateDuplicateID},
+		{"CreateTokenHashTaken", testCreateTokenHashTaken},
+		{"UpdateTokenHashTaken", testUpdateTokenHashTaken},
+		{"RoundTripAllFields", testRoundTripAllFields},
+		{"ZeroTimes", testZeroTimes},
+		{"NilVersusEmpty", testNilVersusEmpty},
+		{"UnicodeByteExact", testUnicodeByteExact},
+		{"TokenHashLookup", testTokenHashLookup},
+		{"DeleteReleasesTokenHashes", testDeleteReleasesTokenHashes},
+		{"UpdateRevision", testUpdateRevision},
+		{"UpdateRace", testUpdateRace},
+		{"ClientOwnership", testClientOwnership},
+		{"InitialToken", testInitialToken},
+		{"InitialTokenUse", testInitialTokenUse},
+		{"InitialTokenOwnership", testInitialTokenOwnership},
+		{"InitialTokenConcurrentUse", testInitialTokenConcurrentUse},
+		{"CanceledContext", testCanceledContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// base is the reference time of the suite: in UTC, with microseconds.
+var base = time.Date(2025, 6, 1, 12, 30, 45, 123456000, time.UTC)
+
+// hash returns a token or secret hash derived from s.
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// newClient returns a client with every field set, Revision 1, whose hashes
+// derive from id.
+func newClient(id string) *clientreg.Client {
+	return &clientreg.Client{
+		ID:        id,
+		IssuedAt:  base,
+		UpdatedAt: base.Add(time.Minute),
+		Revision:  1,
+		Metadata: clientreg.Metadata{
+			RedirectURIs:            []string{"https://app.example/cb", "https://app.example/cb?x=1&y=2"},
+			TokenEndpointAuthMethod: "client_secret_basic",
+			GrantTypes:              []string{"authorization_code", "refresh_token"},
+			ResponseTypes:           []string{"code"},
+			ClientName:              "Client " + id,
+			ClientURI:               "https://app.example/",
+			LogoURI:                 "https://app.example/logo.png",
+			Scope:                   "openid profile",
+			Contacts:                []string{"ops@app.example", "security@app.example"},
+			TOSURI:                  "https://app.example/tos",
+			PolicyURI:               "https://app.example/privacy",
+			JWKSURI:                 "https://app.example/jwks.json",
+			JWKS:                    json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`),
+			SoftwareID:              "4NRB1-0XZABZI9E6-5SM3R",
+			SoftwareVersion:         "2.1.0",
+			SoftwareStatement:       "eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IjEifQ.c2ln",
+			Localized: map[string]string{
+				"client_name#fr":         "Client français " + id,
+				"client_name#ja-Jpan-JP": "クライアント " + id,
+				"tos_uri#de":             "https://app.example/agb",
+			},
+			Extensions: map[string]json.RawMessage{
+				"example_flag":   json.RawMessage(`true`),
+				"example_object": json.RawMessage(`{"b":[1,2.50,null],"a":"x"}`),
+			},
+		},
+		SecretHash:             hash("secret " + id),
+		SecretExpiresAt:        base.Add(90 * 24 * time.Hour),
+		TokenHash:              hash("token " + id),
+		PreviousTokenHash:      hash("previous token " + id),
+		PreviousTokenExpiresAt: base.Add(10 * time.Minute),
+	}
+}
+
+func mustCreate(t *testing.T, s clientreg.Store, c *clientreg.Client) {
+	t.Helper()
+	if err := s.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("CreateClient(%q): %v", c.ID, err)
+	}
+}
+
+func mustGet(t *testing.T, s clientreg.Store, id string) *clientreg.Client {
+	t.Helper()
+	c, err := s.GetClient(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetClient(%q): %v", id, err)
+	}
+	return c
+}
+
+func mustUpdate(t *testing.T, s clientreg.Store, c *clientreg.Client) {
+	t.Helper()
+	if err := s.UpdateClient(context.Background(), c); err != nil {
+		t.Fatalf("UpdateClient(%q, revision %d): %v", c.ID, c.Revision, err)
+	}
+}
+
+// wantErr fails the test unless errors.Is(err, want).
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// wantClient fails the test unless got equals want: times by time.Equal and
+// in UTC, everything else by reflect.DeepEqual, so that nil and empty
+// differ.
+func wantClient(t *testing.T, what string, got, want *clientreg.Client) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s: got nil client", what)
+		return
+	}
+	g, w := got.Clone(), want.Clone()
+	for _, f := range []struct {
+		name     string
+		got, wnt *time.Time
+	}{
+		{"IssuedAt", &g.IssuedAt, &w.IssuedAt},
+		{"UpdatedAt", &g.UpdatedAt, &w.UpdatedAt},
+		{"SecretExpiresAt", &g.SecretExpiresAt, &w.SecretExpiresAt},
+		{"PreviousTokenExpiresAt", &g.PreviousTokenExpiresAt, &w.PreviousTokenExpiresAt},
+	} {
+		if !f.got.Equal(*f.wnt) {
+			t.Errorf("%s: %s = %v, want %v", what, f.name, *f.got, *f.wnt)
+		}
+		if f.got.IsZero() != f.wnt.IsZero() {
+			t.Errorf("%s: %s.IsZero() = %v, want %v", what, f.name, f.got.IsZero(), f.wnt.IsZero())
+		}
+		if loc := f.got.Location(); loc != time.UTC {
+			t.Errorf("%s: %s is in %v, want UTC", what, f.name, loc)
+		}
+		*f.got, *f.wnt = time.Time{}, time.Time{}
+	}
+	if !reflect.DeepEqual(g.Metadata, w.Metadata) {
+		t.Errorf("%s: Metadata differs\n got: %s\nwant: %s", what, dump(g.Metadata), dump(w.Metadata))
+	}
+	g.Metadata, w.Metadata = clientreg.Metadata{}, clientreg.Metadata{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: client differs\n got: %#v\nwant: %#v", what, g, w)
+	}
+}
+
+// dump renders m for a failure message, showing nil versus empty.
+func dump(m clientreg.Metadata) string {
+	return fmt.Sprintf("%#v", m)
+}
+
+func testClientCRUD(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("crud")
+	mustCreate(t, s, c)
+	wantClient(t, "GetClient after create", mustGet(t, s, "crud"), c)
+
+	u := mustGet(t, s, "crud")
+	u.Metadata.ClientName = "Renamed"
+	u.Metadata.RedirectURIs = []string{"https://other.example/cb"}
+	u.UpdatedAt = base.Add(time.Hour)
+	mustUpdate(t, s, u)
+	if u.Revision != 2 {
+		t.Errorf("UpdateClient set Revision = %d, want 2", u.Revision)
+	}
+	wantClient(t, "GetClient after update", mustGet(t, s, "crud"), u)
+
+	if err := s.DeleteClient(ctx, "crud"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	_, err := s.GetClient(ctx, "crud")
+	wantErr(t, "GetClient after delete", err, clientreg.ErrNotFound)
+	wantErr(t, "DeleteClient twice", s.DeleteClient(ctx, "crud"), clientreg.ErrNotFound)
+	wantErr(t, "UpdateClient after delete", s.UpdateClient(ctx, u), clientreg.ErrNotFound)
+}
+
+func testMissingClient(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, newClient("present"))
+
+	_, err := s.GetClient(ctx, "missing")
+	wantErr(t, "GetClient", err, clientreg.ErrNotFound)
+	_, err = s.GetClient(ctx, "")
+	wantErr(t, "GetClient(\"\")", err, clientreg.ErrNotFound)
+	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "missing"), clientreg.ErrNotFound)
+	m := newClient("missing")
+	wantErr(t, "UpdateClient", s.UpdateClient(ctx, m), clientreg.ErrNotFound)
+	if m.Revision != 1 {
+		t.Errorf("failed UpdateClient changed Revision to %d", m.Revision)
+	}
+	if _, err := s.GetClient(ctx, "missing"); !errors.Is(err, clientreg.ErrNotFound) {
+		t.Errorf("failed UpdateClient created the client: GetClient error %v", err)
+	}
+	_, err = s.GetClientByTokenHash(ctx, hash("unknown"))
+	wantErr(t, "GetClientByTokenHash", err, clientreg.ErrNotFound)
+	wantClient(t, "other client", mustGet(t, s, "present"), newClient("present"))
+}
+
+func testCreateDuplicateID(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	a := newClient("dup")
+	mustCreate(t, s, a)
+	b := newClient("other")
+	b.ID = "dup"
+	wantErr(t, "CreateClient with a taken ID", s.CreateClient(ctx, b), clientreg.ErrAlreadyExists)
+	wantClient(t, "original client", mustGet(t, s, "dup"), a)
+	for _, h := range [][]byte{b.TokenHash, b.PreviousTokenHash} {
+		if _, err := s.GetClientByTokenHash(ctx, h); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Errorf("the rejected client's token hash is stored: GetClientByTokenHash error %v", err)
+		}
+	}
+}
+
+func testCreateTokenHashTaken(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	a := newClient("a")
+	mustCreate(t, s, a)
+	cases := []struct {
+		name string
+		set  func(c *clientreg.Client)
+	}{
+		{"TokenHash=TokenHash", func(c *clientreg.Client) { c.TokenHash = hash("token a") }},
+		{"TokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.TokenHash = hash("previous token a") }},
+		{"PreviousTokenHash=TokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("token a") }},
+		{"PreviousTokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("previous token a") }},
+	}
+	for _, tc := range cases {
+		b := newClient("b")
+		tc.set(b)
+		wantErr(t, "CreateClient with "+tc.name, s.CreateClient(ctx, b), clientreg.ErrAlreadyExists)
+		if _, err := s.GetClient(ctx, "b"); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Errorf("CreateClient with %s stored the client: GetClient error %v", tc.name, err)
+		}
+	}
+	wantClient(t, "client a", mustGet(t, s, "a"), a)
+	got, err := s.GetClientByTokenHash(ctx, a.TokenHash)
+	if err != nil {
+		t.Fatalf("GetClientByTokenHash: %v", err)
+	}
+	wantClient(t, "client a by token hash", got, a)
+
+	// Without the collision, b is welcome.
+	mustCreate(t, s, newClient("b"))
+}
+
+func testUpdateTokenHashTaken(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	a, b := newClient("a"), newClient("b")
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+	cases := []struct {
+		name string
+		set  func(c *clientreg.Client)
+	}{
+		{"TokenHash=TokenHash", func(c *clientreg.Client) { c.TokenHash = hash("token a") }},
+		{"TokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.TokenHash = hash("previous token a") }},
+		{"PreviousTokenHash=TokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("token a") }},
+		{"PreviousTokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("previous token a") }},
+	}
+	for _, tc := range cases {
+		u := mustGet(t, s, "b")
+		u.Metadata.ClientName = "must not be stored"
+		tc.set(u)
+		wantErr(t, "UpdateClient with "+tc.name, s.UpdateClient(ctx, u), clientreg.ErrAlreadyExists)
+		if u.Revision != 1 {
+			t.Errorf("failed UpdateClient with %s set Revision = %d, want 1", tc.name, u.Revision)
+		}
+		wantClient(t, "client b after UpdateClient with "+tc.name, mustGet(t, s, "b"), b)
+	}
+	wantClient(t, "client a", mustGet(t, s, "a"), a)
+
+	// A client's own hashes are not a collision: rotating moves TokenHash
+	// into PreviousTokenHash.
+	u := mustGet(t, s, "b")
+	u.PreviousTokenHash = u.TokenHash
+	u.TokenHash = hash("rotated b")
+	mustUpdate(t, s, u)
+	wantClient(t, "client b after rotation", mustGet(t, s, "b"), u)
+}
+
+func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("full")
+	// Times given in another zone come back in UTC.
+	zone := time.FixedZone("UTC+05:30", 5*3600+1800)
+	c.IssuedAt = c.IssuedAt.In(zone)
+	c.UpdatedAt = c.UpdatedAt.In(zone)
+	c.SecretExpiresAt = c.SecretExpiresAt.In(zone)
+	c.PreviousTokenExpiresAt = time.Date(2031, 12, 31, 23, 59, 59, 999999000, zone)
+	want := c.Clone()
+	mustCreate(t, s, c)
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("CreateClient modified its argument\n got: %#v\nwant: %#v", c, want)
+	}
+
+	wantClient(t, "GetClient", mustGet(t, s, "full"), want)
+	for _, h := range [][]byte{c.TokenHash, c.PreviousTokenHash} {
+		got, err := s.GetClientByTokenHash(ctx, h)
+		if err != nil {
+			t.Fatalf("GetClientByTokenHash: %v", err)
+		}
+		wantClient(t, "GetClientByTokenHash", got, want)
+	}
+
+	// Every field changed by an update round-trips too.
+	u := mustGet(t, s, "full")
+	u.IssuedAt = base.Add(-time.Hour)
+	u.UpdatedAt = base.Add(2 * time.Hour)
+	u.Metadata = clientreg.Metadata{
+		RedirectURIs:            []string{"https://new.example/cb"},
+		TokenEndpointAuthMethod: "private_key_jwt",
+		GrantTypes:              []string{"client_credentials"},
+		ResponseTypes:           []string{},
+		ClientName:              "New name",
+		ClientURI:               "https://new.example/",
+		LogoURI:                 "https://new.example/logo.svg",
+		Scope:                   "read",
+		Contacts:                []string{"new@new.example"},
+		TOSURI:                  "https://new.example/tos",
+		PolicyURI:               "https://new.example/privacy",
+		JWKSURI:                 "https://new.example/jwks",
+		JWKS:                    json.RawMessage(`{"keys":[]}`),
+		SoftwareID:              "new-id",
+		SoftwareVersion:         "3",
+		SoftwareStatement:       "a.b.c",
+		Localized:               map[string]string{"client_name#de-CH": "Neuer Name"},
+		Extensions:              map[string]json.RawMessage{"example_n": json.RawMessage(`42`)},
+	}
+	u.SecretHash = hash("new secret")
+	u.SecretExpiresAt = time.Time{}
+	u.PreviousTokenHash = u.TokenHash
+	u.PreviousTokenExpiresAt = base.Add(time.Hour)
+	u.TokenHash = hash("new token")
+	mustUpdate(t, s, u)
+	wantClient(t, "GetClient after update", mustGet(t, s, "full"), u)
+}
+
+func testZeroTimes(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("zero")
+	c.IssuedAt, c.UpdatedAt, c.SecretExpiresAt, c.PreviousTokenExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	mustCreate(t, s, c)
+	wantClient(t, "GetClient", mustGet(t, s, "zero"), c)
+
+	// Set, then cleared again by updates.
+	u := mustGet(t, s, "zero")
+	u.SecretExpiresAt, u.PreviousTokenExpiresAt = base, base.Add(time.Second)
+	mustUpdate(t, s, u)
+	wantClient(t, "GetClient after setting times", mustGet(t, s, "zero"), u)
+	u.SecretExpiresAt, u.PreviousTokenExpiresAt = time.Time{}, time.Time{}
+	mustUpdate(t, s, u)
+	got := mustGet(t, s, "zero")
+	wantClient(t, "GetClient after clearing times", got, u)
+	if !got.SecretExpiresAt.IsZero() || !got.PreviousTokenExpiresAt.IsZero() {
+		t.Errorf("cleared times are not zero: %v, %v", got.SecretExpiresAt, got.PreviousTokenExpiresAt)
+	}
+	if _, err := s.GetClientByTokenHash(ctx, c.TokenHash); err != nil {
+		t.Errorf("GetClientByTokenHash: %v", err)
+	}
+}
+
+func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
+	nils := newClient("nils")
+	nils.Metadata = clientreg.Metadata{ClientName: "nils"}
+	nils.SecretHash = nil
+	nils.SecretExpiresAt = time.Time{}
+	nils.PreviousTokenHash = nil
+	nils.PreviousTokenExpiresAt = time.Time{}
+
+	empties := newClient("empties")
+	empties.Metadata = clientreg.Metadata{
+		RedirectURIs:  []string{},
+		GrantTypes:    []string{},
+		ResponseTypes: []string{},
+		Contacts:      []string{},
+	}
+	empties.SecretHash = []byte{}
+	empties.PreviousTokenHash = nil
+
+	check := func(what string, got, want *clientreg.Client) {
+		t.Helper()
+		wantClient(t, what, got, want)
+		m, w := got.Metadata, want.Metadata
+		for _, f := range []struct {
+			name      string
+			got, want []string
+		}{
+			{"RedirectURIs", m.RedirectURIs, w.RedirectURIs},
+			{"GrantTypes", m.GrantTypes, w.GrantTypes},
+			{"ResponseTypes", m.ResponseTypes, w.ResponseTypes},
+			{"Contacts", m.Contacts, w.Contacts},
+		} {
+			if (f.got == nil) != (f.want == nil) || len(f.got) != len(f.want) {
+				t.Errorf("%s: %s = %#v, want %#v", what, f.name, f.got, f.want)
+			}
+		}
+		if (m.Localized == nil) != (w.Localized == nil) {
+			t.Errorf("%s: Localized = %#v, want %#v", what, m.Localized, w.Localized)
+		}
+		if (m.Extensions == nil) != (w.Extensions == nil) {
+			t.Errorf("%s: Extensions = %#v, want %#v", what, m.Extensions, w.Extensions)
+		}
+		if (m.JWKS == nil) != (w.JWKS == nil) {
+			t.Errorf("%s: JWKS = %#v, want %#v", what, m.JWKS, w.JWKS)
+		}
+		if (got.SecretHash == nil) != (want.SecretHash == nil) {
+			t.Errorf("%s: SecretHash = %#v, want %#v", what, got.SecretHash, want.SecretHash)
+		}
+		if (got.PreviousTokenHash == nil) != (want.PreviousTokenHash == nil) {
+			t.Errorf("%s: PreviousTokenHash = %#v, want %#v", what, got.PreviousTokenHash, want.PreviousTokenHash)
+		}
+	}
+
+	mustCreate(t, s, nils)
+	mustCreate(t, s, empties)
+	check("nils", mustGet(t, s, "nils"), nils)
+	check("empties", mustGet(t, s, "empties"), empties)
+
+	// Swap the two shapes with updates.
+	u := mustGet(t, s, "nils")
+	u.Metadata, u.SecretHash = empties.Metadata.Clone(), []byte{}
+	mustUpdate(t, s, u)
+	check("nils updated to empties", mustGet(t, s, "nils"), u)
+	u = mustGet(t, s, "empties")
+	u.Metadata, u.SecretHash = nils.Metadata.Clone(), nil
+	mustUpdate(t, s, u)
+	check("empties updated to nils", mustGet(t, s, "empties"), u)
+}
+
+func testUnicodeByteExact(t *testing.T, s clientreg.Store) {
+	names := []string{
+		"Emoji 🚀🔐👩‍💻 app",
+		"日本語のクライアント 客户端 클라이언트",
+		"e\u0301 vs \u00e9, A\u030a, Z\u0351\u0307\u0323",
+		`<script>alert("x")</script> & friends`,
+		`\u0041 is not A, "quoted", back\slash`,
+		"tab\tnew line\nnul\x00end",
+		"\u2028line separator\u2029paragraph separator",
+		"\uFEFFbom, \U0001F1EF\U0001F1F5 flag, right-to-left \u05E9\u05DC\u05D5\u05DD",
+	}
+	for i, name := range names {
+		id := fmt.Sprintf("unicode-%d", i)
+		c := newClient(id)
+		c.Metadata.ClientName = name
+		c.Metadata.Localized = map[string]string{
+			"client_name#ja-Jpan-JP": "アプリ「" + name + "」",
+			"client_name#fr":         "L’application « " + name + " » & co",
+			"logo_uri#zh-Hant-TW":    "https://app.example/標誌.png?a=1&b=<2>",
+		}
+		c.Metadata.Extensions = map[string]json.RawMessage{
+			"example_string": json.RawMessage(`"<b>\u0041 & \u00e9</b> é 🚀"`),
+			"example_spaced": json.RawMessage(`{ "z" : [ 1 , 2 ] ,"a":{"n":null} }`),
+			"example_number": json.RawMessage(`1.50e+2`),
+		}
+		mustCreate(t, s, c)
+		got := mustGet(t, s, id)
+		if got.Metadata.ClientName != name {
+			t.Errorf("ClientName = %+q, want %+q", got.Metadata.ClientName, name)
+		}
+		for k, v := range c.Metadata.Localized {
+			if got.Metadata.Localized[k] != v {
+				t.Errorf("Localized[%q] = %+q, want %+q", k, got.Metadata.Localized[k], v)
+			}
+		}
+		for k, v := range c.Metadata.Extensions {
+			if string(got.Metadata.Extensions[k]) != string(v) {
+				t.Errorf("Extensions[%q] = %+q, want %+q", k, got.Metadata.Extensions[k], v)
+			}
+		}
+		wantClient(t, "client "+id, got, c)
+	}
+}
+
+func testTokenHashLookup(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	a, b := newClient("a"), newClient("b")
+	b.PreviousTokenHash, b.PreviousTokenExpiresAt = nil, time.Time{}
+	mustCreate(t, s, a)
+	mustCreate(t, s, b)
+
+	lookup := func(what string, h []byte, wantID string) {
+		t.Helper()
+		got, err := s.GetClientByTokenHash(ctx, h)
+		if wantID == "" {
+			wantErr(t, what, err, clientreg.ErrNotFound)
+			return
+		}
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		if got.ID != wantID {
+			t.Errorf("%s: found client %q, want %q", what, got.ID, wantID)
+		}
+	}
+	lookup("a by token", hash("token a"), "a")
+	lookup("a by previous token", hash("previous token a"), "a")
+	lookup("b by token", hash("token b"), "b")
+	lookup("b by its unset previous token", hash("previous token b"), "")
+	lookup("unknown hash", hash("unknown"), "")
+	lookup("prefix of a hash", hash("token a")[:16], "")
+
+	// Rotation: the current token becomes the previous one.
+	u := mustGet(t, s, "a")
+	u.PreviousTokenHash = u.TokenHash
+	u.TokenHash = hash("token a2")
+	mustUpdate(t, s, u)
+	lookup("a by new token", hash("token a2"), "a")
+	lookup("a by token moved to previous", hash("token a"), "a")
+	lookup("a by replaced previous token", hash("previous token a"), "")
+
+	// The previous token is dropped.
+	u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, time.Time{}
+	mustUpdate(t, s, u)
+	lookup("a by dropped previous token", hash("token a"), "")
+	lookup("a by token after drop", hash("token a2"), "a")
+
+	// The token is replaced outright.
+	u.TokenHash = hash("token a3")
+	mustUpdate(t, s, u)
+	lookup("a by replaced token", hash("token a2"), "")
+	lookup("a by newest token", hash("token a3"), "a")
+
+	if err := s.DeleteClient(ctx, "a"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	lookup("deleted client by token", hash("token a3"), "")
+	lookup("b after deleting a", hash("token b"), "b")
+}
+
+func testDeleteReleasesTokenHashes(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	a := newClient("a")
+	mustCreate(t, s, a)
+	if err := s.DeleteClient(ctx, "a"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	for _, h := range [][]byte{a.TokenHash, a.PreviousTokenHash} {
+		_, err := s.GetClientByTokenHash(ctx, h)
+		wantErr(t, "GetClientByTokenHash after delete", err, clientreg.ErrNotFound)
+	}
+	// Deleting released the hashes: another client may take them.
+	b := newClient("b")
+	b.TokenHash, b.PreviousTokenHash = a.PreviousTokenHash, a.TokenHash
+	mustCreate(t, s, b)
+	got, err := s.GetClientByTokenHash(ctx, a.TokenHash)
+	if err != nil {
+		t.Fatalf("GetClientByTokenHash: %v", err)
+	}
+	wantClient(t, "new owner of the hash", got, b)
+}
+
+func testUpdateRevision(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("rev")
+	mustCreate(t, s, c)
+	if got := mustGet(t, s, "rev"); got.Revision != 1 {
+		t.Fatalf("Revision after create = %d, want 1", got.Revision)
+	}
+
+	stale := mustGet(t, s, "rev")
+	u := mustGet(t, s, "rev")
+	u.Metadata.ClientName = "first update"
+	mustUpdate(t, s, u)
+	if u.Revision != 2 {
+		t.Errorf("UpdateClient set Revision = %d, want 2", u.Revision)
+	}
+	want := u.Clone()
+
+	stale.Metadata.ClientName = "lost update"
+	stale.TokenHash = hash("lost token")
+	wantErr(t, "UpdateClient with a stale revision", s.UpdateClient(ctx, stale), clientreg.ErrConflict)
+	if stale.Revision != 1 {
+		t.Errorf("failed UpdateClient set Revision = %d, want 1", stale.Revision)
+	}
+	wantClient(t, "after the conflicting update", mustGet(t, s, "rev"), want)
+	if _, err := s.GetClientByTokenHash(ctx, hash("lost token")); !errors.Is(err, clientreg.ErrNotFound) {
+		t.Errorf("the conflicting update's token hash is stored: GetClientByTokenHash error %v", err)
+	}
+
+	ahead := want.Clone()
+	ahead.Revision = 3
+	ahead.Metadata.ClientName = "from the future"
+	wantErr(t, "UpdateClient with a revision ahead", s.UpdateClient(ctx, ahead), clientreg.ErrConflict)
+	wantClient(t, "after the update ahead", mustGet(t, s, "rev"), want)
+
+	u = mustGet(t, s, "rev")
+	u.Metadata.ClientName = "second update"
+	mustUpdate(t, s, u)
+	if got := mustGet(t, s, "rev"); got.Revision != 3 || got.Metadata.ClientName != "second update" {
+		t.Errorf("after the second update: Revision %d, ClientName %q; want 3, %q", got.Revision, got.Metadata.ClientName, "second update")
+	}
+
+	// The store keeps whatever revision the caller created the client with.
+	seven := newClient("seven")
+	seven.Revision = 7
+	mustCreate(t, s, seven)
+	if got := mustGet(t, s, "seven"); got.Revision != 7 {
+		t.Errorf("Revision after create with 7 = %d", got.Revision)
+	}
+	mustUpdate(t, s, seven)
+	if seven.Revision != 8 {
+		t.Errorf("UpdateClient set Revision = %d, want 8", seven.Revision)
+	}
+}
+
+func testUpdateRace(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, newClient("race"))
+	const rounds = 50
+	for round := range rounds {
+		var (
+			start = make(chan struct{})
+			wg    sync.WaitGroup
+			errs  [2]error
+			cs    [2]*clientreg.Client
+		)
+		for i := range cs {
+			cs[i] = mustGet(t, s, "race")
+			cs[i].Metadata.ClientName = fmt.Sprintf("round %d writer %d", round, i)
+			cs[i].Metadata.Contacts = []string{fmt.Sprintf("writer%d@app.example", i)}
+			cs[i].TokenHash = hash(fmt.Sprintf("token %d %d", round, i))
+		}
+		rev := cs[0].Revision
+		for i := range cs {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.UpdateClient(ctx, cs[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Fatalf("round %d: both updates of revision %d succeeded", round, rev)
+				}
+				winner = i
+			case !errors.Is(err, clientreg.ErrConflict):
+				t.Fatalf("round %d: writer %d: got error %v, want nil or ErrConflict", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no update succeeded: %v", round, errs)
+		}
+		loser := 1 - winner
+		if cs[winner].Revision != rev+1 || cs[loser].Revision != rev {
+			t.Fatalf("round %d: revisions after the race: winner %d, loser %d; want %d, %d",
+				round, cs[winner].Revision, cs[loser].Revision, rev+1, rev)
+		}
+		got := mustGet(t, s, "race")
+		wantClient(t, fmt.Sprintf("round %d: stored client", round), got, cs[winner])
+		if t.Failed() {
+			return
+		}
+		if _, err := s.GetClientByTokenHash(ctx, cs[loser].TokenHash); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Fatalf("round %d: the loser's token hash is stored: GetClientByTokenHash error %v", round, err)
+		}
+	}
+}
+
+func testClientOwnership(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("own")
+	want := c.Clone()
+	mustCreate(t, s, c)
+
+	// Changing the argument after CreateClient does not reach the store.
+	scribble(c)
+	wantClient(t, "after changing the created value", mustGet(t, s, "own"), want)
+
+	// Changing returned values does not reach the store.
+	got := mustGet(t, s, "own")
+	scribble(got)
+	wantClient(t, "after changing a GetClient result", mustGet(t, s, "own"), want)
+	got, err := s.GetClientByTokenHash(ctx, want.TokenHash)
+	if err != nil {
+		t.Fatalf("GetClientByTokenHash: %v", err)
+	}
+	scribble(got)
+	wantClient(t, "after changing a GetClientByTokenHash result", mustGet(t, s, "own"), want)
+
+	// Changing the argument after UpdateClient does not reach the store.
+	u := mustGet(t, s, "own")
+	u.Metadata.ClientName = "updated"
+	mustUpdate(t, s, u)
+	want = u.Clone()
+	scribble(u)
+	wantClient(t, "after changing the updated value", mustGet(t, s, "own"), want)
+
+	// Two results do not share memory either.
+	g1, g2 := mustGet(t, s, "own"), mustGet(t, s, "own")
+	scribble(g1)
+	wantClient(t, "a second GetClient result", g2, want)
+}
+
+// scribble changes every slice, map and hash of c in place.
+func scribble(c *clientreg.Client) {
+	m := &c.Metadata
+	for _, s := range [][]string{m.RedirectURIs, m.GrantTypes, m.ResponseTypes, m.Contacts} {
+		for i := range s {
+			s[i] = "scribbled"
+		}
+	}
+	for i := range m.JWKS {
+		m.JWKS[i] = '!'
+	}
+	if m.Localized != nil {
+		for k := range m.Localized {
+			m.Localized[k] = "scribbled"
+		}
+		m.Localized["client_name#x-scribbled"] = "added"
+	}
+	if m.Extensions != nil {
+		for k, v := range m.Extensions {
+			for i := range v {
+				v[i] = '!'
+			}
+			m.Extensions[k] = json.RawMessage(`"scribbled"`)
+		}
+		m.Extensions["scribbled"] = json.RawMessage(`1`)
+	}
+	for _, b := range [][]byte{c.SecretHash, c.TokenHash, c.PreviousTokenHash} {
+		for i := range b {
+			b[i] ^= 0xff
+		}
+	}
+	c.Metadata.ClientName = "scribbled"
+}
+
+// newToken returns an initial access token derived from name.
+func newToken(name string, maxUses int64, expiresAt time.Time) *clientreg.InitialToken {
+	return &clientreg.InitialToken{
+		Hash:      hash("initial " + name),
+		CreatedAt: base,
+		ExpiresAt: expiresAt,
+		MaxUses:   maxUses,
+	}
+}
+
+func mustCreateToken(t *testing.T, s clientreg.Store, tok *clientreg.InitialToken) {
+	t.Helper()
+	if err := s.CreateInitialToken(context.Background(), tok); err != nil {
+		t.Fatalf("CreateInitialToken: %v", err)
+	}
+}
+
+func wantToken(t *testing.T, what string, got, want *clientreg.InitialToken) {
+	t.Helper()
+	if got == nil {
+		t.Errorf("%s: got nil token", what)
+		return
+	}
+	if !got.CreatedAt.Equal(want.CreatedAt) || got.CreatedAt.Location() != time.UTC {
+		t.Errorf("%s: CreatedAt = %v, want %v in UTC", what, got.CreatedAt, want.CreatedAt)
+	}
+	if !got.ExpiresAt.Equal(want.ExpiresAt) || got.ExpiresAt.Location() != time.UTC || got.ExpiresAt.IsZero() != want.ExpiresAt.IsZero() {
+		t.Errorf("%s: ExpiresAt = %v, want %v in UTC", what, got.ExpiresAt, want.ExpiresAt)
+	}
+	g, w := *got, *want
+	g.CreatedAt, g.ExpiresAt, w.CreatedAt, w.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: token = %#v, want %#v", what, g, w)
+	}
+}
+
+func testInitialToken(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	zone := time.FixedZone("UTC-08:00", -8*3600)
+	tok := newToken("a", 5, base.Add(24*time.Hour).In(zone))
+	tok.CreatedAt = tok.CreatedAt.In(zone)
+	tok.Uses = 2
+	want := *tok
+	mustCreateToken(t, s, tok)
+	got, err := s.GetInitialToken(ctx, tok.Hash)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	wantToken(t, "GetInitialToken", got, &want)
+
+	never := newToken("never", 0, time.Time{})
+	mustCreateToken(t, s, never)
+	got, err = s.GetInitialToken(ctx, never.Hash)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	wantToken(t, "GetInitialToken of a token without expiry", got, never)
+
+	dup := newToken("a", 1, time.Time{})
+	wantErr(t, "CreateInitialToken with a taken hash", s.CreateInitialToken(ctx, dup), clientreg.ErrAlreadyExists)
+	got, err = s.GetInitialToken(ctx, tok.Hash)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	wantToken(t, "after the duplicate", got, &want)
+
+	_, err = s.GetInitialToken(ctx, hash("missing"))
+	wantErr(t, "GetInitialToken of a missing token", err, clientreg.ErrNotFound)
+	_, err = s.UseInitialToken(ctx, hash("missing"), base)
+	wantErr(t, "UseInitialToken of a missing token", err, clientreg.ErrNotFound)
+
+	// Initial tokens and registration access tokens are separate.
+	c := newClient("c")
+	c.TokenHash = tok.Hash
+	mustCreate(t, s, c)
+	if _, err := s.GetInitialToken(ctx, tok.Hash); err != nil {
+		t.Errorf("GetInitialToken after a client took the same hash: %v", err)
+	}
+}
+
+func testInitialTokenUse(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	expiry := base.Add(time.Hour)
+
+	use := func(what string, tok *clientreg.InitialToken, now time.Time, wantUses int64) {
+		t.Helper()
+		got, err := s.UseInitialToken(ctx, tok.Hash, now)
+		if wantUses == 0 {
+			wantErr(t, what, err, clientreg.ErrNotFound)
+			return
+		}
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		want := *tok
+		want.Uses = wantUses
+		wantToken(t, what, got, &want)
+	}
+	stored := func(what string, tok *clientreg.InitialToken, wantUses int64) {
+		t.Helper()
+		got, err := s.GetInitialToken(ctx, tok.Hash)
+		if err != nil {
+			t.Errorf("%s: GetInitialToken: %v", what, err)
+			return
+		}
+		if got.Uses != wantUses {
+			t.Errorf("%s: stored Uses = %d, want %d", what, got.Uses, wantUses)
+		}
+	}
+
+	limited := newToken("limited", 2, expiry)
+	mustCreateToken(t, s, limited)
+	use("first use", limited, base, 1)
+	use("second use", limited, base, 2)
+	use("use beyond MaxUses", limited, base, 0)
+	stored("used up", limited, 2)
+
+	expiring := newToken("expiring", 0, expiry)
+	mustCreateToken(t, s, expiring)
+	use("use just before expiry", expiring, expiry.Add(-time.Microsecond), 1)
+	use("use at expiry", expiring, expiry, 0)
+	use("use after expiry", expiring, expiry.Add(time.Hour), 0)
+	stored("expired", expiring, 1)
+
+	unlimited := newToken("unlimited", 0, time.Time{})
+	mustCreateToken(t, s, unlimited)
+	for i := range int64(25) {
+		use("unlimited use", unlimited, base.AddDate(100, 0, 0), i+1)
+	}
+	stored("unlimited", unlimited, 25)
+
+	// A token created used up, or created already expired, is not usable.
+	full := newToken("full", 3, time.Time{})
+	full.Uses = 3
+	mustCreateToken(t, s, full)
+	use("use of a token created used up", full, base, 0)
+	stored("created used up", full, 3)
+	past := newToken("past", 1, base.Add(-time.Second))
+	mustCreateToken(t, s, past)
+	use("use of a token created expired", past, base, 0)
+	stored("created expired", past, 0)
+}
+
+func testInitialTokenOwnership(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	tok := newToken("own", 3, base.Add(time.Hour))
+	h := append([]byte{}, tok.Hash...)
+	mustCreateToken(t, s, tok)
+	tok.Hash[0] ^= 0xff
+	tok.Uses = 99
+
+	got, err := s.GetInitialToken(ctx, h)
+	if err != nil {
+		t.Fatalf("GetInitialToken after changing the created value: %v", err)
+	}
+	if got.Uses != 0 {
+		t.Errorf("stored Uses = %d after changing the created value", got.Uses)
+	}
+	got.Hash[0] ^= 0xff
+	got.Uses = 99
+	used, err := s.UseInitialToken(ctx, h, base)
+	if err != nil {
+		t.Fatalf("UseInitialToken after changing a returned value: %v", err)
+	}
+	if used.Uses != 1 {
+		t.Errorf("Uses = %d, want 1", used.Uses)
+	}
+	used.Hash[0] ^= 0xff
+	if got, err := s.GetInitialToken(ctx, h); err != nil || got.Uses != 1 {
+		t.Errorf("GetInitialToken after changing a UseInitialToken result: %+v, %v", got, err)
+	}
+}
+
+func testInitialTokenConcurrentUse(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	const maxUses, workers = 7, 40
+	tok := newToken("concurrent", maxUses, base.Add(time.Hour))
+	mustCreateToken(t, s, tok)
+
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		uses  = make(map[int64]int)
+		other []error
+	)
+	for range workers {
+		wg.Go(func() {
+			<-start
+			got, err := s.UseInitialToken(ctx, tok.Hash, base)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				uses[got.Uses]++
+			case !errors.Is(err, clientreg.ErrNotFound):
+				other = append(other, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	if len(other) > 0 {
+		t.Errorf("unexpected errors (want nil or ErrNotFound): %v", other)
+	}
+	// Each success saw a distinct count: 1, 2, ..., maxUses.
+	for n := int64(1); n <= maxUses; n++ {
+		if uses[n] != 1 {
+			t.Errorf("Uses = %d was returned %d times, want once", n, uses[n])
+		}
+	}
+	if len(uses) != maxUses {
+		t.Errorf("successful uses returned the counts %v, want 1..%d once each", uses, maxUses)
+	}
+	got, err := s.GetInitialToken(ctx, tok.Hash)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	if got.Uses != maxUses {
+		t.Errorf("stored Uses = %d, want %d", got.Uses, maxUses)
+	}
+}
+
+// testCanceledContext calls every method with a canceled context. Backends
+// that do no I/O may ignore the context, so the test asks only that nothing
+// panics and that no write is reported as done when it was not.
+func testCanceledContext(t *testing.T, s clientreg.Store) {
+	bg := context.Background()
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+
+	c := newClient("ctx")
+	if err := s.CreateClient(ctx, c); err == nil {
+		got, err := s.GetClient(bg, "ctx")
+		if err != nil {
+			t.Fatalf("CreateClient with a canceled context reported success, but GetClient: %v", err)
+		}
+		wantClient(t, "client created with a canceled context", got, c)
+	} else {
+		t.Logf("CreateClient with a canceled context: %v", err)
+		mustCreate(t, s, c)
+	}
+
+	if got, err := s.GetClient(ctx, "ctx"); err == nil {
+		wantClient(t, "GetClient with a canceled context", got, c)
+	}
+	if got, err := s.GetClientByTokenHash(ctx, c.TokenHash); err == nil {
+		wantClient(t, "GetClientByTokenHash with a canceled context", got, c)
+	}
+
+	u := mustGet(t, s, "ctx")
+	u.Metadata.ClientName = "updated with a canceled context"
+	if err := s.UpdateClient(ctx, u); err == nil {
+		wantClient(t, "client updated with a canceled context", mustGet(t, s, "ctx"), u)
+	} else if u.Revision != 1 {
+		t.Errorf("UpdateClient failed (%v) but set Revision = %d", err, u.Revision)
+	}
+
+	if err := s.DeleteClient(ctx, "ctx"); err == nil {
+		if _, err := s.GetClient(bg, "ctx"); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Errorf("DeleteClient with a canceled context reported success, but GetClient: %v", err)
+		}
+	}
+
+	tok := newToken("ctx", 0, time.Time{})
+	if err := s.CreateInitialToken(ctx, tok); err == nil {
+		if _, err := s.GetInitialToken(bg, tok.Hash); err != nil {
+			t.Errorf("CreateInitialToken with a canceled context reported success, but GetInitialToken: %v", err)
+		}
+	} else {
+		mustCreateToken(t, s, tok)
+	}
+	if got, err := s.UseInitialToken(ctx, tok.Hash, base); err == nil {
+		stored, err := s.GetInitialToken(bg, tok.Hash)
+		if err != nil || stored.Uses != got.Uses || got.Uses != 1 {
+			t.Errorf("UseInitialToken with a canceled context returned Uses %d; stored %+v, %v", got.Uses, stored, err)
+		}
+	}
+	if _, err := s.GetInitialToken(ctx, tok.Hash); err != nil {
+		t.Logf("GetInitialToken with a canceled context: %v", err)
+	}
+}
