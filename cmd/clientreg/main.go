@@ -1,0 +1,36 @@
+// Command clientreg runs an OAuth 2.0 Dynamic Client Registration server
+// (RFC 7591, RFC 7592, RFC 8414) backed by SQLite, and manages its initial
+// access tokens.
+//
+// Usage:
+//
+//	clientreg serve [flags]        run the server
+//	clientreg iat create [flags]   create an initial access token
+//	clientreg version              print the version
+//	clientreg help                 print usage
+//
+// Run "clientreg help" or "clientreg serve -help" for the flags. Every flag
+// can also be set with an environment variable CLIENTREG_<FLAG>.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/clientreg/clientreg/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second one stops a server whose shutdown hangs.
+		<-ctx.Done()
+		stop()
+	}()
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

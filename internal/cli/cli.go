@@ -1,0 +1,121 @@
+// Package cli implements the clientreg command: "serve" runs the
+// registration server, "iat create" makes initial access tokens, "version"
+// prints the build. Everything is reachable through Main, so that tests can
+// run the command in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// Exit codes of Main.
+const (
+	ExitOK    = 0 // success, including a graceful shutdown
+	ExitError = 1 // a run-time failure
+	ExitUsage = 2 // bad command line, flag value or environment variable
+)
+
+// EnvPrefix is the prefix of the environment variables that set flags: flag
+// --secret-key-file is read from CLIENTREG_SECRET_KEY_FILE.
+const EnvPrefix = "CLIENTREG_"
+
+// Main runs the clientreg command with args (without the program name) and
+// returns its exit code. Output goes to stdout, diagnostics and logs to
+// stderr; getenv reads the environment (os.Getenv in production). Cancelling
+// ctx shuts a running server down gracefully, which counts as success.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		printUsage(stderr)
+		return ExitUsage
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = serve(ctx, rest, stdout, stderr, getenv)
+	case "iat":
+		err = iat(ctx, rest, stdout, stderr, getenv)
+	case "version":
+		if len(rest) > 0 {
+			err = usageErrorf("version takes no arguments")
+			break
+		}
+		fmt.Fprintln(stdout, versionString())
+	case "help", "-h", "-help", "--help":
+		printUsage(stdout)
+	default:
+		err = usageErrorf("unknown command %q", cmd)
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode reports err on stderr and maps it to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil || errors.Is(err, errHelpShown):
+		return ExitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "clientreg: %v\n", err)
+		if ue.hint != "" {
+			fmt.Fprintln(stderr, ue.hint)
+		} else {
+			fmt.Fprintln(stderr, `Run "clientreg help" for usage.`)
+		}
+		return ExitUsage
+	default:
+		fmt.Fprintf(stderr, "clientreg: %v\n", err)
+		return ExitError
+	}
+}
+
+// usageError is a mistake on the command line or in the environment: exit
+// code 2.
+type usageError struct {
+	err  error
+	hint string // what to run for help; default: clientreg help
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// errHelpShown reports that -help was asked for and answered.
+var errHelpShown = errors.New("help shown")
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `clientreg is an OAuth 2.0 Dynamic Client Registration server (RFC 7591, RFC 7592).
+
+Usage:
+
+	clientreg serve [flags]         run the registration server
+	clientreg iat create [flags]    create an initial access token
+	clientreg version               print the version
+	clientreg help                  print this help
+
+Run "clientreg serve -help" or "clientreg iat create -help" for the flags.
+Every flag can also be set with the environment variable CLIENTREG_<FLAG>
+(upper case, dashes as underscores, e.g. CLIENTREG_ADDR); a flag given on
+the command line wins over the environment.
+`)
+}
+
+// versionString returns the main module's version (or "devel") and the Go
+// version the binary was built with.
+func versionString() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return fmt.Sprintf("clientreg %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer that the server goroutine writes while the
+// test reads.
+type syncBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	onWrite func(*bytes.Buffer) // called after each write, with mu held
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.b.Write(p)
+	if s.onWrite != nil {
+		s.onWrite(&s.b)
+	}
+	return n, err
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// envMap returns a getenv function that reads m.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// run runs Main to completion and returns its exit code, stdout and stderr.
+// Should a serve command that the test expects to fail start a server after
+// all, the server is stopped at once (exit code 0), so the test fails
+// instead of hanging.
+func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out syncBuffer
+	errb := &syncBuffer{onWrite: func(b *bytes.Buffer) {
+		if strings.Contains(b.String(), "listening on ") {
+			cancel()
+		}
+	}}
+	code = Main(ctx, args, &out, errb, envMap(env))
+	return code, out.String(), errb.String()
+}
+
+// server is a "clientreg serve" running in-process.
+type server struct {
+	issuer string
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+
+	once sync.Once
+	code int
+}
+
+var listeningRE = regexp.MustCompile(`(?m)^listening on (\S+)\n`)
+
+// startServer runs "clientreg serve --addr 127.0.0.1:0 ARGS..." with the
+// environment env and waits until it prints its "listening on" line. The
+// server is stopped at the end of the test.
+func startServer(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	args = append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)
+	go func() { s.done <- Main(ctx, args, io.Discard, s.stderr, envMap(env)) }()
+	t.Cleanup(func() { s.stop(t) })
+
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := listeningRE.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.issuer = m[1]
+			return s
+		}
+		select {
+		case code := <-s.done:
+			s.once.Do(func() { s.code = code })
+			t.Fatalf("serve exited with code %d before listening; stderr:\n%s", code, s.stderr)
+		case <-deadline:
+			t.Fatalf("serve did not print \"listening on\" within 30s; stderr:\n%s", s.stderr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// stop cancels the server's context, as SIGTERM does, and returns its exit
+// code.
+func (s *server) stop(t *testing.T) int {
+	t.Helper()
+	s.once.Do(func() {
+		s.cancel()
+		select {
+		case s.code = <-s.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("serve did not stop within 30s of cancellation; stderr:\n%s", s.stderr)
+		}
+	})
+	return s.code
+}
+
+// response is an HTTP response with its body read.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body as a JSON object.
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// str returns the string member name of the JSON body.
+func (r response) str(t *testing.T, name string) string {
+	t.Helper()
+	s, _ := r.json(t)[name].(string)
+	return s
+}
+
+// do sends a request with an optional Bearer token and JSON body.
+func do(t *testing.T, method, url, token, body string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// wantStatus fails the test unless r has status want.
+func wantStatus(t *testing.T, what string, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("%s: status %d, want %d; body: %s", what, r.status, want, r.body)
+	}
+}
+
+const clientBody = `{"client_name":"Test","redirect_uris":["http://127.0.0.1:9000/cb"]}`
+
+// register registers a client and returns its response.
+func register(t *testing.T, issuer, iat string) response {
+	t.Helper()
+	r := do(t, http.MethodPost, issuer+"/register", iat, clientBody)
+	wantStatus(t, "register", r, http.StatusCreated)
+	return r
+}
+
+// dbIn returns a database path in a new temporary directory.
+func dbIn(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "clientreg.db")
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/clientreg/clientreg"
+)
+
+const iatUsage = `Usage: clientreg iat create [flags]
+
+Manages initial access tokens (RFC 7591 section 3), which registration
+requires when the server runs with --registration token.
+
+Run "clientreg iat create -help" for the flags.
+`
+
+// iat runs "clientreg iat SUBCOMMAND".
+func iat(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return &usageError{err: fmt.Errorf("iat: missing subcommand"), hint: `Run "clientreg iat create -help" for usage.`}
+	}
+	switch args[0] {
+	case "create":
+		return iatCreate(ctx, args[1:], stdout, stderr, getenv)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, iatUsage)
+		return nil
+	}
+	return &usageError{err: fmt.Errorf("iat: unknown subcommand %q", args[0]), hint: `Run "clientreg iat create -help" for usage.`}
+}
+
+// iatIssuer is the issuer of the Handler that iat create builds only to
+// create a token. Token hashes do not depend on the issuer.
+const iatIssuer = "http://clientreg.invalid"
+
+// iatCreate creates an initial access token in the database and prints it.
+// It works while a server uses the same database.
+func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := newFlagSet("iat create", "clientreg iat create [flags]",
+		"Creates an initial access token in the database and prints it, alone on\n"+
+			"one line, on stdout. Only its keyed hash is stored: this output is the\n"+
+			"only copy. Works while a server runs on the same database.")
+	sf := addStoreFlags(fs)
+	uses := newCount(fs, "uses", 1, "how many registrations (`N`) the token allows; 0 means no limit")
+	expiresIn := newDuration(fs, "expires-in", 0, "how long (`duration`) the token is valid; 0 means it never expires")
+	if err := fs.parse(args, stdout, getenv); err != nil {
+		return err
+	}
+	log := newLogger("text", stderr)
+	key, st, err := sf.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	token, err := createInitialToken(ctx, st, key, clientreg.InitialTokenOptions{MaxUses: *uses, ExpiresIn: *expiresIn})
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close database: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, token)
+	return err
+}
+
+// createInitialToken creates an initial access token in st.
+func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, opts clientreg.InitialTokenOptions) (string, error) {
+	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return "", err
+	}
+	token, _, err := h.CreateInitialToken(ctx, opts)
+	return token, err
+}
