@@ -22,7 +22,8 @@ type Principal struct {
 	// echoes it in read responses (RFC 7592 §3) and never logs it.
 	Token string
 
-	client *Client // loaded by the default authenticator, reused by the default finder
+	client         *Client // loaded by the default authenticator, reused by the default finder
+	retirePrevious bool    // the current token was used while a rotated one is still valid
 }
 
 // TokenAuthenticator authenticates a registration access token (RFC 7592
@@ -165,24 +166,13 @@ func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Princi
 	if err != nil {
 		return nil, fmt.Errorf("look up registration access token: %w", err)
 	}
+	retire := false
 	switch {
 	case hmac.Equal(c.TokenHash, hash):
-		if c.PreviousTokenHash != nil {
-			// The new token is in use: the rotated one retires now.
-			u := c.Clone()
-			u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
-			u.UpdatedAt = h.now()
-			err := h.store.UpdateClient(ctx, u)
-			switch {
-			case err == nil:
-				c = u
-			case errors.Is(err, ErrConflict):
-				// Another request changed the client first; it will be
-				// re-read by whoever needs the latest revision.
-			default:
-				return nil, fmt.Errorf("retire previous registration access token: %w", err)
-			}
-		}
+		// The new token is in use: a rotated one retires now. The handler
+		// writes that with the operation's own write where there is one
+		// (see Handler.authorize), so a request costs one write at most.
+		retire = c.PreviousTokenHash != nil
 	case hmac.Equal(c.PreviousTokenHash, hash):
 		if !h.now().Before(c.PreviousTokenExpiresAt) {
 			return nil, ErrInvalidToken
@@ -190,7 +180,7 @@ func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Princi
 	default:
 		return nil, ErrInvalidToken
 	}
-	return &Principal{ClientID: c.ID, Token: token, client: c}, nil
+	return &Principal{ClientID: c.ID, Token: token, client: c, retirePrevious: retire}, nil
 }
 
 func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error) {

@@ -2,6 +2,7 @@ package clientreg
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,31 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err := h.permissions.CheckPermission(ctx, p, c, op); err != nil {
 		return nil, nil, err
 	}
+	if p.retirePrevious && op == OpRead {
+		// An update rewrites the previous token itself and a delete removes
+		// it; only a read needs a write of its own to retire it.
+		if c, err = h.retirePreviousToken(ctx, c); err != nil {
+			return nil, nil, err
+		}
+	}
 	return p, c, nil
+}
+
+// retirePreviousToken ends the grace of c's rotated registration access
+// token, because the current one has been used. A concurrent write to the
+// client wins; the retirement then happens at the next use.
+func (h *Handler) retirePreviousToken(ctx context.Context, c *Client) (*Client, error) {
+	u := c.Clone()
+	u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+	u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
+	switch err := h.store.UpdateClient(ctx, u); {
+	case err == nil:
+		return u, nil
+	case errors.Is(err, ErrConflict):
+		return c, nil
+	default:
+		return nil, fmt.Errorf("retire previous registration access token: %w", err)
+	}
 }
 
 // Read returns the current information of client clientID (RFC 7592 §2.1),
@@ -153,6 +178,9 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		}
 	}
 	newToken := p.Token
+	if p.retirePrevious {
+		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+	}
 	if h.rotation == RotateOnUpdate {
 		if newToken, err = h.newSecret(ctx); err != nil {
 			return nil, fmt.Errorf("generate registration access token: %w", err)
@@ -161,9 +189,13 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 		if h.grace > 0 {
 			// The token the client holds stays valid for the grace window,
-			// in case this response is lost.
-			u.PreviousTokenHash = h.keys.hash(purposeRegistrationToken, p.Token)
-			u.PreviousTokenExpiresAt = now.Add(h.grace)
+			// in case this response is lost. A token already in its grace
+			// window keeps its deadline: retrying never extends it.
+			presented := h.keys.hash(purposeRegistrationToken, p.Token)
+			u.PreviousTokenHash, u.PreviousTokenExpiresAt = presented, now.Add(h.grace)
+			if hmac.Equal(presented, c.PreviousTokenHash) {
+				u.PreviousTokenExpiresAt = c.PreviousTokenExpiresAt
+			}
 		}
 	}
 	if err := h.store.UpdateClient(ctx, u); err != nil {
