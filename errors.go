@@ -96,6 +96,9 @@ var (
 	// ErrConcurrentUpdate: the client changed while an update was validated,
 	// more often than the handler retries.
 	ErrConcurrentUpdate = &Error{Code: "invalid_request", Status: http.StatusConflict}
+	// ErrPreconditionFailed: an If-Match precondition of an update does
+	// not hold (RFC 9110 §13.1.1); nothing was changed.
+	ErrPreconditionFailed = &Error{Code: "invalid_request", Status: http.StatusPreconditionFailed}
 	// ErrServerError: an unexpected internal failure (details are logged).
 	ErrServerError = &Error{Code: "server_error", Status: http.StatusInternalServerError}
 	// ErrTemporarilyUnavailable: the storage backend is unreachable.

@@ -428,6 +428,8 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", info.ETag)
+	w.Header().Set("Location", info.RegistrationClientURI)
 	writeJSON(w, http.StatusCreated, info)
 }
 
@@ -462,6 +464,7 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, err)
 			return
 		}
+		w.Header().Set("ETag", info.ETag)
 		writeJSON(w, http.StatusOK, info)
 	case http.MethodPut:
 		d, err := h.readBody(w, r)
@@ -474,11 +477,13 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, err)
 			return
 		}
+		req.IfMatch = strings.Join(r.Header.Values("If-Match"), ",")
 		info, err := h.Update(ctx, token, id, req)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
+		w.Header().Set("ETag", info.ETag)
 		writeJSON(w, http.StatusOK, info)
 	case http.MethodDelete:
 		if err := h.Delete(ctx, token, id); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,11 @@ type UpdateRequest struct {
 	// Metadata replaces the client's metadata entirely: members left out
 	// are removed or reset to their defaults.
 	Metadata Metadata
+	// IfMatch, when not empty, is the value of an If-Match header: a list
+	// of entity tags or "*". The update is made only if one of them equals
+	// the client's current ETag; otherwise it fails with
+	// ErrPreconditionFailed and changes nothing.
+	IfMatch string
 }
 
 // forbiddenInUpdate are the members a client MUST NOT send in an update
@@ -149,6 +155,9 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	if err != nil {
 		return nil, err
 	}
+	if req.IfMatch != "" && !etagMatches(req.IfMatch, ETag(c)) {
+		return nil, ErrPreconditionFailed.WithDescription("the client has changed since the ETag in If-Match was issued; read it again")
+	}
 	if req.ClientID != c.ID {
 		return nil, ErrInvalidRequest.WithDescription("client_id must be sent and equal the client's own client_id")
 	}
@@ -232,4 +241,17 @@ func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
 		return fmt.Errorf("revoke token of deleted client: %w", err)
 	}
 	return nil
+}
+
+// etagMatches evaluates an If-Match header value against the current strong
+// entity tag (RFC 9110 §13.1.1): "*" or any listed strong tag that equals
+// it. Weak tags never match.
+func etagMatches(header, current string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || t == current {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,8 @@ package clientreg
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -33,6 +35,10 @@ type ClientInformation struct {
 	RegistrationClientURI string
 	// Metadata is the registered metadata, defaults included.
 	Metadata Metadata
+	// ETag is the entity tag of the client's configuration (its metadata
+	// and secret state; not its registration access token). A client sends
+	// it back in If-Match to update only what it has seen.
+	ETag string
 }
 
 // MarshalJSON encodes the response: the server-managed members first, then
@@ -86,7 +92,26 @@ func (h *Handler) information(c *Client, secret, token string) *ClientInformatio
 		RegistrationAccessToken: token,
 		RegistrationClientURI:   h.ClientURI(c.ID),
 		Metadata:                c.Metadata.Clone(),
+		ETag:                    ETag(c),
 	}
+}
+
+// ETag returns the strong entity tag of c's configuration: a digest of its
+// metadata, its secret and the secret's expiry. Token bookkeeping (rotation,
+// retirement of a rotated token) does not change it, so a client's If-Match
+// stays valid until the configuration itself changes.
+func ETag(c *Client) string {
+	d := sha256.New()
+	var buf bytes.Buffer
+	c.Metadata.encodeMembers(&buf, false)
+	d.Write(buf.Bytes())
+	d.Write([]byte{0})
+	d.Write(c.SecretHash)
+	d.Write([]byte{0})
+	if !c.SecretExpiresAt.IsZero() {
+		d.Write([]byte(strconv.FormatInt(c.SecretExpiresAt.Unix(), 10)))
+	}
+	return `"` + base64.RawURLEncoding.EncodeToString(d.Sum(nil)[:18]) + `"`
 }
 
 // Register registers a new client (RFC 7591 §3). initialToken is the
