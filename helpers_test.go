@@ -1,0 +1,703 @@
+package clientreg_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store/memory"
+	"github.com/clientreg/clientreg/store/sqlite"
+)
+
+// The helpers of the HTTP conformance suite (spec_*_test.go). Every test
+// drives a real Handler behind httptest.NewServer with a plain http.Client,
+// over a real Store wrapped in a spyStore that counts writes and can inject
+// failures.
+
+// fakeClock is the mutable clock the suite injects through Config.Now.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{now: time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// backend is a Store implementation the suite runs against.
+type backend struct {
+	name string
+	open func(t *testing.T) clientreg.Store
+}
+
+var memoryBackend = backend{name: "memory", open: func(*testing.T) clientreg.Store { return memory.New() }}
+
+var sqliteBackend = backend{name: "sqlite", open: func(t *testing.T) clientreg.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "clients.db"))
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("sqlite Close: %v", err)
+		}
+	})
+	return s
+}}
+
+// backends are the stores the main suite runs against.
+var backends = []backend{memoryBackend, sqliteBackend}
+
+// forEachBackend runs f once per backend, as a subtest named after it.
+func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// testKey is the Config.SecretKey of every test handler unless changed.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// testEnv is one handler served over HTTP.
+type testEnv struct {
+	t      *testing.T
+	h      *clientreg.Handler
+	srv    *httptest.Server
+	client *http.Client
+	store  *spyStore
+	clock  *fakeClock
+	// issuer is Config.Issuer as configured (the test server's URL, plus any
+	// path an option appended).
+	issuer string
+}
+
+type option func(*clientreg.Config)
+
+func withConfig(f func(*clientreg.Config)) option { return f }
+
+// newEnv starts a handler whose issuer is the test server's URL, over a
+// fresh store of backend b wrapped in a spyStore. Options run after the
+// defaults are set and may change any Config field (a path appended to
+// Issuer included).
+func newEnv(t *testing.T, b backend, opts ...option) *testEnv {
+	t.Helper()
+	return newEnvWithStore(t, &spyStore{Store: b.open(t)}, opts...)
+}
+
+func newEnvWithStore(t *testing.T, st *spyStore, opts ...option) *testEnv {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	clock := newClock()
+	cfg := clientreg.Config{
+		Issuer:    "http://" + srv.Listener.Addr().String(),
+		Store:     st,
+		SecretKey: testKey,
+		Now:       clock.Now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := clientreg.New(cfg)
+	if err != nil {
+		srv.Close()
+		t.Fatalf("clientreg.New: %v", err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, h: h, srv: srv, client: srv.Client(), store: st, clock: clock, issuer: cfg.Issuer}
+}
+
+// registrationEndpoint is the registration endpoint as the metadata
+// document publishes it.
+func (e *testEnv) registrationEndpoint() string {
+	e.t.Helper()
+	return e.metadata().str(e.t, "registration_endpoint")
+}
+
+func (e *testEnv) metadata() *response {
+	e.t.Helper()
+	r := e.do(http.MethodGet, e.srv.URL+wellKnownFor(e.issuer, e.srv.URL), nil, "", "")
+	if r.status != http.StatusOK {
+		e.t.Fatalf("metadata document: status %d: %s", r.status, r.body)
+	}
+	return r
+}
+
+// wellKnownFor is the RFC 8414 §3.1 path of the metadata document of an
+// issuer served at base.
+func wellKnownFor(issuer, base string) string {
+	return "/.well-known/oauth-authorization-server" + strings.TrimPrefix(issuer, base)
+}
+
+// response is an HTTP response read completely.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+const jsonType = "application/json"
+
+// do sends a request. A non-nil body is sent with contentType (none when
+// contentType is ""); auth is the Authorization header value ("" for none).
+func (e *testEnv) do(method, url string, body io.Reader, contentType, auth string) *response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	if res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable {
+		// 500 is asserted only where a test injects an internal failure.
+		e.t.Logf("%s %s: status %d: %s", method, url, res.StatusCode, b)
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func bearer(token string) string {
+	if token == "" {
+		return ""
+	}
+	return "Bearer " + token
+}
+
+// post sends body as application/json to the registration endpoint.
+func (e *testEnv) post(body string, auth string) *response {
+	e.t.Helper()
+	return e.do(http.MethodPost, e.registrationEndpoint(), strings.NewReader(body), jsonType, auth)
+}
+
+func (e *testEnv) get(uri, token string) *response {
+	e.t.Helper()
+	return e.do(http.MethodGet, uri, nil, "", bearer(token))
+}
+
+func (e *testEnv) put(uri, token, body string) *response {
+	e.t.Helper()
+	return e.do(http.MethodPut, uri, strings.NewReader(body), jsonType, bearer(token))
+}
+
+func (e *testEnv) del(uri, token string) *response {
+	e.t.Helper()
+	return e.do(http.MethodDelete, uri, nil, "", bearer(token))
+}
+
+// registered is a client registered through the HTTP interface.
+type registered struct {
+	ID, Secret, Token, URI string
+	IssuedAt               int64
+	res                    *response
+}
+
+// register registers body (open registration) and fails the test unless the
+// answer is 201.
+func (e *testEnv) register(body string) *registered {
+	e.t.Helper()
+	return e.registerWith(body, "")
+}
+
+func (e *testEnv) registerWith(body, auth string) *registered {
+	e.t.Helper()
+	r := e.post(body, auth)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("register %s: status %d, want 201: %s", body, r.status, r.body)
+	}
+	m := r.members(e.t)
+	c := &registered{ID: r.str(e.t, "client_id"), Token: r.str(e.t, "registration_access_token"), URI: r.str(e.t, "registration_client_uri"), res: r}
+	c.IssuedAt = r.num(e.t, "client_id_issued_at")
+	if _, ok := m["client_secret"]; ok {
+		c.Secret = r.str(e.t, "client_secret")
+	}
+	return c
+}
+
+// mustGet reads the client and fails the test unless the answer is 200.
+func (e *testEnv) mustGet(c *registered, token string) *response {
+	e.t.Helper()
+	r := e.get(c.URI, token)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("GET %s: status %d, want 200: %s", c.URI, r.status, r.body)
+	}
+	return r
+}
+
+// members decodes the body as a JSON object.
+func (r *response) members(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object (status %d): %v: %q", r.status, err, r.body)
+	}
+	return m
+}
+
+func (r *response) has(t *testing.T, name string) bool {
+	t.Helper()
+	_, ok := r.members(t)[name]
+	return ok
+}
+
+// str returns the string member name, failing the test when it is absent or
+// not a string.
+func (r *response) str(t *testing.T, name string) string {
+	t.Helper()
+	raw, ok := r.members(t)[name]
+	if !ok {
+		t.Fatalf("member %s missing from %s", name, r.body)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatalf("member %s = %s, not a string", name, raw)
+	}
+	return s
+}
+
+func (r *response) strs(t *testing.T, name string) []string {
+	t.Helper()
+	raw, ok := r.members(t)[name]
+	if !ok {
+		t.Fatalf("member %s missing from %s", name, r.body)
+	}
+	var s []string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatalf("member %s = %s, not an array of strings", name, raw)
+	}
+	return s
+}
+
+func (r *response) num(t *testing.T, name string) int64 {
+	t.Helper()
+	raw, ok := r.members(t)[name]
+	if !ok {
+		t.Fatalf("member %s missing from %s", name, r.body)
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		t.Fatalf("member %s = %s, not an integer", name, raw)
+	}
+	return n
+}
+
+// internalMarkers are fragments of Go error text or storage internals that
+// must never reach an error_description.
+var internalMarkers = []string{"%!", "sql", "memory:", "clientreg:", "runtime", "goroutine", "panic", "<nil>", "0x"}
+
+// checkErrorBody asserts the SPEC §6 shape of an error response: JSON
+// {"error": code, "error_description": ...}, the description in the
+// RFC 6749 §5.2 character set and free of internal details. It returns the
+// error code and description.
+func checkErrorBody(t *testing.T, r *response) (code, desc string) {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, jsonType) {
+		t.Errorf("error response Content-Type = %q, want %s (body %q)", ct, jsonType, r.body)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatalf("error body is not a JSON object: %v: %q", err, r.body)
+	}
+	for k := range body {
+		if k != "error" && k != "error_description" && k != "error_uri" {
+			t.Errorf("error body has unexpected member %q: %s", k, r.body)
+		}
+	}
+	code, ok := body["error"].(string)
+	if !ok || code == "" {
+		t.Fatalf("error body lacks a string error member: %s", r.body)
+	}
+	if d, present := body["error_description"]; present {
+		desc, ok = d.(string)
+		if !ok {
+			t.Fatalf("error_description is not a string: %s", r.body)
+		}
+		checkDescription(t, desc)
+	}
+	return code, desc
+}
+
+// checkDescription asserts RFC 6749 §5.2: error_description is
+// %x20-21 / %x23-5B / %x5D-7E, and carries no internal details.
+func checkDescription(t *testing.T, desc string) {
+	t.Helper()
+	for i := 0; i < len(desc); i++ {
+		c := desc[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Errorf("error_description has byte %#x at %d, outside %%x20-21/%%x23-5B/%%x5D-7E: %q", c, i, desc)
+			break
+		}
+	}
+	lower := strings.ToLower(desc)
+	for _, m := range internalMarkers {
+		if strings.Contains(lower, m) {
+			t.Errorf("error_description %q carries internal text %q", desc, m)
+		}
+	}
+}
+
+// wantError asserts an error response with the given status and code and
+// returns its description. 400-class errors other than 401 must describe
+// what failed.
+func wantError(t *testing.T, r *response, status int, code string) string {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (%s): %s", r.status, status, code, r.body)
+	}
+	got, desc := checkErrorBody(t, r)
+	if got != code {
+		t.Errorf("error = %q, want %q: %s", got, code, r.body)
+	}
+	if status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusForbidden && desc == "" {
+		t.Errorf("%d %s has no error_description: %s", status, code, r.body)
+	}
+	return desc
+}
+
+// wantInvalidToken asserts the RFC 6750 §3.1 answer to a bad token.
+func wantInvalidToken(t *testing.T, r *response) {
+	t.Helper()
+	wantError(t, r, http.StatusUnauthorized, "invalid_token")
+	if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != `Bearer error="invalid_token"` {
+		t.Errorf(`WWW-Authenticate = %q, want [Bearer error="invalid_token"]`, got)
+	}
+}
+
+// wantBareChallenge asserts the RFC 6750 §3.1 answer to a request without
+// credentials: 401, a bare Bearer challenge and no error code.
+func wantBareChallenge(t *testing.T, r *response) {
+	t.Helper()
+	if r.status != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401: %s", r.status, r.body)
+	}
+	if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != "Bearer" {
+		t.Errorf("WWW-Authenticate = %q, want [Bearer]", got)
+	}
+	if bytes.Contains(r.body, []byte("error")) {
+		t.Errorf("401 without credentials carries an error code: %s", r.body)
+	}
+}
+
+func wantNoStore(t *testing.T, r *response) {
+	t.Helper()
+	if got := r.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if got := r.header.Get("Pragma"); got != "no-cache" {
+		t.Errorf("Pragma = %q, want no-cache", got)
+	}
+}
+
+// spyStore is a Store that counts successful writes and can be told to fail
+// a method with a given error.
+type spyStore struct {
+	clientreg.Store
+
+	mu                        sync.Mutex
+	creates, updates, deletes int
+	fail                      map[string]error
+}
+
+func (s *spyStore) failWith(method string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail == nil {
+		s.fail = make(map[string]error)
+	}
+	s.fail[method] = err
+}
+
+func (s *spyStore) injected(method string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fail[method]
+}
+
+func (s *spyStore) count(n *int, err error) error {
+	if err == nil {
+		s.mu.Lock()
+		*n++
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// writes returns the numbers of successful CreateClient, UpdateClient and
+// DeleteClient calls.
+func (s *spyStore) writes() (creates, updates, deletes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creates, s.updates, s.deletes
+}
+
+func (s *spyStore) created() int {
+	c, _, _ := s.writes()
+	return c
+}
+
+func (s *spyStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
+	if err := s.injected("CreateClient"); err != nil {
+		return err
+	}
+	return s.count(&s.creates, s.Store.CreateClient(ctx, c))
+}
+
+func (s *spyStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+	if err := s.injected("UpdateClient"); err != nil {
+		return err
+	}
+	return s.count(&s.updates, s.Store.UpdateClient(ctx, c))
+}
+
+func (s *spyStore) DeleteClient(ctx context.Context, id string) error {
+	if err := s.injected("DeleteClient"); err != nil {
+		return err
+	}
+	return s.count(&s.deletes, s.Store.DeleteClient(ctx, id))
+}
+
+func (s *spyStore) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+	if err := s.injected("GetClient"); err != nil {
+		return nil, err
+	}
+	return s.Store.GetClient(ctx, id)
+}
+
+func (s *spyStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+	if err := s.injected("GetClientByTokenHash"); err != nil {
+		return nil, err
+	}
+	return s.Store.GetClientByTokenHash(ctx, hash)
+}
+
+func (s *spyStore) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+	if err := s.injected("GetInitialToken"); err != nil {
+		return nil, err
+	}
+	return s.Store.GetInitialToken(ctx, hash)
+}
+
+func (s *spyStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+	if err := s.injected("UseInitialToken"); err != nil {
+		return nil, err
+	}
+	return s.Store.UseInitialToken(ctx, hash, now)
+}
+
+// stored reads the client record straight from the store.
+func (e *testEnv) stored(id string) *clientreg.Client {
+	e.t.Helper()
+	c, err := e.store.Store.GetClient(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("store.GetClient(%s): %v", id, err)
+	}
+	return c
+}
+
+// wantNothingStored asserts that no client was created since the count was
+// before.
+func (e *testEnv) wantNothingStored(before int) {
+	e.t.Helper()
+	if n := e.store.created(); n != before {
+		e.t.Errorf("%d clients stored by a failed request", n-before)
+	}
+}
+
+// js encodes v as JSON without HTML escaping.
+func js(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// obj is a registration body: a valid minimal request plus the given
+// members (a nil value deletes a member of the base).
+type obj map[string]any
+
+const testRedirect = "https://app.example/cb"
+
+func body(extra obj) string {
+	m := obj{"redirect_uris": []string{testRedirect}}
+	for k, v := range extra {
+		if v == nil {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	return js(map[string]any(m))
+}
+
+// lockedRand is a deterministic io.Reader, safe for concurrent use, for
+// Config.Rand.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *mrand.ChaCha8
+}
+
+func detRand(seed byte) io.Reader {
+	var s [32]byte
+	s[0] = seed
+	return &lockedRand{r: mrand.NewChaCha8(s)}
+}
+
+func (l *lockedRand) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
+
+// Keys for the jwks tests, generated once.
+var testKeys = sync.OnceValue(func() struct {
+	rsaPub, rsaPriv, ecPub, ecPriv, okpPub, okpPriv, oct map[string]any
+} {
+	b64 := base64.RawURLEncoding.EncodeToString
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	e := []byte{1, 0, 1}
+	rsaPub := map[string]any{"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": b64(rk.N.Bytes()), "e": b64(e)}
+	rsaPriv := map[string]any{"d": b64(rk.D.Bytes()), "p": b64(rk.Primes[0].Bytes()), "q": b64(rk.Primes[1].Bytes()),
+		"dp": b64(rk.Precomputed.Dp.Bytes()), "dq": b64(rk.Precomputed.Dq.Bytes()), "qi": b64(rk.Precomputed.Qinv.Bytes())}
+	for k, v := range rsaPub {
+		rsaPriv[k] = v
+	}
+	d, err := ek.Bytes() // the private scalar
+	if err != nil {
+		panic(err)
+	}
+	pub, err := ek.PublicKey.Bytes() // uncompressed point 0x04 || X || Y
+	if err != nil {
+		panic(err)
+	}
+	x, y := pub[1:33], pub[33:65]
+	ecPub := map[string]any{"kty": "EC", "kid": "e1", "crv": "P-256", "x": b64(x), "y": b64(y)}
+	ecPriv := map[string]any{"kty": "EC", "kid": "e1", "crv": "P-256", "x": b64(x), "y": b64(y), "d": b64(d)}
+	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	okpPub := map[string]any{"kty": "OKP", "kid": "o1", "crv": "Ed25519", "x": b64(edPub)}
+	okpPriv := map[string]any{"kty": "OKP", "kid": "o1", "crv": "Ed25519", "x": b64(edPub), "d": b64(edPriv.Seed())}
+	oct := map[string]any{"kty": "oct", "kid": "s1", "k": b64([]byte("0123456789abcdef0123456789abcdef"))}
+	return struct {
+		rsaPub, rsaPriv, ecPub, ecPriv, okpPub, okpPriv, oct map[string]any
+	}{rsaPub, rsaPriv, ecPub, ecPriv, okpPub, okpPriv, oct}
+})
+
+func jwkSet(keys ...map[string]any) map[string]any {
+	return map[string]any{"keys": keys}
+}
+
+// asError asserts that err is a *clientreg.Error matching sentinel.
+func asError(t *testing.T, err, sentinel error) *clientreg.Error {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("error %v does not match %v", err, sentinel)
+	}
+	var oe *clientreg.Error
+	if !errors.As(err, &oe) {
+		t.Fatalf("error %v (%T) is not a *clientreg.Error", err, err)
+	}
+	checkDescription(t, oe.Description)
+	return oe
+}
+
+// equalJSON reports whether a and b are the same JSON value.
+func equalJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatalf("invalid JSON %q: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatalf("invalid JSON %q: %v", b, err)
+	}
+	return js(x) == js(y)
+}
+
+// without returns the members of r minus the named ones.
+func without(t *testing.T, r *response, names ...string) map[string]json.RawMessage {
+	t.Helper()
+	m := r.members(t)
+	for _, n := range names {
+		delete(m, n)
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for n := range m {
+		k = append(k, n)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// sameMembers asserts that a and b have the same members with equal JSON
+// values.
+func sameMembers(t *testing.T, what string, a, b map[string]json.RawMessage) {
+	t.Helper()
+	if ka, kb := sortedKeys(a), sortedKeys(b); !slices.Equal(ka, kb) {
+		t.Errorf("%s: members differ: %v vs %v", what, ka, kb)
+	}
+	for k, va := range a {
+		if vb, ok := b[k]; ok && !equalJSON(t, va, vb) {
+			t.Errorf("%s: member %s differs: %s vs %s", what, k, va, vb)
+		}
+	}
+}
