@@ -90,9 +90,9 @@ var (
 	// ErrInvalidToken: the Bearer token is unknown, expired, used up, revoked
 	// or bound to another client (RFC 6750 §3.1). Every such cause gets the
 	// same response.
-	ErrInvalidToken = &Error{Code: "invalid_token", Status: http.StatusUnauthorized, Challenge: `Bearer error="invalid_token"`}
+	ErrInvalidToken = &Error{Code: "invalid_token", Description: "the token is not valid", Status: http.StatusUnauthorized, Challenge: `Bearer error="invalid_token"`}
 	// ErrAccessDenied: the token is valid but policy forbids the operation.
-	ErrAccessDenied = &Error{Code: "access_denied", Status: http.StatusForbidden}
+	ErrAccessDenied = &Error{Code: "access_denied", Description: "this operation is not allowed for this client", Status: http.StatusForbidden}
 	// ErrConcurrentUpdate: the client changed while an update was validated,
 	// more often than the handler retries.
 	ErrConcurrentUpdate = &Error{Code: "invalid_request", Status: http.StatusConflict}
@@ -100,7 +100,7 @@ var (
 	// not hold (RFC 9110 §13.1.1); nothing was changed.
 	ErrPreconditionFailed = &Error{Code: "invalid_request", Status: http.StatusPreconditionFailed}
 	// ErrServerError: an unexpected internal failure (details are logged).
-	ErrServerError = &Error{Code: "server_error", Status: http.StatusInternalServerError}
+	ErrServerError = &Error{Code: "server_error", Description: "internal error", Status: http.StatusInternalServerError}
 	// ErrTemporarilyUnavailable: the storage backend is unreachable.
 	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable}
 )

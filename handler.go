@@ -331,6 +331,20 @@ func checkServerMetadata(m *ServerMetadata, defaultScopes []string) error {
 		if am == "" {
 			return errors.New("empty token endpoint auth method")
 		}
+		if am == "client_secret_jwt" {
+			// It needs the plaintext secret to verify the client's JWTs,
+			// and the handler keeps only a hash of it.
+			return errors.New("token endpoint auth method client_secret_jwt is not supported: secrets are stored only as hashes")
+		}
+	}
+	// Advertised must be enforceable: a response type whose grant types are
+	// not supported could never be registered.
+	for _, rt := range m.ResponseTypesSupported {
+		for _, g := range responseTypeGrants(rt) {
+			if !slices.Contains(m.GrantTypesSupported, g) {
+				return fmt.Errorf("response type %q needs grant type %q, which is not in GrantTypesSupported", rt, g)
+			}
+		}
 	}
 	return nil
 }

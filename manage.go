@@ -86,11 +86,17 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 		return nil, nil, fmt.Errorf("find client: %w", err)
 	}
 	if err := h.permissions.CheckPermission(ctx, p, c, op); err != nil {
+		if p.retirePrevious && op != OpRead && p.ClientID == c.ID {
+			// The new token was used, even if the operation is refused.
+			if _, rerr := h.retirePreviousToken(ctx, c); rerr != nil {
+				return nil, nil, rerr
+			}
+		}
 		return nil, nil, err
 	}
 	if p.retirePrevious && op == OpRead {
-		// An update rewrites the previous token itself and a delete removes
-		// it; only a read needs a write of its own to retire it.
+		// A successful update rewrites the previous token itself and a
+		// delete removes it; a read needs a write of its own to retire it.
 		if c, err = h.retirePreviousToken(ctx, c); err != nil {
 			return nil, nil, err
 		}
@@ -150,10 +156,22 @@ func (h *Handler) Update(ctx context.Context, token, clientID string, req Update
 	}
 }
 
-func (h *Handler) update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
+func (h *Handler) update(ctx context.Context, token, clientID string, req UpdateRequest) (info *ClientInformation, err error) {
 	p, c, err := h.authorize(ctx, token, clientID, OpUpdate)
 	if err != nil {
 		return nil, err
+	}
+	if p.retirePrevious {
+		defer func() {
+			// The new token was used: a rejected update retires the
+			// rotated one as a read would. (A successful one did already.)
+			var oe *Error
+			if errors.As(err, &oe) {
+				if _, rerr := h.retirePreviousToken(ctx, c); rerr != nil {
+					info, err = nil, rerr
+				}
+			}
+		}()
 	}
 	if req.IfMatch != "" && !etagMatches(req.IfMatch, ETag(c)) {
 		return nil, ErrPreconditionFailed.WithDescription("the client has changed since the ETag in If-Match was issued; read it again")

@@ -68,9 +68,16 @@ func TestRotationGraceIsNotExtendedByRetries(t *testing.T) {
 // Using the new token retires the previous one at once, whether the first
 // use is a read or an update.
 func TestRotationFirstUseRetiresPrevious(t *testing.T) {
-	for _, firstUse := range []string{"read", "update"} {
+	for _, firstUse := range []string{"read", "update", "rejected update", "forbidden update"} {
 		t.Run(firstUse, func(t *testing.T) {
-			h, err := clientreg.New(clientreg.Config{Issuer: "https://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{1}, 32)})
+			forbid := false
+			h, err := clientreg.New(clientreg.Config{Issuer: "https://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{1}, 32),
+				Permissions: clientreg.PermissionCheckerFunc(func(ctx context.Context, p *clientreg.Principal, c *clientreg.Client, op clientreg.Operation) error {
+					if forbid && op == clientreg.OpUpdate {
+						return clientreg.ErrAccessDenied
+					}
+					return clientreg.OwnClientOnly(ctx, p, c, op)
+				})})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +102,17 @@ func TestRotationFirstUseRetiresPrevious(t *testing.T) {
 				_, err = h.Read(ctx, up.RegistrationAccessToken, info.ClientID)
 			case "update":
 				_, err = h.Update(ctx, up.RegistrationAccessToken, info.ClientID, req(info.ClientID))
+			case "rejected update":
+				bad := req(info.ClientID)
+				bad.Metadata.RedirectURIs = []string{"javascript:alert(1)"}
+				if _, err := h.Update(ctx, up.RegistrationAccessToken, info.ClientID, bad); !errors.Is(err, clientreg.ErrInvalidRedirectURI) {
+					t.Fatalf("bad update: err = %v", err)
+				}
+			case "forbidden update":
+				forbid = true
+				if _, err := h.Update(ctx, up.RegistrationAccessToken, info.ClientID, req(info.ClientID)); !errors.Is(err, clientreg.ErrAccessDenied) {
+					t.Fatalf("forbidden update: err = %v", err)
+				}
 			}
 			if err != nil {
 				t.Fatal(err)

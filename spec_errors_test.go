@@ -82,8 +82,8 @@ func TestStoreFailures(t *testing.T) {
 					e.store.failWith(op.method, failure.err)
 					r := op.call(e, c)
 					wantError(t, r, failure.status, failure.code)
-					if failure.status == http.StatusInternalServerError && string(r.body) != `{"error":"server_error"}` {
-						t.Errorf("500 body = %s, want {\"error\":\"server_error\"}", r.body)
+					if want := `{"error":"server_error","error_description":"internal error"}`; failure.status == http.StatusInternalServerError && string(r.body) != want {
+						t.Errorf("500 body = %s, want %s", r.body, want)
 					}
 					for _, leak := range []string{"sql", "SELECT", "10.0.0.1", "connection", "%!"} {
 						if bytes.Contains(r.body, []byte(leak)) {
