@@ -7,8 +7,11 @@ go 1.26.0
 //     software statements and private_key_jwt); no hand-rolled JOSE.
 //   - modernc.org/sqlite: the default store, pure Go, so a fresh machine
 //     needs no cgo toolchain to build or run the server.
+//   - pgx: the PostgreSQL store (store/postgres), for several instances on
+//     one database; its pool, context handling and error codes.
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
+	github.com/jackc/pgx/v5 v5.12.0
 	modernc.org/sqlite v1.62.0
 )
 
@@ -17,7 +20,6 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect

@@ -19,7 +19,8 @@ var (
 	ErrConflict = errors.New("clientreg: conflicting update")
 	// ErrUnavailable reports that the storage backend cannot be reached
 	// (a closed database, a connection refused, a timeout). The handler
-	// answers it with 503 temporarily_unavailable.
+	// answers it with 503 temporarily_unavailable. After a write it can mean
+	// that the outcome of the write is unknown.
 	ErrUnavailable = errors.New("clientreg: storage unavailable")
 )
 
@@ -112,7 +113,9 @@ type ClientStore interface {
 	// CreateClient stores a new client whose Revision the caller set to 1.
 	// It returns ErrAlreadyExists when the ID or a token hash is taken.
 	CreateClient(ctx context.Context, c *Client) error
-	// GetClient returns the client with the given ID, or ErrNotFound.
+	// GetClient returns the client with the given ID, or ErrNotFound (also
+	// for an ID that no client can have, such as one the backend cannot
+	// store).
 	GetClient(ctx context.Context, id string) (*Client, error)
 	// GetClientByTokenHash returns the client whose TokenHash or
 	// PreviousTokenHash equals hash, or ErrNotFound. Expiry of the previous
@@ -120,10 +123,10 @@ type ClientStore interface {
 	GetClientByTokenHash(ctx context.Context, hash []byte) (*Client, error)
 	// UpdateClient replaces the stored client c.ID if and only if its stored
 	// Revision equals c.Revision; it then stores c with Revision+1 and sets
-	// c.Revision to the new value. It returns ErrConflict (and writes nothing)
-	// when the stored revision differs, ErrNotFound when no such client
-	// exists and ErrAlreadyExists when a token hash is taken by another client,
-	// checked in that order.
+	// c.Revision to the new value. Otherwise it writes nothing and returns,
+	// checked in this order, ErrNotFound when no such client exists,
+	// ErrConflict when the stored revision differs, and ErrAlreadyExists when
+	// a token hash is taken by another client.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and, with it, its secret and
 	// registration access tokens. It returns ErrNotFound when no such client

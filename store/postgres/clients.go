@@ -1,0 +1,285 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clientreg/clientreg"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// clientColumns are the columns scanClient reads, in its order.
+const clientColumns = `id, issued_at, updated_at, revision, metadata,
+	secret_hash, secret_expires_at, token_hash, prev_token_hash, prev_token_expires_at`
+
+// queryClientByTokenHash finds a client by either token hash; each branch
+// searches its own UNIQUE index.
+const queryClientByTokenHash = `SELECT ` + clientColumns + ` FROM clients WHERE token_hash = $1
+UNION ALL
+SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = $1
+LIMIT 1`
+
+// queryTokenHashTaken reports whether a client other than $3 has the token
+// hash $1 or $2 in either column. $2 may be NULL, which matches nothing.
+const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
+WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2::bytea))
+	AND id <> $3)`
+
+// CreateClient stores c. It returns clientreg.ErrAlreadyExists when c.ID is
+// taken or when c's TokenHash or PreviousTokenHash is already the TokenHash or
+// PreviousTokenHash of another client.
+//
+// The two UNIQUE indexes catch a hash taken in the same column; a hash taken
+// in the other column is found by a query inside the transaction. For that
+// query to stay true until the commit, the transaction first takes a
+// transaction-scoped advisory lock on each hash it stores. Every transaction
+// that stores a hash takes its lock first, so two that would store the same
+// hash run one after the other; the second's query, which runs after the
+// first has committed and released the lock, sees the first's row. Row locks
+// (SELECT ... FOR UPDATE) would not do: they cannot lock a row that does not
+// exist yet.
+func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
+	const op = "create client"
+	meta, err := encodeMetadata(c.Metadata)
+	if err != nil {
+		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
+	}
+	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		if err := lockTokenHashes(ctx, tx, c); err != nil {
+			return err
+		}
+		if err := tokenHashTaken(ctx, tx, c); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO clients (
+	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
+	token_hash, prev_token_hash, prev_token_expires_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, meta,
+			c.SecretHash, nullTime(c.SecretExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
+		)
+		return err
+	})
+}
+
+// GetClient returns the client with the given ID, or clientreg.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+	const op = "get client"
+	if !storableID(id) {
+		return nil, fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	if err != nil {
+		return nil, s.mapErr(ctx, op, err)
+	}
+	return c, nil
+}
+
+// GetClientByTokenHash returns the client whose TokenHash or
+// PreviousTokenHash equals hash, or clientreg.ErrNotFound.
+func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+	c, err := scanClient(s.pool.QueryRow(ctx, queryClientByTokenHash, hash))
+	if err != nil {
+		return nil, s.mapErr(ctx, "get client by token", err)
+	}
+	return c, nil
+}
+
+// UpdateClient replaces the stored client c.ID with c if its stored revision
+// equals c.Revision, and then sets c.Revision to the new revision. It
+// returns clientreg.ErrNotFound when there is no such client,
+// clientreg.ErrConflict when the revision differs and
+// clientreg.ErrAlreadyExists when a token hash of c belongs to another
+// client, in that order of precedence; on error nothing is written.
+//
+// The compare-and-swap is one statement, UPDATE ... WHERE id = $1 AND
+// revision = $2: a concurrent update of the same client makes it wait for
+// that update's commit and then re-check the revision, so of two updates of
+// the same revision exactly one succeeds. Token hashes are locked and checked
+// as in CreateClient.
+func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+	const op = "update client"
+	if !storableID(c.ID) {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	meta, err := encodeMetadata(c.Metadata)
+	if err != nil {
+		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
+	}
+	var revision int64
+	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
+		if err := lockTokenHashes(ctx, tx, c); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `UPDATE clients SET
+	issued_at = $1, updated_at = $2, revision = revision + 1, metadata = $3,
+	secret_hash = $4, secret_expires_at = $5,
+	token_hash = $6, prev_token_hash = $7, prev_token_expires_at = $8
+WHERE id = $9 AND revision = $10
+RETURNING revision`,
+			c.IssuedAt, c.UpdatedAt, meta,
+			c.SecretHash, nullTime(c.SecretExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
+			c.ID, c.Revision,
+		).Scan(&revision)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var stored int64
+			err := tx.QueryRow(ctx, `SELECT revision FROM clients WHERE id = $1`, c.ID).Scan(&stored)
+			switch {
+			case err == nil:
+				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
+			case errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("%q: %w", c.ID, clientreg.ErrNotFound)
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		return tokenHashTaken(ctx, tx, c)
+	})
+	if err != nil {
+		return err
+	}
+	c.Revision = revision
+	return nil
+}
+
+// DeleteClient removes the client with the given ID, or returns
+// clientreg.ErrNotFound.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	const op = "delete client"
+	if !storableID(id) {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// storableID reports whether id can be stored in a text column: PostgreSQL
+// refuses NUL and, in a UTF8 database, invalid UTF-8. No stored client has
+// any other ID, so a lookup of one is answered with clientreg.ErrNotFound
+// without asking the database, instead of with an encoding error.
+func storableID(id string) bool {
+	return utf8.ValidString(id) && !strings.ContainsRune(id, 0)
+}
+
+// lockTokenHashes takes the transaction-scoped advisory locks of c's token
+// hashes, in ascending order of key so that two transactions never wait for
+// each other's second lock. Callers take them before touching any row, which
+// keeps the order of all locks the same across transactions.
+func lockTokenHashes(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
+	k1, k2 := hashLockKey(c.TokenHash), hashLockKey(c.TokenHash)
+	if c.PreviousTokenHash != nil {
+		k2 = hashLockKey(c.PreviousTokenHash)
+	}
+	if k2 < k1 {
+		k1, k2 = k2, k1
+	}
+	// The select list is evaluated left to right. Taking a lock the
+	// transaction already holds is a no-op.
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)`, k1, k2)
+	return err
+}
+
+// hashLockKey returns the key of the advisory lock of a token hash: the
+// first 8 bytes of its SHA-256, as a big-endian int64. Two hashes that share
+// a key only make their writers wait for each other.
+func hashLockKey(hash []byte) int64 {
+	sum := sha256.Sum256(hash)
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// errTokenHashTaken reports a token hash collision across the two hash
+// columns, which the UNIQUE indexes (one per column) do not catch.
+var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
+
+// tokenHashTaken returns errTokenHashTaken when a client other than c has
+// c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
+// It runs in the write transaction after lockTokenHashes, so the answer holds
+// until the transaction ends.
+func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
+	var taken bool
+	err := tx.QueryRow(ctx, queryTokenHashTaken, c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
+	switch {
+	case err != nil:
+		return err
+	case taken:
+		return errTokenHashTaken
+	}
+	return nil
+}
+
+// scanClient reads the clientColumns of row. A missing row is
+// clientreg.ErrNotFound.
+func scanClient(row pgx.Row) (*clientreg.Client, error) {
+	var (
+		c                  clientreg.Client
+		meta               []byte
+		secretExp, prevExp pgtype.Timestamptz
+	)
+	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &meta,
+		&c.SecretHash, &secretExp, &c.TokenHash, &c.PreviousTokenHash, &prevExp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, clientreg.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A failure to decode is corruption, not a bad request: %v keeps the
+	// decoder's *clientreg.Error from reaching the client.
+	if err := c.Metadata.UnmarshalJSON(meta); err != nil {
+		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
+	}
+	c.IssuedAt = c.IssuedAt.UTC()
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	c.SecretExpiresAt = fromNullTime(secretExp)
+	c.PreviousTokenExpiresAt = fromNullTime(prevExp)
+	return &c, nil
+}
+
+// encodeMetadata returns the JSON form of m that the clients table keeps. It
+// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
+// output, which changes the bytes of json.RawMessage members. It also
+// decodes the result, so that a value that could not be read back is
+// refused rather than stored.
+func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %v", err)
+	}
+	var check clientreg.Metadata
+	if err := check.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
+	}
+	return b, nil
+}
+
+// nullTime returns t for a timestamptz column, NULL for the zero time.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// fromNullTime returns the time of a timestamptz column in UTC, or the zero
+// time for NULL.
+func fromNullTime(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}

@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/clientreg/clientreg"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// tokenColumns are the columns scanToken reads, in its order.
+const tokenColumns = `hash, created_at, expires_at, max_uses, uses`
+
+// CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
+// token with the same Hash exists.
+func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
+	if _, err := s.pool.Exec(ctx,
+		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		t.Hash, t.CreatedAt, nullTime(t.ExpiresAt), t.MaxUses, t.Uses,
+	); err != nil {
+		return s.mapErr(ctx, "create initial token", err)
+	}
+	return nil
+}
+
+// GetInitialToken returns the token with the given hash, or
+// clientreg.ErrNotFound.
+func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx,
+		`SELECT `+tokenColumns+` FROM initial_tokens WHERE hash = $1`, hash))
+	if err != nil {
+		return nil, s.mapErr(ctx, "get initial token", err)
+	}
+	return t, nil
+}
+
+// UseInitialToken records one use of the token with the given hash if it is
+// usable at now, and returns the updated token. It returns
+// clientreg.ErrNotFound when the token does not exist, has expired or is used
+// up. The check and the count are one UPDATE statement: concurrent uses of
+// the same token wait for each other's commit and re-check the condition on
+// the row as updated, so they never exceed MaxUses.
+func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = $1
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > $2)
+RETURNING `+tokenColumns, hash, now))
+	if err != nil {
+		return nil, s.mapErr(ctx, "use initial token", err)
+	}
+	return t, nil
+}
+
+// scanToken reads the tokenColumns of row. A missing row is
+// clientreg.ErrNotFound.
+func scanToken(row pgx.Row) (*clientreg.InitialToken, error) {
+	var (
+		t       clientreg.InitialToken
+		expires pgtype.Timestamptz
+	)
+	err := row.Scan(&t.Hash, &t.CreatedAt, &expires, &t.MaxUses, &t.Uses)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, clientreg.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.CreatedAt = t.CreatedAt.UTC()
+	t.ExpiresAt = fromNullTime(expires)
+	return &t, nil
+}
