@@ -69,13 +69,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clientreg/clientreg/internal/migrate"
 
 	"github.com/clientreg/clientreg"
 
@@ -203,48 +202,9 @@ func (s *Store) Ping(ctx context.Context) error {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema change, from migrations/NNNN_name.sql.
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. Their versions must
-// be 1, 2, 3, ... without gaps.
-func migrations() ([]migration, error) {
-	return parseMigrations(migrationFiles, "migrations")
-}
-
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		prefix, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(prefix, 10, 64)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number and '_'", name)
-		}
-		b, err := fs.ReadFile(fsys, dir+"/"+name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
-	for i, m := range ms {
-		if m.version != int64(i+1) {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order.
+func migrations() ([]migrate.Migration, error) {
+	return migrate.Parse(migrationFiles, "migrations")
 }
 
 // migrate creates schema, when it is set and missing, and applies the
@@ -298,12 +258,12 @@ func (s *Store) migrate(ctx context.Context, op, schema string) error {
 			return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
 		}
 		for _, m := range ms[v:] {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx,
-				`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+				`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
 		return nil

@@ -38,15 +38,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/migrate"
 
 	"github.com/clientreg/clientreg"
 
@@ -191,7 +191,7 @@ func (s *Store) init(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal_mode is %q, not wal (is the file on a network file system?)", mode)
 	}
-	if err := migrate(ctx, s.writer); err != nil {
+	if err := applyMigrations(ctx, s.writer); err != nil {
 		return s.mapErr(ctx, "migrate", err)
 	}
 	if err := s.reader.PingContext(ctx); err != nil {
@@ -210,54 +210,15 @@ func (s *Store) Close() error {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one schema change, from migrations/NNNN_name.sql.
-type migration struct {
-	version int64
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order. Their versions must
-// be 1, 2, 3, ... without gaps.
-func migrations() ([]migration, error) {
-	return parseMigrations(migrationFiles, "migrations")
-}
-
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		prefix, _, ok := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(prefix, 10, 64)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number and '_'", name)
-		}
-		b, err := fs.ReadFile(fsys, dir+"/"+name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return int(a.version - b.version) })
-	for i, m := range ms {
-		if m.version != int64(i+1) {
-			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
+// migrations returns the embedded migrations in order.
+func migrations() ([]migrate.Migration, error) {
+	return migrate.Parse(migrationFiles, "migrations")
 }
 
 // migrate applies the migrations that db lacks. It applies them in one
 // immediate transaction that first reads the current version, so that
 // processes opening the same file at once apply each migration exactly once.
-func migrate(ctx context.Context, db *sql.DB) error {
+func applyMigrations(ctx context.Context, db *sql.DB) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -287,13 +248,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
 	}
 	for _, m := range ms[v:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-			m.version, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			m.Version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return tx.Commit()
