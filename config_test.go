@@ -37,9 +37,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"invalid scope token", func(c *clientreg.Config) {
 			c.Metadata = &clientreg.ServerMetadata{ScopesSupported: []string{"a b"}}
 		}, "scope"},
-		{"client_secret_jwt without plaintext secrets", func(c *clientreg.Config) {
-			c.Metadata = &clientreg.ServerMetadata{TokenEndpointAuthMethodsSupported: []string{"client_secret_jwt"}}
-		}, "client_secret_jwt"},
 		{"response type whose grant is not supported", func(c *clientreg.Config) {
 			c.Metadata = &clientreg.ServerMetadata{ResponseTypesSupported: []string{"code", "token"}}
 		}, "implicit"},

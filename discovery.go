@@ -56,18 +56,16 @@ var (
 	// DefaultGrantTypes are the grant types supported by default.
 	DefaultGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 	// DefaultAuthMethods are the token endpoint authentication methods
-	// supported by default. client_secret_jwt is not among them: it needs
-	// the plaintext secret at the token endpoint, and the default handler
-	// keeps only a hash of it.
-	DefaultAuthMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+	// supported by default: every method AuthenticateClient verifies.
+	DefaultAuthMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
 )
 
 // completed returns a copy of m with the members the handler manages set
 // from the configuration and empty lists given their defaults.
-func (m *ServerMetadata) completed(issuer, registrationEndpoint string) *ServerMetadata {
+func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 	c := *m
-	c.Issuer = issuer
-	c.RegistrationEndpoint = registrationEndpoint
+	c.Issuer = h.issuer
+	c.RegistrationEndpoint = h.regEndpoint
 	if len(c.GrantTypesSupported) == 0 {
 		c.GrantTypesSupported = slices.Clone(DefaultGrantTypes)
 	}
@@ -82,6 +80,27 @@ func (m *ServerMetadata) completed(issuer, registrationEndpoint string) *ServerM
 	}
 	if len(c.TokenEndpointAuthMethodsSupported) == 0 {
 		c.TokenEndpointAuthMethodsSupported = slices.Clone(DefaultAuthMethods)
+	}
+	usesJWT := slices.Contains(c.TokenEndpointAuthMethodsSupported, "client_secret_jwt") ||
+		slices.Contains(c.TokenEndpointAuthMethodsSupported, "private_key_jwt")
+	if usesJWT && len(c.TokenEndpointAuthSigningAlgValuesSupported) == 0 {
+		c.TokenEndpointAuthSigningAlgValuesSupported = AssertionSigningAlgs()
+	}
+	if h.serveTokens {
+		// The endpoints exist, so they are advertised, with the methods
+		// that authenticate there: those of the token endpoint (a public
+		// client may revoke its tokens, RFC 7009 §2.1, but introspection
+		// needs an authenticated client).
+		c.TokenEndpoint = h.tokenEndpoint
+		c.IntrospectionEndpoint = h.introspectionEP
+		c.RevocationEndpoint = h.revocationEP
+		confidential := slices.DeleteFunc(slices.Clone(c.TokenEndpointAuthMethodsSupported), func(m string) bool { return m == "none" })
+		c.IntrospectionEndpointAuthMethodsSupported = confidential
+		c.RevocationEndpointAuthMethodsSupported = slices.Clone(c.TokenEndpointAuthMethodsSupported)
+		if usesJWT {
+			c.IntrospectionEndpointAuthSigningAlgValuesSupported = c.TokenEndpointAuthSigningAlgValuesSupported
+			c.RevocationEndpointAuthSigningAlgValuesSupported = c.TokenEndpointAuthSigningAlgValuesSupported
+		}
 	}
 	return &c
 }

@@ -1,6 +1,7 @@
 package clientreg
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,6 +100,19 @@ var (
 	// ErrPreconditionFailed: an If-Match precondition of an update does
 	// not hold (RFC 9110 §13.1.1); nothing was changed.
 	ErrPreconditionFailed = &Error{Code: "invalid_request", Status: http.StatusPreconditionFailed}
+	// ErrInvalidClient: client authentication failed (RFC 6749 §5.2).
+	ErrInvalidClient = &Error{Code: "invalid_client", Description: "client authentication failed", Status: http.StatusUnauthorized}
+	// ErrInvalidGrant: the grant is invalid (RFC 6749 §5.2).
+	ErrInvalidGrant = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
+	// ErrUnauthorizedClient: the client may not use this grant type.
+	ErrUnauthorizedClient = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
+	// ErrUnsupportedGrantType: the grant type is not supported.
+	ErrUnsupportedGrantType = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
+	// ErrInvalidScope: the requested scope exceeds the client's.
+	ErrInvalidScope = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	// ErrUnsupportedTokenType: revocation of this token type is not
+	// supported (RFC 7009 §2.2.1).
+	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	// ErrServerError: an unexpected internal failure (details are logged).
 	ErrServerError = &Error{Code: "server_error", Description: "internal error", Status: http.StatusInternalServerError}
 	// ErrTemporarilyUnavailable: the storage backend is unreachable.
@@ -114,6 +128,12 @@ func asOAuthError(err error) (*Error, bool) {
 	}
 	if errors.Is(err, ErrUnavailable) {
 		return ErrTemporarilyUnavailable.WithDescription("the client store is unavailable, retry later"), true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The request's deadline (set by the server, e.g. a timeout
+		// middleware) ended while the store was still busy: an outage as
+		// far as the client can tell.
+		return ErrTemporarilyUnavailable.WithDescription("the request timed out, retry later"), true
 	}
 	return ErrServerError, true
 }

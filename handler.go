@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/fetch"
 )
 
 // TokenRotation says when the registration access token is replaced.
@@ -30,12 +32,32 @@ const (
 
 // Defaults of Config fields left zero.
 const (
-	DefaultTokenGrace   = 10 * time.Minute
-	DefaultMaxBodyBytes = 64 << 10
+	DefaultTokenGrace = 10 * time.Minute
+	// DefaultAccessTokenLifetime is the lifetime of access tokens.
+	DefaultAccessTokenLifetime = time.Hour
+	// DefaultSecretOverlap is how long a rotated client secret keeps working.
+	DefaultSecretOverlap = 24 * time.Hour
+	DefaultMaxBodyBytes  = 64 << 10
 	// DefaultRegistrationPath is appended to the issuer when
 	// Config.RegistrationEndpoint is empty.
 	DefaultRegistrationPath = "/register"
 )
+
+// FetchPolicy configures outbound fetches. Production servers leave it
+// zero: https only, and no loopback, private or link-local destinations
+// (checked after DNS resolution, redirects included).
+type FetchPolicy struct {
+	// AllowHTTP permits plain http URLs. For tests only.
+	AllowHTTP bool
+	// AllowPrivateNetworks permits loopback, private and link-local
+	// destinations. For tests only.
+	AllowPrivateNetworks bool
+	// Transport replaces the base transport (for example an httptest TLS
+	// server's); nil means a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+	// Timeout bounds each fetch; zero means 5 seconds.
+	Timeout time.Duration
+}
 
 // Extension declares a client metadata member that RFC 7591 does not define
 // and that the handler should keep. Members not declared are ignored.
@@ -88,6 +110,27 @@ type Config struct {
 	SecretLifetime time.Duration
 	// DisableDelete makes DELETE on the configuration endpoint answer 405.
 	DisableDelete bool
+	// ServeTokenEndpoints makes the handler also serve, and advertise, a
+	// token endpoint for the client_credentials grant (RFC 6749 §4.4), token
+	// introspection (RFC 7662) and token revocation (RFC 7009), at the
+	// issuer's path + "/token", "/introspect" and "/revoke", and the
+	// recovery of lost registration access tokens. Clients authenticate
+	// there with the method they registered (see AuthenticateClient).
+	ServeTokenEndpoints bool
+	// AccessTokenLifetime is the lifetime of issued access tokens; zero
+	// means DefaultAccessTokenLifetime.
+	AccessTokenLifetime time.Duration
+	// MayIntrospect decides which tokens an authenticated client may
+	// introspect; default OwnTokensOnly. A resource server that checks
+	// every client's tokens is given wider rights here.
+	MayIntrospect IntrospectionPolicy
+	// SecretOverlap is how long a client's previous secret keeps working
+	// after the client rotated it; zero means DefaultSecretOverlap, a
+	// negative value means no overlap.
+	SecretOverlap time.Duration
+	// Fetch configures the guarded HTTP client that fetches documents
+	// clients point at (jwks_uri). The zero value is the production policy.
+	Fetch FetchPolicy
 	// MaxBodyBytes limits request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Extensions are the extension members clients may register.
@@ -170,6 +213,16 @@ type Handler struct {
 	log             *slog.Logger
 	mux             *http.ServeMux
 	configurationFn http.Handler
+
+	serveTokens     bool
+	tokenEndpoint   string // absolute URLs, set when serveTokens
+	introspectionEP string
+	revocationEP    string
+	tokenLifetime   time.Duration
+	mayIntrospect   IntrospectionPolicy
+	secretOverlap   time.Duration
+	fetcher         *fetch.Client
+	keyCache        keyCache
 }
 
 // New validates cfg and returns a Handler. It returns an error naming the
@@ -208,7 +261,7 @@ func New(cfg Config) (*Handler, error) {
 		regPath:        strings.TrimSuffix(reg.EscapedPath(), "/"),
 		wellKnown:      wellKnownPath(iss),
 		store:          cfg.Store,
-		keys:           keyring{key: slices.Clone(cfg.SecretKey)},
+		keys:           newKeyring(slices.Clone(cfg.SecretKey)),
 		defaultScopes:  slices.Clone(cfg.DefaultScopes),
 		requireIAT:     cfg.RequireInitialToken,
 		rotation:       cfg.TokenRotation,
@@ -227,6 +280,30 @@ func New(cfg Config) (*Handler, error) {
 		now:            cfg.Now,
 		log:            cfg.Logger,
 	}
+	h.serveTokens = cfg.ServeTokenEndpoints
+	if h.serveTokens {
+		h.tokenEndpoint = issuer + "/token"
+		h.introspectionEP = issuer + "/introspect"
+		h.revocationEP = issuer + "/revoke"
+	}
+	h.mayIntrospect = cfg.MayIntrospect
+	if h.mayIntrospect == nil {
+		h.mayIntrospect = OwnTokensOnly
+	}
+	h.tokenLifetime = cfg.AccessTokenLifetime
+	if h.tokenLifetime <= 0 {
+		h.tokenLifetime = DefaultAccessTokenLifetime
+	}
+	h.secretOverlap = cfg.SecretOverlap
+	if h.secretOverlap == 0 {
+		h.secretOverlap = DefaultSecretOverlap
+	}
+	h.fetcher = fetch.New(fetch.Options{
+		AllowHTTP:    cfg.Fetch.AllowHTTP,
+		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
+		Transport:    cfg.Fetch.Transport,
+		Timeout:      cfg.Fetch.Timeout,
+	})
 	switch cfg.TokenRotation {
 	case RotateOnUpdate, RotateNever:
 	default:
@@ -292,7 +369,7 @@ func New(cfg Config) (*Handler, error) {
 		if sm == nil {
 			return nil, errors.New("clientreg: Config.Metadata is a nil *ServerMetadata")
 		}
-		h.static = sm.completed(h.issuer, h.regEndpoint)
+		h.static = sm.completed(h)
 		if err := checkServerMetadata(h.static, h.defaultScopes); err != nil {
 			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
 		}
@@ -305,6 +382,17 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle(h.regPath+"/{client_id}", h.configurationFn)
 	h.mux.Handle("GET "+h.wellKnown, http.HandlerFunc(h.serveMetadata))
 	h.mux.Handle(h.wellKnown, methodNotAllowed(http.MethodGet, http.MethodHead))
+	if h.serveTokens {
+		issPath := strings.TrimSuffix(iss.EscapedPath(), "/")
+		h.mux.Handle("POST "+issPath+"/token", http.HandlerFunc(h.serveToken))
+		h.mux.Handle(issPath+"/token", methodNotAllowed(http.MethodPost))
+		h.mux.Handle("POST "+issPath+"/introspect", http.HandlerFunc(h.serveIntrospection))
+		h.mux.Handle(issPath+"/introspect", methodNotAllowed(http.MethodPost))
+		h.mux.Handle("POST "+issPath+"/revoke", http.HandlerFunc(h.serveRevocation))
+		h.mux.Handle(issPath+"/revoke", methodNotAllowed(http.MethodPost))
+		h.mux.Handle("POST "+h.regPath+"/{client_id}/"+recoveryPathSegment, http.HandlerFunc(h.serveTokenRecovery))
+		h.mux.Handle(h.regPath+"/{client_id}/"+recoveryPathSegment, methodNotAllowed(http.MethodPost))
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errNotFound)
 	})
@@ -331,11 +419,6 @@ func checkServerMetadata(m *ServerMetadata, defaultScopes []string) error {
 		if am == "" {
 			return errors.New("empty token endpoint auth method")
 		}
-		if am == "client_secret_jwt" {
-			// It needs the plaintext secret to verify the client's JWTs,
-			// and the handler keeps only a hash of it.
-			return errors.New("token endpoint auth method client_secret_jwt is not supported: secrets are stored only as hashes")
-		}
 	}
 	// Advertised must be enforceable: a response type whose grant types are
 	// not supported could never be registered.
@@ -358,7 +441,7 @@ func (h *Handler) serverMetadata(ctx context.Context) (*ServerMetadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server metadata: %w", err)
 	}
-	return m.completed(h.issuer, h.regEndpoint), nil
+	return m.completed(h), nil
 }
 
 // ServeHTTP routes the request to the registration, configuration or
@@ -492,6 +575,14 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.IfMatch = strings.Join(r.Header.Values("If-Match"), ",")
+		switch v := r.URL.Query().Get("rotate_secret"); v {
+		case "", "false":
+		case "true":
+			req.RotateSecret = true
+		default:
+			h.writeError(w, r, ErrInvalidRequest.WithDescription("rotate_secret must be true or false"))
+			return
+		}
 		info, err := h.Update(ctx, token, id, req)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -597,8 +688,9 @@ func methodNotAllowed(allow ...string) http.Handler {
 // with the request's context.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	oe, internal := asOAuthError(err)
-	if internal && r.Context().Err() != nil {
-		// The client went away; nothing failed on our side.
+	if internal && errors.Is(r.Context().Err(), context.Canceled) {
+		// The client went away; nothing failed on our side. (A deadline
+		// that ended is ours, not the client's: it is logged below.)
 		h.log.DebugContext(r.Context(), "request canceled", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if internal {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -20,6 +21,12 @@ type UpdateRequest struct {
 	// Metadata replaces the client's metadata entirely: members left out
 	// are removed or reset to their defaults.
 	Metadata Metadata
+	// RotateSecret asks for a new client secret. The response carries it;
+	// the previous secret keeps working for Config.SecretOverlap so that a
+	// deployment can roll the new one out. It is an extension of RFC 7592
+	// §2.2 ("the server MAY issue a new secret"), sent over HTTP as the
+	// query parameter rotate_secret=true on the PUT.
+	RotateSecret bool
 	// IfMatch, when not empty, is the value of an If-Match header: a list
 	// of entity tags or "*". The update is made only if one of them equals
 	// the client's current ETag; otherwise it fails with
@@ -196,13 +203,31 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	u.Metadata = m
 	u.UpdatedAt = now
 	var secret string
+	needsPlaintext := m.TokenEndpointAuthMethod == "client_secret_jwt"
 	switch {
 	case !usesSecret(m.TokenEndpointAuthMethod):
-		u.SecretHash, u.SecretExpiresAt = nil, zeroTime
-	case u.SecretHash == nil:
+		if req.RotateSecret {
+			return nil, ErrInvalidRequest.WithDescription("rotate_secret: the client's authentication method uses no client secret")
+		}
+		u.SecretHash, u.SecretExpiresAt, u.SecretCiphertext = nil, zeroTime, nil
+		u.PreviousSecretHash, u.PreviousSecretExpiresAt, u.PreviousSecretCiphertext = nil, zeroTime, nil
+	case req.RotateSecret && u.SecretHash != nil:
+		if h.secretOverlap > 0 {
+			u.PreviousSecretHash, u.PreviousSecretExpiresAt = u.SecretHash, now.Add(h.secretOverlap)
+			u.PreviousSecretCiphertext = u.SecretCiphertext
+		}
 		if secret, err = h.issueSecret(ctx, u, now); err != nil {
 			return nil, err
 		}
+	case u.SecretHash == nil || (needsPlaintext && u.SecretCiphertext == nil):
+		// A new secret: none before, or client_secret_jwt needs one whose
+		// plaintext the server keeps (encrypted), which a hashed one is not.
+		u.PreviousSecretHash, u.PreviousSecretExpiresAt, u.PreviousSecretCiphertext = nil, zeroTime, nil
+		if secret, err = h.issueSecret(ctx, u, now); err != nil {
+			return nil, err
+		}
+	case !needsPlaintext:
+		u.SecretCiphertext, u.PreviousSecretCiphertext = nil, nil
 	}
 	newToken := p.Token
 	if p.retirePrevious {
@@ -272,4 +297,74 @@ func etagMatches(header, current string) bool {
 		}
 	}
 	return false
+}
+
+// recoveryPathSegment is appended to a client's registration_client_uri for
+// the recovery of a lost registration access token.
+const recoveryPathSegment = "registration_access_token"
+
+// RecoverRegistrationToken issues a new registration access token to a
+// client that authenticated with its own client credentials (see
+// AuthenticateClient), for a client that lost its token: a response lost
+// after a rotation, a crashed deployment. The previous tokens stop working
+// at once. Public clients (none) cannot use it: they have no credentials.
+//
+// Over HTTP it is POST {registration_client_uri}/registration_access_token
+// with client authentication, answered like a read (200, client
+// information with the new token). It extends RFC 7592.
+func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *AuthenticatedClient) (*ClientInformation, error) {
+	if ac.Method == "none" {
+		return nil, ErrInvalidClient.WithDescription("public clients cannot recover a registration access token")
+	}
+	c := ac.Client
+	for attempt := 1; ; attempt++ {
+		token, err := h.newSecret(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("generate registration access token: %w", err)
+		}
+		u := c.Clone()
+		u.TokenHash = h.keys.hash(purposeRegistrationToken, token)
+		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+		u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
+		err = h.store.UpdateClient(ctx, u)
+		switch {
+		case err == nil:
+			return h.information(u, "", token), nil
+		case errors.Is(err, ErrNotFound):
+			return nil, ErrInvalidClient
+		case errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts:
+			if c, err = h.store.GetClient(ctx, c.ID); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return nil, ErrInvalidClient
+				}
+				return nil, fmt.Errorf("reload client: %w", err)
+			}
+		case errors.Is(err, ErrConflict):
+			return nil, ErrConcurrentUpdate.WithDescription("the client was modified concurrently; retry the request")
+		default:
+			return nil, fmt.Errorf("recover registration access token: %w", err)
+		}
+	}
+}
+
+func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	ctx := r.Context()
+	id := r.PathValue("client_id")
+	ac, err := h.AuthenticateClient(ctx, r, h.ClientURI(id)+"/"+recoveryPathSegment)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if ac.Client.ID != id {
+		h.writeError(w, r, ErrInvalidClient)
+		return
+	}
+	info, err := h.RecoverRegistrationToken(ctx, ac)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", info.ETag)
+	writeJSON(w, http.StatusOK, info)
 }

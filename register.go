@@ -188,6 +188,13 @@ func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (st
 		return "", fmt.Errorf("generate client_secret: %w", err)
 	}
 	c.SecretHash = h.keys.hash(purposeClientSecret, secret)
+	c.SecretCiphertext = nil
+	if c.Metadata.TokenEndpointAuthMethod == "client_secret_jwt" {
+		// Verifying an HMAC-signed assertion needs the secret itself.
+		if c.SecretCiphertext, err = h.keys.encrypt(secret); err != nil {
+			return "", err
+		}
+	}
 	c.SecretExpiresAt = zeroTime
 	if h.secretLifetime > 0 {
 		c.SecretExpiresAt = now.Add(h.secretLifetime).Truncate(time.Second)

@@ -2,9 +2,13 @@ package clientreg
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -24,6 +28,7 @@ const (
 	purposeRegistrationToken purpose = "registration_access_token"
 	purposeInitialToken      purpose = "initial_access_token"
 	purposeClientSecret      purpose = "client_secret"
+	purposeAccessToken       purpose = "access_token"
 )
 
 // MinSecretKeyLen is the minimum length of Config.SecretKey in bytes.
@@ -32,7 +37,44 @@ const MinSecretKeyLen = 32
 var zeroTime time.Time
 
 type keyring struct {
-	key []byte
+	key  []byte
+	aead cipher.AEAD // AES-256-GCM under a key derived from key, for secrets kept encrypted
+}
+
+func newKeyring(key []byte) keyring {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("clientreg secret encryption v1"))
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return keyring{key: key, aead: aead}
+}
+
+// encrypt seals secret with a random nonce: nonce || ciphertext.
+func (k keyring) encrypt(secret string) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, fmt.Errorf("read nonce: %w", err)
+	}
+	return k.aead.Seal(nonce, nonce, []byte(secret), []byte(purposeClientSecret)), nil
+}
+
+// decrypt opens what encrypt sealed.
+func (k keyring) decrypt(sealed []byte) (string, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return "", errors.New("sealed secret too short")
+	}
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(purposeClientSecret))
+	if err != nil {
+		return "", fmt.Errorf("open sealed secret: %w", err)
+	}
+	return string(plain), nil
 }
 
 // hash returns the keyed hash of value for purpose p.

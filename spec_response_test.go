@@ -86,6 +86,7 @@ func TestClientSecretIssuance(t *testing.T) {
 	}{
 		{"client_secret_basic", true},
 		{"client_secret_post", true},
+		{"client_secret_jwt", true},
 		{"none", false},
 		{"private_key_jwt", false},
 		{"tls_client_auth", false},
@@ -94,7 +95,7 @@ func TestClientSecretIssuance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b, withConfig(func(c *clientreg.Config) {
 			c.Metadata = &clientreg.ServerMetadata{TokenEndpointAuthMethodsSupported: []string{
-				"client_secret_basic", "client_secret_post", "none", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}}
+				"client_secret_basic", "client_secret_post", "client_secret_jwt", "none", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}}
 		}))
 		for _, tc := range cases {
 			t.Run(tc.method, func(t *testing.T) {

@@ -49,6 +49,20 @@ type Client struct {
 	SecretHash []byte
 	// SecretExpiresAt is when the secret expires; zero means never.
 	SecretExpiresAt time.Time
+	// SecretCiphertext is the secret encrypted under a key derived from
+	// Config.SecretKey (AES-256-GCM). It is set only for methods that need
+	// the plaintext to verify the client (client_secret_jwt); nil otherwise.
+	SecretCiphertext []byte
+	// PreviousSecretHash is the keyed hash of the secret that a rotation
+	// replaced. It keeps working until PreviousSecretExpiresAt (the overlap
+	// window), so that deployments can roll the new secret out. Nil when
+	// there is none.
+	PreviousSecretHash []byte
+	// PreviousSecretCiphertext is the encrypted previous secret, for
+	// client_secret_jwt; nil otherwise.
+	PreviousSecretCiphertext []byte
+	// PreviousSecretExpiresAt ends the overlap of PreviousSecretHash.
+	PreviousSecretExpiresAt time.Time
 
 	// TokenHash is the keyed hash of the current registration access token.
 	TokenHash []byte
@@ -70,6 +84,9 @@ func (c *Client) Clone() *Client {
 	d := *c
 	d.Metadata = c.Metadata.Clone()
 	d.SecretHash = cloneBytes(c.SecretHash)
+	d.SecretCiphertext = cloneBytes(c.SecretCiphertext)
+	d.PreviousSecretHash = cloneBytes(c.PreviousSecretHash)
+	d.PreviousSecretCiphertext = cloneBytes(c.PreviousSecretCiphertext)
 	d.TokenHash = cloneBytes(c.TokenHash)
 	d.PreviousTokenHash = cloneBytes(c.PreviousTokenHash)
 	return &d
@@ -148,12 +165,54 @@ type InitialTokenStore interface {
 	UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*InitialToken, error)
 }
 
-// Store is everything the handler keeps: clients and initial access tokens.
-// The packages under store/ implement it, and store/storetest is the
-// conformance suite every implementation must pass.
+// AccessToken is an access token issued at the token endpoint, as it is
+// stored: only its keyed hash, the client it was issued to, its scope and
+// its lifetime.
+type AccessToken struct {
+	// Hash is the keyed hash of the token; it is the token's identity.
+	Hash []byte
+	// ClientID is the client the token was issued to.
+	ClientID string
+	// Scope is the space-separated scope granted; empty for none.
+	Scope string
+	// IssuedAt is when the token was issued.
+	IssuedAt time.Time
+	// ExpiresAt is when the token expires; never zero.
+	ExpiresAt time.Time
+}
+
+// AccessTokenStore stores access tokens and the JWT IDs of client
+// assertions already used (RFC 7523 §3 replay protection). Tokens belong to
+// their client: DeleteClient deletes them too.
+type AccessTokenStore interface {
+	// CreateAccessToken stores a new token. It returns ErrNotFound when the
+	// client does not exist (so no token outlives a concurrent delete) and
+	// ErrAlreadyExists when the hash is taken.
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	// GetAccessToken returns the token with the given hash, or ErrNotFound.
+	// Expiry is the caller's concern.
+	GetAccessToken(ctx context.Context, hash []byte) (*AccessToken, error)
+	// DeleteAccessToken removes the token with the given hash, or returns
+	// ErrNotFound.
+	DeleteAccessToken(ctx context.Context, hash []byte) error
+	// UseAssertionID records that client clientID used the assertion jti,
+	// valid until expiresAt. It returns ErrAlreadyExists when the same
+	// client recorded the same jti before and that record has not expired at
+	// now; an expired record is replaced. Under any concurrency, exactly one
+	// of several simultaneous uses of one jti succeeds.
+	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
+	// DeleteExpired removes access tokens and assertion records that expired
+	// before now, and returns how many rows it removed.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Store is everything the handler keeps: clients, initial access tokens
+// and access tokens. The packages under store/ implement it, and
+// store/storetest is the conformance suite every implementation must pass.
 type Store interface {
 	ClientStore
 	InitialTokenStore
+	AccessTokenStore
 }
 
 func cloneBytes(b []byte) []byte {

@@ -25,6 +25,14 @@ type Store struct {
 	// client to its ID.
 	byToken map[string]string
 	tokens  map[string]*clientreg.InitialToken // by Hash
+
+	accessTokens map[string]accessToken // by Hash
+	// clientTokens holds the hashes of every client's access tokens, by
+	// client ID, for DeleteClient.
+	clientTokens map[string]map[string]struct{}
+	// assertionIDs holds the expiry of every recorded assertion jti, by
+	// client ID and jti.
+	assertionIDs map[string]map[string]time.Time
 }
 
 // New returns an empty Store.
@@ -33,6 +41,10 @@ func New() *Store {
 		clients: make(map[string]*clientreg.Client),
 		byToken: make(map[string]string),
 		tokens:  make(map[string]*clientreg.InitialToken),
+
+		accessTokens: make(map[string]accessToken),
+		clientTokens: make(map[string]map[string]struct{}),
+		assertionIDs: make(map[string]map[string]time.Time),
 	}
 }
 
@@ -118,8 +130,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	return nil
 }
 
-// DeleteClient removes the client with the given ID, or returns
-// clientreg.ErrNotFound.
+// DeleteClient removes the client with the given ID, its access tokens and
+// its assertion records, or returns clientreg.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: delete client: %w", err)
@@ -131,6 +143,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("memory: delete client: %w", clientreg.ErrNotFound)
 	}
 	s.remove(c)
+	for h := range s.clientTokens[id] {
+		delete(s.accessTokens, h)
+	}
+	delete(s.clientTokens, id)
+	delete(s.assertionIDs, id)
 	return nil
 }
 
@@ -192,6 +209,7 @@ func (s *Store) put(c *clientreg.Client) {
 	d.IssuedAt = d.IssuedAt.UTC()
 	d.UpdatedAt = d.UpdatedAt.UTC()
 	d.SecretExpiresAt = d.SecretExpiresAt.UTC()
+	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
 	s.clients[d.ID] = d
 	for _, h := range tokenHashes(d) {

@@ -18,7 +18,9 @@ import (
 
 // clientColumns are the columns scanClient reads, in its order.
 const clientColumns = `id, issued_at, updated_at, revision, metadata,
-	secret_hash, secret_expires_at, token_hash, prev_token_hash, prev_token_expires_at`
+	secret_hash, secret_expires_at,
+	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
+	token_hash, prev_token_hash, prev_token_expires_at`
 
 // queryClientByTokenHash finds a client by either token hash; each branch
 // searches its own UNIQUE index.
@@ -61,10 +63,12 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
+	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_expires_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, meta,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
+			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
 		)
 		return err
@@ -123,11 +127,13 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 		err := tx.QueryRow(ctx, `UPDATE clients SET
 	issued_at = $1, updated_at = $2, revision = revision + 1, metadata = $3,
 	secret_hash = $4, secret_expires_at = $5,
-	token_hash = $6, prev_token_hash = $7, prev_token_expires_at = $8
-WHERE id = $9 AND revision = $10
+	secret_ciphertext = $6, prev_secret_hash = $7, prev_secret_ciphertext = $8, prev_secret_expires_at = $9,
+	token_hash = $10, prev_token_hash = $11, prev_token_expires_at = $12
+WHERE id = $13 AND revision = $14
 RETURNING revision`,
 			c.IssuedAt, c.UpdatedAt, meta,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
+			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
 			c.ID, c.Revision,
 		).Scan(&revision)
@@ -154,21 +160,35 @@ RETURNING revision`,
 	return nil
 }
 
-// DeleteClient removes the client with the given ID, or returns
+// DeleteClient removes the client with the given ID, its access tokens and
+// its assertion records, in one transaction, or returns
 // clientreg.ErrNotFound.
+//
+// It deletes the client row first, which locks it until the commit: a
+// concurrent CreateAccessToken, which reads the row FOR KEY SHARE, either
+// waits and then finds no client, or has committed its token before the
+// delete could lock the row. Such a token goes by the foreign key's cascade,
+// and by the DELETE of the client's tokens that follows, which (READ
+// COMMITTED) sees every commit before it.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
 	if !storableID(id) {
 		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
-	}
-	return nil
+	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%q: %w", id, clientreg.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM assertion_ids WHERE client_id = $1`, id)
+		return err
+	})
 }
 
 // storableID reports whether id can be stored in a text column: PostgreSQL
@@ -229,12 +249,14 @@ func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
 // clientreg.ErrNotFound.
 func scanClient(row pgx.Row) (*clientreg.Client, error) {
 	var (
-		c                  clientreg.Client
-		meta               []byte
-		secretExp, prevExp pgtype.Timestamptz
+		c                                 clientreg.Client
+		meta                              []byte
+		secretExp, prevSecretExp, prevExp pgtype.Timestamptz
 	)
 	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &meta,
-		&c.SecretHash, &secretExp, &c.TokenHash, &c.PreviousTokenHash, &prevExp)
+		&c.SecretHash, &secretExp,
+		&c.SecretCiphertext, &c.PreviousSecretHash, &c.PreviousSecretCiphertext, &prevSecretExp,
+		&c.TokenHash, &c.PreviousTokenHash, &prevExp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
 	}
@@ -249,6 +271,7 @@ func scanClient(row pgx.Row) (*clientreg.Client, error) {
 	c.IssuedAt = c.IssuedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()
 	c.SecretExpiresAt = fromNullTime(secretExp)
+	c.PreviousSecretExpiresAt = fromNullTime(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullTime(prevExp)
 	return &c, nil
 }

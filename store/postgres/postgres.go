@@ -12,9 +12,9 @@
 // up to date. Open refuses a database whose schema is newer than the package
 // knows. Opening a schema that is up to date creates nothing, so the server
 // may run as a role that may only read and write the store's tables (USAGE on
-// the schema; SELECT, INSERT, UPDATE, DELETE on clients, initial_tokens and
-// schema_migrations), once a role that may create them has opened the
-// database.
+// the schema; SELECT, INSERT, UPDATE, DELETE on clients, initial_tokens,
+// access_tokens, assertion_ids and schema_migrations), once a role that may
+// create them has opened the database.
 //
 // The tables live in the first schema of the connections' search_path: the
 // one the DSN sets (for example with the search_path parameter of a
@@ -41,6 +41,16 @@
 // fixed order, and then checks the other clients' hashes. Two transactions that
 // would store the same hash run one after the other, and the second sees the
 // first's commit; see CreateClient.
+//
+// An access token is inserted by a statement that locks its client's row
+// (FOR KEY SHARE), and DeleteClient deletes the client's row before its
+// tokens, so no token outlives its client, whatever the interleaving; see
+// CreateAccessToken. The JWT ID of a client assertion is recorded by one
+// INSERT ... ON CONFLICT DO UPDATE that replaces only an expired record, so of
+// concurrent uses of one JWT ID exactly one succeeds. These single statements
+// run in the server's default isolation level: under REPEATABLE READ or
+// SERIALIZABLE, the loser of such a race may instead fail with a
+// serialization failure, reported as clientreg.ErrUnavailable.
 //
 // # Durability
 //

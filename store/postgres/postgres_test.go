@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +80,7 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 }
 
 // numMigrations is the number of migrations in the package.
-const numMigrations = 1
+const numMigrations = 2
 
 func testClient(id string) *clientreg.Client {
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -252,6 +254,22 @@ func TestLeastPrivilege(t *testing.T) {
 	if err := s.UpdateClient(ctx, u); err != nil {
 		t.Errorf("UpdateClient as the limited role: %v", err)
 	}
+	tok := &clientreg.AccessToken{Hash: []byte("at"), ClientID: "c", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(-time.Second)}
+	if err := s.CreateAccessToken(ctx, tok); err != nil {
+		t.Errorf("CreateAccessToken as the limited role: %v", err)
+	}
+	if err := s.UseAssertionID(ctx, "c", "jti", time.Now().Add(-time.Second), time.Now().Add(-time.Hour)); err != nil {
+		t.Errorf("UseAssertionID as the limited role: %v", err)
+	}
+	if n, err := s.DeleteExpired(ctx, time.Now()); err != nil || n != 2 {
+		t.Errorf("DeleteExpired as the limited role: %d, %v; want 2 rows", n, err)
+	}
+	if err := s.CreateAccessToken(ctx, tok); err != nil {
+		t.Errorf("CreateAccessToken as the limited role: %v", err)
+	}
+	if err := s.DeleteClient(ctx, "c"); err != nil {
+		t.Errorf("DeleteClient as the limited role, with an access token: %v", err)
+	}
 	lc := rawConn(t, limited)
 	if _, err := lc.Exec(ctx, `CREATE TABLE t (x int)`); err == nil {
 		t.Error("the limited role may create tables: the test proves nothing")
@@ -313,6 +331,12 @@ func allOps(ctx context.Context, s *postgres.Store, c *clientreg.Client) map[str
 	errs["CreateInitialToken"] = s.CreateInitialToken(ctx, &clientreg.InitialToken{Hash: []byte("new")})
 	_, errs["GetInitialToken"] = s.GetInitialToken(ctx, []byte("iat"))
 	_, errs["UseInitialToken"] = s.UseInitialToken(ctx, []byte("iat"), time.Now())
+	errs["CreateAccessToken"] = s.CreateAccessToken(ctx, &clientreg.AccessToken{
+		Hash: []byte("at"), ClientID: c.ID, IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	_, errs["GetAccessToken"] = s.GetAccessToken(ctx, []byte("at"))
+	errs["DeleteAccessToken"] = s.DeleteAccessToken(ctx, []byte("at"))
+	errs["UseAssertionID"] = s.UseAssertionID(ctx, c.ID, "jti", time.Now().Add(time.Hour), time.Now())
+	_, errs["DeleteExpired"] = s.DeleteExpired(ctx, time.Now())
 	return errs
 }
 
@@ -824,6 +848,21 @@ func TestUnstorableID(t *testing.T) {
 		if err == nil || errors.Is(err, clientreg.ErrAlreadyExists) || errors.Is(err, clientreg.ErrUnavailable) {
 			t.Errorf("CreateClient(%q): got %v, want an error of its own", id, err)
 		}
+		tok := &clientreg.AccessToken{Hash: []byte("at"), ClientID: id, ExpiresAt: time.Now()}
+		if err := s.CreateAccessToken(ctx, tok); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Errorf("CreateAccessToken for client %q: got %v, want ErrNotFound", id, err)
+		}
+		if err := s.UseAssertionID(ctx, id, "jti", time.Now(), time.Now()); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Errorf("UseAssertionID(%q): got %v, want ErrNotFound", id, err)
+		}
+	}
+	// A JWT ID is any string: it is stored as bytes.
+	for _, jti := range []string{"nul\x00jti", "bad\xffutf8"} {
+		for i, want := range []error{nil, clientreg.ErrAlreadyExists} {
+			if err := s.UseAssertionID(ctx, "ok", jti, time.Now().Add(time.Hour), time.Now()); !errors.Is(err, want) {
+				t.Errorf("UseAssertionID(%q), use %d: got %v, want %v", jti, i+1, err, want)
+			}
+		}
 	}
 	if err := s.CreateClient(ctx, testClient("ok")); err != nil {
 		t.Errorf("CreateClient afterwards: %v", err)
@@ -969,4 +1008,50 @@ func TestConcurrentStores(t *testing.T) {
 	if err != nil || got.Uses != workers*perWorker {
 		t.Errorf("GetInitialToken: %+v, %v; want %d uses", got, err, workers*perWorker)
 	}
+}
+
+// TestUpgradeFromVersion1 opens a schema that only the first migration
+// created, with a client in it: Open adds the columns and tables of access
+// tokens and secret rotation, and the client reads back with them unset.
+func TestUpgradeFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	init, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := rawConn(t, dsn)
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+		string(init),
+		`INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')`,
+		`INSERT INTO clients (id, issued_at, updated_at, revision, metadata, secret_hash, token_hash)
+VALUES ('old', now(), now(), 3, convert_to('{"client_name":"old"}', 'UTF8'), '\x01', '\x02')`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	s := open(t, dsn, postgres.Options{})
+	c, err := s.GetClient(ctx, "old")
+	if err != nil {
+		t.Fatalf("GetClient after the upgrade: %v", err)
+	}
+	if c.Revision != 3 || c.Metadata.ClientName != "old" || string(c.SecretHash) != "\x01" ||
+		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() {
+		t.Errorf("client after the upgrade: %+v", c)
+	}
+	c.PreviousSecretHash, c.PreviousSecretExpiresAt = c.SecretHash, time.Now()
+	if err := s.UpdateClient(ctx, c); err != nil {
+		t.Errorf("UpdateClient after the upgrade: %v", err)
+	}
+	tok := &clientreg.AccessToken{Hash: []byte("at"), ClientID: "old", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.CreateAccessToken(ctx, tok); err != nil {
+		t.Errorf("CreateAccessToken after the upgrade: %v", err)
+	}
+	if err := s.UseAssertionID(ctx, "old", "jti", time.Now().Add(time.Hour), time.Now()); err != nil {
+		t.Errorf("UseAssertionID after the upgrade: %v", err)
+	}
+	checkMigrated(t, conn)
 }

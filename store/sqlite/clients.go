@@ -11,11 +11,14 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// clientColumns are the columns scanClient reads, in its order. The two
-// IS NOT NULL columns tell an empty hash from a missing one, since the driver
-// returns both as a nil slice.
+// clientColumns are the columns scanClient reads, in its order. The
+// IS NOT NULL columns tell an empty byte string from a missing one, since the
+// driver returns both as a nil slice.
 const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	secret_hash, secret_hash IS NOT NULL, secret_expires_at,
+	secret_ciphertext, secret_ciphertext IS NOT NULL,
+	prev_secret_hash, prev_secret_hash IS NOT NULL,
+	prev_secret_ciphertext, prev_secret_ciphertext IS NOT NULL, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at`
 
 // queryClientByTokenHash finds a client by either token hash; each branch
@@ -49,10 +52,12 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
+	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
 		c.SecretHash, nullMicro(c.SecretExpiresAt),
+		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
 	); err != nil {
 		return s.mapErr(ctx, op, err)
@@ -103,10 +108,12 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	res, err := tx.ExecContext(ctx, `UPDATE clients SET
 	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
 	secret_hash = ?, secret_expires_at = ?,
+	secret_ciphertext = ?, prev_secret_hash = ?, prev_secret_ciphertext = ?, prev_secret_expires_at = ?,
 	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?
 WHERE id = ? AND revision = ?`,
 		c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
 		c.SecretHash, nullMicro(c.SecretExpiresAt),
+		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
 		c.ID, c.Revision,
 	)
@@ -138,11 +145,19 @@ WHERE id = ? AND revision = ?`,
 	return nil
 }
 
-// DeleteClient removes the client with the given ID, or returns
-// clientreg.ErrNotFound.
+// DeleteClient removes the client with the given ID, its access tokens and
+// its assertion records, in one transaction, or returns
+// clientreg.ErrNotFound. The access tokens would go with the client anyway,
+// by the foreign key's ON DELETE CASCADE; deleting them explicitly does not
+// depend on foreign_keys=ON, which every connection must set for itself.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 	if err != nil {
 		return s.mapErr(ctx, op, err)
 	}
@@ -152,6 +167,17 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
+	}
+	for _, q := range []string{
+		`DELETE FROM access_tokens WHERE client_id = ?`,
+		`DELETE FROM assertion_ids WHERE client_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return s.mapErr(ctx, op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return s.mapErr(ctx, op, err)
 	}
 	return nil
 }
@@ -180,14 +206,18 @@ func tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error 
 // clientreg.ErrNotFound.
 func scanClient(row *sql.Row) (*clientreg.Client, error) {
 	var (
-		c                  clientreg.Client
-		issued, updated    int64
-		meta               []byte
-		hasSecret, hasPrev bool
-		secretExp, prevExp sql.NullInt64
+		c                                 clientreg.Client
+		issued, updated                   int64
+		meta                              []byte
+		hasSecret, hasCipher, hasPrev     bool
+		hasPrevSecret, hasPrevCipher      bool
+		secretExp, prevSecretExp, prevExp sql.NullInt64
 	)
 	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &meta,
 		&c.SecretHash, &hasSecret, &secretExp,
+		&c.SecretCiphertext, &hasCipher,
+		&c.PreviousSecretHash, &hasPrevSecret,
+		&c.PreviousSecretCiphertext, &hasPrevCipher, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
@@ -203,15 +233,22 @@ func scanClient(row *sql.Row) (*clientreg.Client, error) {
 	c.IssuedAt = fromMicro(issued)
 	c.UpdatedAt = fromMicro(updated)
 	c.SecretExpiresAt = fromNullMicro(secretExp)
+	c.PreviousSecretExpiresAt = fromNullMicro(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullMicro(prevExp)
-	if hasSecret && c.SecretHash == nil {
-		c.SecretHash = []byte{}
-	}
-	if c.TokenHash == nil {
-		c.TokenHash = []byte{} // NOT NULL
-	}
-	if hasPrev && c.PreviousTokenHash == nil {
-		c.PreviousTokenHash = []byte{}
+	for _, f := range []struct {
+		b   *[]byte
+		set bool
+	}{
+		{&c.SecretHash, hasSecret},
+		{&c.SecretCiphertext, hasCipher},
+		{&c.PreviousSecretHash, hasPrevSecret},
+		{&c.PreviousSecretCiphertext, hasPrevCipher},
+		{&c.TokenHash, true}, // NOT NULL
+		{&c.PreviousTokenHash, hasPrev},
+	} {
+		if f.set && *f.b == nil {
+			*f.b = []byte{}
+		}
 	}
 	return &c, nil
 }

@@ -227,6 +227,12 @@ func allOps(ctx context.Context, s *sqlite.Store, c *clientreg.Client) map[strin
 	errs["CreateInitialToken"] = s.CreateInitialToken(ctx, &clientreg.InitialToken{Hash: []byte("new")})
 	_, errs["GetInitialToken"] = s.GetInitialToken(ctx, []byte("iat"))
 	_, errs["UseInitialToken"] = s.UseInitialToken(ctx, []byte("iat"), time.Now())
+	errs["CreateAccessToken"] = s.CreateAccessToken(ctx, &clientreg.AccessToken{
+		Hash: []byte("at"), ClientID: c.ID, IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	_, errs["GetAccessToken"] = s.GetAccessToken(ctx, []byte("at"))
+	errs["DeleteAccessToken"] = s.DeleteAccessToken(ctx, []byte("at"))
+	errs["UseAssertionID"] = s.UseAssertionID(ctx, c.ID, "jti", time.Now().Add(time.Hour), time.Now())
+	_, errs["DeleteExpired"] = s.DeleteExpired(ctx, time.Now())
 	return errs
 }
 
@@ -433,5 +439,55 @@ func TestMetadataThatCannotBeRead(t *testing.T) {
 	}
 	if got, err := s.GetClient(ctx, "good"); err != nil || got.Revision != 1 {
 		t.Errorf("GetClient: %+v, %v; want revision 1", got, err)
+	}
+}
+
+// TestUpgradeFromVersion1 opens a database that only the first migration
+// created, with a client in it: Open adds the columns and tables of access
+// tokens and secret rotation, and the client reads back with them unset.
+func TestUpgradeFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "clientreg.db")
+	init, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
+		string(init),
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)`,
+		`INSERT INTO clients (id, issued_at, updated_at, revision, metadata, secret_hash, token_hash)
+VALUES ('old', 1700000000000000, 1700000000000000, 3, CAST('{"client_name":"old"}' AS BLOB), x'01', x'02')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, path, sqlite.Options{})
+	c, err := s.GetClient(ctx, "old")
+	if err != nil {
+		t.Fatalf("GetClient after the upgrade: %v", err)
+	}
+	if c.Revision != 3 || c.Metadata.ClientName != "old" || string(c.SecretHash) != "\x01" ||
+		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() {
+		t.Errorf("client after the upgrade: %+v", c)
+	}
+	c.PreviousSecretHash, c.PreviousSecretExpiresAt = c.SecretHash, time.Now()
+	if err := s.UpdateClient(ctx, c); err != nil {
+		t.Errorf("UpdateClient after the upgrade: %v", err)
+	}
+	tok := &clientreg.AccessToken{Hash: []byte("at"), ClientID: "old", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.CreateAccessToken(ctx, tok); err != nil {
+		t.Errorf("CreateAccessToken after the upgrade: %v", err)
+	}
+	if err := s.UseAssertionID(ctx, "old", "jti", time.Now().Add(time.Hour), time.Now()); err != nil {
+		t.Errorf("UseAssertionID after the upgrade: %v", err)
+	}
+	var versions int
+	if err := rawDB(t, path).QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&versions); err != nil || versions != schemaVersion(t) {
+		t.Errorf("%d migrations recorded (%v), want %d", versions, err, schemaVersion(t))
 	}
 }

@@ -7,8 +7,11 @@
 //
 // The suite checks the contract documented in clientreg.Store: the sentinel
 // errors, exact round trips (nil versus empty, UTC times, byte-exact text),
-// compare-and-swap updates, atomic use of initial access tokens and that
-// values are owned by the caller.
+// compare-and-swap updates, atomic use of initial access tokens, access
+// tokens that never outlive their client (even a concurrent DeleteClient),
+// replay protection of client assertions that admits exactly one of
+// concurrent uses, the removal of expired records, and that values are owned
+// by the caller.
 package storetest
 
 import (
@@ -51,6 +54,13 @@ func Run(t *testing.T, newStore func(t *testing.T) clientreg.Store) {
 		{"InitialTokenUse", testInitialTokenUse},
 		{"InitialTokenOwnership", testInitialTokenOwnership},
 		{"InitialTokenConcurrentUse", testInitialTokenConcurrentUse},
+		{"AccessTokenCRUD", testAccessTokenCRUD},
+		{"AccessTokenUnknownClient", testAccessTokenUnknownClient},
+		{"DeleteClientDeletesTokens", testDeleteClientDeletesTokens},
+		{"AccessTokenDeleteRace", testAccessTokenDeleteRace},
+		{"AssertionIDReplay", testAssertionIDReplay},
+		{"AssertionIDConcurrent", testAssertionIDConcurrent},
+		{"DeleteExpired", testDeleteExpired},
 		{"CanceledContext", testCanceledContext},
 	}
 	for _, tc := range tests {
@@ -104,11 +114,15 @@ func newClient(id string) *clientreg.Client {
 				"example_object": json.RawMessage(`{"b":[1,2.50,null],"a":"x"}`),
 			},
 		},
-		SecretHash:             hash("secret " + id),
-		SecretExpiresAt:        base.Add(90 * 24 * time.Hour),
-		TokenHash:              hash("token " + id),
-		PreviousTokenHash:      hash("previous token " + id),
-		PreviousTokenExpiresAt: base.Add(10 * time.Minute),
+		SecretHash:               hash("secret " + id),
+		SecretExpiresAt:          base.Add(90 * 24 * time.Hour),
+		SecretCiphertext:         []byte("nonce+ciphertext of the secret of " + id),
+		PreviousSecretHash:       hash("previous secret " + id),
+		PreviousSecretCiphertext: []byte("nonce+ciphertext of the previous secret of " + id),
+		PreviousSecretExpiresAt:  base.Add(7 * 24 * time.Hour),
+		TokenHash:                hash("token " + id),
+		PreviousTokenHash:        hash("previous token " + id),
+		PreviousTokenExpiresAt:   base.Add(10 * time.Minute),
 	}
 }
 
@@ -160,6 +174,7 @@ func wantClient(t *testing.T, what string, got, want *clientreg.Client) {
 		{"IssuedAt", &g.IssuedAt, &w.IssuedAt},
 		{"UpdatedAt", &g.UpdatedAt, &w.UpdatedAt},
 		{"SecretExpiresAt", &g.SecretExpiresAt, &w.SecretExpiresAt},
+		{"PreviousSecretExpiresAt", &g.PreviousSecretExpiresAt, &w.PreviousSecretExpiresAt},
 		{"PreviousTokenExpiresAt", &g.PreviousTokenExpiresAt, &w.PreviousTokenExpiresAt},
 	} {
 		if !f.got.Equal(*f.wnt) {
@@ -324,7 +339,11 @@ func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
 	c.IssuedAt = c.IssuedAt.In(zone)
 	c.UpdatedAt = c.UpdatedAt.In(zone)
 	c.SecretExpiresAt = c.SecretExpiresAt.In(zone)
+	c.PreviousSecretExpiresAt = time.Date(2030, 2, 28, 0, 0, 0, 1000, zone)
 	c.PreviousTokenExpiresAt = time.Date(2031, 12, 31, 23, 59, 59, 999999000, zone)
+	// Ciphertexts are arbitrary bytes.
+	c.SecretCiphertext = []byte{0, 0xff, 0x80, '\'', '"', 0, 0xc3, 0x28}
+	c.PreviousSecretCiphertext = []byte{0xfe, 0xff, 0}
 	want := c.Clone()
 	mustCreate(t, s, c)
 	if !reflect.DeepEqual(c, want) {
@@ -364,33 +383,45 @@ func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
 		Localized:               map[string]string{"client_name#de-CH": "Neuer Name"},
 		Extensions:              map[string]json.RawMessage{"example_n": json.RawMessage(`42`)},
 	}
+	u.PreviousSecretHash = u.SecretHash
+	u.PreviousSecretCiphertext = u.SecretCiphertext
+	u.PreviousSecretExpiresAt = base.Add(3 * time.Hour)
 	u.SecretHash = hash("new secret")
+	u.SecretCiphertext = []byte("new ciphertext")
 	u.SecretExpiresAt = time.Time{}
 	u.PreviousTokenHash = u.TokenHash
 	u.PreviousTokenExpiresAt = base.Add(time.Hour)
 	u.TokenHash = hash("new token")
 	mustUpdate(t, s, u)
 	wantClient(t, "GetClient after update", mustGet(t, s, "full"), u)
+
+	// The overlap ends: the previous secret is cleared.
+	u.PreviousSecretHash, u.PreviousSecretCiphertext, u.PreviousSecretExpiresAt = nil, nil, time.Time{}
+	u.SecretCiphertext = nil
+	mustUpdate(t, s, u)
+	wantClient(t, "GetClient after clearing the previous secret", mustGet(t, s, "full"), u)
 }
 
 func testZeroTimes(t *testing.T, s clientreg.Store) {
 	ctx := context.Background()
 	c := newClient("zero")
 	c.IssuedAt, c.UpdatedAt, c.SecretExpiresAt, c.PreviousTokenExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	c.PreviousSecretExpiresAt = time.Time{}
 	mustCreate(t, s, c)
 	wantClient(t, "GetClient", mustGet(t, s, "zero"), c)
 
 	// Set, then cleared again by updates.
 	u := mustGet(t, s, "zero")
 	u.SecretExpiresAt, u.PreviousTokenExpiresAt = base, base.Add(time.Second)
+	u.PreviousSecretExpiresAt = base.Add(time.Minute)
 	mustUpdate(t, s, u)
 	wantClient(t, "GetClient after setting times", mustGet(t, s, "zero"), u)
-	u.SecretExpiresAt, u.PreviousTokenExpiresAt = time.Time{}, time.Time{}
+	u.SecretExpiresAt, u.PreviousTokenExpiresAt, u.PreviousSecretExpiresAt = time.Time{}, time.Time{}, time.Time{}
 	mustUpdate(t, s, u)
 	got := mustGet(t, s, "zero")
 	wantClient(t, "GetClient after clearing times", got, u)
-	if !got.SecretExpiresAt.IsZero() || !got.PreviousTokenExpiresAt.IsZero() {
-		t.Errorf("cleared times are not zero: %v, %v", got.SecretExpiresAt, got.PreviousTokenExpiresAt)
+	if !got.SecretExpiresAt.IsZero() || !got.PreviousTokenExpiresAt.IsZero() || !got.PreviousSecretExpiresAt.IsZero() {
+		t.Errorf("cleared times are not zero: %v, %v, %v", got.SecretExpiresAt, got.PreviousTokenExpiresAt, got.PreviousSecretExpiresAt)
 	}
 	if _, err := s.GetClientByTokenHash(ctx, c.TokenHash); err != nil {
 		t.Errorf("GetClientByTokenHash: %v", err)
@@ -402,6 +433,10 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 	nils.Metadata = clientreg.Metadata{ClientName: "nils"}
 	nils.SecretHash = nil
 	nils.SecretExpiresAt = time.Time{}
+	nils.SecretCiphertext = nil
+	nils.PreviousSecretHash = nil
+	nils.PreviousSecretCiphertext = nil
+	nils.PreviousSecretExpiresAt = time.Time{}
 	nils.PreviousTokenHash = nil
 	nils.PreviousTokenExpiresAt = time.Time{}
 
@@ -413,6 +448,9 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 		Contacts:      []string{},
 	}
 	empties.SecretHash = []byte{}
+	empties.SecretCiphertext = []byte{}
+	empties.PreviousSecretHash = []byte{}
+	empties.PreviousSecretCiphertext = []byte{}
 	empties.PreviousTokenHash = nil
 
 	check := func(what string, got, want *clientreg.Client) {
@@ -441,11 +479,19 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 		if (m.JWKS == nil) != (w.JWKS == nil) {
 			t.Errorf("%s: JWKS = %#v, want %#v", what, m.JWKS, w.JWKS)
 		}
-		if (got.SecretHash == nil) != (want.SecretHash == nil) {
-			t.Errorf("%s: SecretHash = %#v, want %#v", what, got.SecretHash, want.SecretHash)
-		}
-		if (got.PreviousTokenHash == nil) != (want.PreviousTokenHash == nil) {
-			t.Errorf("%s: PreviousTokenHash = %#v, want %#v", what, got.PreviousTokenHash, want.PreviousTokenHash)
+		for _, f := range []struct {
+			name      string
+			got, want []byte
+		}{
+			{"SecretHash", got.SecretHash, want.SecretHash},
+			{"SecretCiphertext", got.SecretCiphertext, want.SecretCiphertext},
+			{"PreviousSecretHash", got.PreviousSecretHash, want.PreviousSecretHash},
+			{"PreviousSecretCiphertext", got.PreviousSecretCiphertext, want.PreviousSecretCiphertext},
+			{"PreviousTokenHash", got.PreviousTokenHash, want.PreviousTokenHash},
+		} {
+			if (f.got == nil) != (f.want == nil) {
+				t.Errorf("%s: %s = %#v, want %#v", what, f.name, f.got, f.want)
+			}
 		}
 	}
 
@@ -457,10 +503,12 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 	// Swap the two shapes with updates.
 	u := mustGet(t, s, "nils")
 	u.Metadata, u.SecretHash = empties.Metadata.Clone(), []byte{}
+	u.SecretCiphertext, u.PreviousSecretHash, u.PreviousSecretCiphertext = []byte{}, []byte{}, []byte{}
 	mustUpdate(t, s, u)
 	check("nils updated to empties", mustGet(t, s, "nils"), u)
 	u = mustGet(t, s, "empties")
 	u.Metadata, u.SecretHash = nils.Metadata.Clone(), nil
+	u.SecretCiphertext, u.PreviousSecretHash, u.PreviousSecretCiphertext = nil, nil, nil
 	mustUpdate(t, s, u)
 	check("empties updated to nils", mustGet(t, s, "empties"), u)
 }
@@ -761,7 +809,7 @@ func scribble(c *clientreg.Client) {
 		}
 		m.Extensions["scribbled"] = json.RawMessage(`1`)
 	}
-	for _, b := range [][]byte{c.SecretHash, c.TokenHash, c.PreviousTokenHash} {
+	for _, b := range [][]byte{c.SecretHash, c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, c.TokenHash, c.PreviousTokenHash} {
 		for i := range b {
 			b[i] ^= 0xff
 		}
@@ -1051,5 +1099,459 @@ func testCanceledContext(t *testing.T, s clientreg.Store) {
 	}
 	if _, err := s.GetInitialToken(ctx, tok.Hash); err != nil {
 		t.Logf("GetInitialToken with a canceled context: %v", err)
+	}
+
+	mustCreate(t, s, newClient("ctx-tokens"))
+	at := newAccessToken("ctx", "ctx-tokens", base.Add(time.Hour))
+	if err := s.CreateAccessToken(ctx, at); err == nil {
+		wantAccessToken(t, "access token created with a canceled context", s, at)
+	} else {
+		mustCreateAccessToken(t, s, at)
+	}
+	if got, err := s.GetAccessToken(ctx, at.Hash); err == nil {
+		checkAccessToken(t, "GetAccessToken with a canceled context", got, at)
+	}
+	if err := s.UseAssertionID(ctx, "ctx-tokens", "jti", base.Add(time.Hour), base); err == nil {
+		wantErr(t, "UseAssertionID with a canceled context reported success, but a replay",
+			s.UseAssertionID(bg, "ctx-tokens", "jti", base.Add(time.Hour), base), clientreg.ErrAlreadyExists)
+	}
+	if err := s.DeleteAccessToken(ctx, at.Hash); err == nil {
+		wantNoAccessToken(t, "DeleteAccessToken with a canceled context reported success", s, at.Hash)
+	}
+	if n, err := s.DeleteExpired(ctx, farFuture); err == nil {
+		wantDeleteExpired(t, "DeleteExpired with a canceled context reported success", s, farFuture, 0)
+	} else if n != 0 {
+		t.Errorf("DeleteExpired failed (%v) but returned %d", err, n)
+	}
+}
+
+// farFuture is after every expiry the suite uses: DeleteExpired at farFuture
+// removes, and counts, every access token and assertion record.
+var farFuture = base.AddDate(100, 0, 0)
+
+// newAccessToken returns an access token of client clientID whose hash
+// derives from name, issued at base.
+func newAccessToken(name, clientID string, expiresAt time.Time) *clientreg.AccessToken {
+	return &clientreg.AccessToken{
+		Hash:      hash("access " + name),
+		ClientID:  clientID,
+		Scope:     "openid profile",
+		IssuedAt:  base,
+		ExpiresAt: expiresAt,
+	}
+}
+
+func cloneAccessToken(t *clientreg.AccessToken) *clientreg.AccessToken {
+	c := *t
+	c.Hash = append([]byte(nil), t.Hash...)
+	return &c
+}
+
+func mustCreateAccessToken(t *testing.T, s clientreg.Store, tok *clientreg.AccessToken) {
+	t.Helper()
+	if err := s.CreateAccessToken(context.Background(), tok); err != nil {
+		t.Fatalf("CreateAccessToken(client %q): %v", tok.ClientID, err)
+	}
+}
+
+// wantAccessToken fails the test unless the stored access token with want's
+// hash equals want: times by time.Equal and in UTC, everything else exactly.
+func wantAccessToken(t *testing.T, what string, s clientreg.Store, want *clientreg.AccessToken) {
+	t.Helper()
+	got, err := s.GetAccessToken(context.Background(), want.Hash)
+	if err != nil {
+		t.Errorf("%s: GetAccessToken: %v", what, err)
+		return
+	}
+	checkAccessToken(t, what, got, want)
+}
+
+// checkAccessToken fails the test unless got equals want: times by
+// time.Equal and in UTC, everything else exactly.
+func checkAccessToken(t *testing.T, what string, got, want *clientreg.AccessToken) {
+	t.Helper()
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"IssuedAt", got.IssuedAt, want.IssuedAt},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+	} {
+		if !f.got.Equal(f.want) || f.got.Location() != time.UTC {
+			t.Errorf("%s: %s = %v, want %v in UTC", what, f.name, f.got, f.want)
+		}
+	}
+	g, w := *got, *want
+	g.IssuedAt, g.ExpiresAt, w.IssuedAt, w.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: access token = %#v, want %#v", what, g, w)
+	}
+}
+
+// wantNoAccessToken fails the test unless no access token has the hash.
+func wantNoAccessToken(t *testing.T, what string, s clientreg.Store, hash []byte) {
+	t.Helper()
+	_, err := s.GetAccessToken(context.Background(), hash)
+	wantErr(t, what+": GetAccessToken", err, clientreg.ErrNotFound)
+}
+
+// wantDeleteExpired fails the test unless DeleteExpired at now removes n
+// rows.
+func wantDeleteExpired(t *testing.T, what string, s clientreg.Store, now time.Time, n int64) {
+	t.Helper()
+	got, err := s.DeleteExpired(context.Background(), now)
+	if err != nil {
+		t.Errorf("%s: DeleteExpired: %v", what, err)
+	} else if got != n {
+		t.Errorf("%s: DeleteExpired removed %d rows, want %d", what, got, n)
+	}
+}
+
+func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, newClient("owner"))
+	mustCreate(t, s, newClient("other"))
+
+	// Times given in another zone come back in UTC, to the microsecond.
+	zone := time.FixedZone("UTC-03:00", -3*3600)
+	tok := newAccessToken("a", "owner", base.Add(time.Hour+999999*time.Microsecond).In(zone))
+	tok.IssuedAt = tok.IssuedAt.In(zone)
+	tok.Scope = "openid profile email"
+	want := cloneAccessToken(tok)
+	mustCreateAccessToken(t, s, tok)
+	if !reflect.DeepEqual(tok, want) {
+		t.Errorf("CreateAccessToken modified its argument\n got: %#v\nwant: %#v", tok, want)
+	}
+	wantAccessToken(t, "after create", s, want)
+
+	// An empty scope, and a second token of the same client.
+	none := newAccessToken("no scope", "owner", base.Add(time.Minute))
+	none.Scope = ""
+	mustCreateAccessToken(t, s, none)
+	wantAccessToken(t, "token without scope", s, none)
+
+	// A taken hash, also for another client, changes nothing.
+	dup := newAccessToken("a", "other", base.Add(2*time.Hour))
+	dup.Scope = "admin"
+	wantErr(t, "CreateAccessToken with a taken hash", s.CreateAccessToken(ctx, dup), clientreg.ErrAlreadyExists)
+	wantAccessToken(t, "after the duplicate", s, want)
+
+	// Access tokens, registration access tokens and initial access tokens
+	// are separate: the same hash may be each of them.
+	reg := newAccessToken("reg", "owner", base.Add(time.Hour))
+	reg.Hash = hash("token owner")
+	mustCreateAccessToken(t, s, reg)
+	if got, err := s.GetClientByTokenHash(ctx, reg.Hash); err != nil || got.ID != "owner" {
+		t.Errorf("GetClientByTokenHash after an access token took the same hash: %v, %v", got, err)
+	}
+	mustCreateToken(t, s, &clientreg.InitialToken{Hash: tok.Hash, CreatedAt: base})
+	wantAccessToken(t, "after an initial token took the same hash", s, want)
+
+	// Values are the caller's: changing them does not reach the store.
+	tok.Hash[0] ^= 0xff
+	tok.ClientID, tok.Scope = "other", "scribbled"
+	wantAccessToken(t, "after changing the created value", s, want)
+	got, err := s.GetAccessToken(ctx, want.Hash)
+	if err != nil {
+		t.Fatalf("GetAccessToken: %v", err)
+	}
+	got.Hash[0] ^= 0xff
+	got.Scope = "scribbled"
+	wantAccessToken(t, "after changing a returned value", s, want)
+
+	// Missing tokens.
+	_, err = s.GetAccessToken(ctx, hash("missing"))
+	wantErr(t, "GetAccessToken of a missing token", err, clientreg.ErrNotFound)
+	wantErr(t, "DeleteAccessToken of a missing token", s.DeleteAccessToken(ctx, hash("missing")), clientreg.ErrNotFound)
+
+	// Delete, once.
+	if err := s.DeleteAccessToken(ctx, want.Hash); err != nil {
+		t.Fatalf("DeleteAccessToken: %v", err)
+	}
+	wantNoAccessToken(t, "after delete", s, want.Hash)
+	wantErr(t, "DeleteAccessToken twice", s.DeleteAccessToken(ctx, want.Hash), clientreg.ErrNotFound)
+	wantAccessToken(t, "the other token after delete", s, none)
+	if _, err := s.GetInitialToken(ctx, want.Hash); err != nil {
+		t.Errorf("GetInitialToken after deleting the access token with the same hash: %v", err)
+	}
+	// The hash is free again.
+	mustCreateAccessToken(t, s, dup)
+	wantAccessToken(t, "token created with a freed hash", s, dup)
+}
+
+func testAccessTokenUnknownClient(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	exp := base.Add(time.Hour)
+	tok := newAccessToken("ghost", "ghost", exp)
+	wantErr(t, "CreateAccessToken for a client that never existed", s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+	wantNoAccessToken(t, "token of a client that never existed", s, tok.Hash)
+
+	mustCreate(t, s, newClient("gone"))
+	if err := s.DeleteClient(ctx, "gone"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	tok = newAccessToken("gone", "gone", exp)
+	wantErr(t, "CreateAccessToken for a deleted client", s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+	wantNoAccessToken(t, "token of a deleted client", s, tok.Hash)
+
+	// Client IDs compare byte for byte.
+	mustCreate(t, s, newClient("Case"))
+	for _, id := range []string{"case", "Case ", "Cas", ""} {
+		tok := newAccessToken("near "+id, id, exp)
+		wantErr(t, fmt.Sprintf("CreateAccessToken for client %q", id), s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+	}
+	wantDeleteExpired(t, "nothing was stored", s, farFuture, 0)
+}
+
+func testDeleteClientDeletesTokens(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	exp := base.Add(time.Hour)
+	mustCreate(t, s, newClient("a"))
+	mustCreate(t, s, newClient("b"))
+	a1, a2, b1 := newAccessToken("a1", "a", exp), newAccessToken("a2", "a", exp), newAccessToken("b1", "b", exp)
+	for _, tok := range []*clientreg.AccessToken{a1, a2, b1} {
+		mustCreateAccessToken(t, s, tok)
+	}
+	for _, u := range []struct{ client, jti string }{{"a", "jti-1"}, {"a", "jti-2"}, {"b", "jti-1"}} {
+		if err := s.UseAssertionID(ctx, u.client, u.jti, exp, base); err != nil {
+			t.Fatalf("UseAssertionID(%q, %q): %v", u.client, u.jti, err)
+		}
+	}
+
+	if err := s.DeleteClient(ctx, "a"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	wantNoAccessToken(t, "first token of the deleted client", s, a1.Hash)
+	wantNoAccessToken(t, "second token of the deleted client", s, a2.Hash)
+	wantErr(t, "DeleteAccessToken of a token of the deleted client", s.DeleteAccessToken(ctx, a1.Hash), clientreg.ErrNotFound)
+	wantAccessToken(t, "token of the other client", s, b1)
+
+	// A new client with the same ID starts afresh: no token, no jti.
+	mustCreate(t, s, newClient("a"))
+	wantNoAccessToken(t, "token of the deleted client, after a new client took its ID", s, a1.Hash)
+	if err := s.UseAssertionID(ctx, "a", "jti-1", exp, base); err != nil {
+		t.Errorf("UseAssertionID of a jti of the deleted client, by a new client with its ID: %v", err)
+	}
+	wantErr(t, "UseAssertionID of the other client's jti", s.UseAssertionID(ctx, "b", "jti-1", exp, base), clientreg.ErrAlreadyExists)
+
+	// Nothing of the deleted client was left behind, even hidden: removing
+	// everything finds b1, b's jti-1 and the new a's jti-1 only.
+	wantDeleteExpired(t, "every row", s, farFuture, 3)
+}
+
+// testAccessTokenDeleteRace creates access tokens while their client is
+// being deleted. Whatever the order, no token may outlive the client: a
+// token either is created before the delete, which then deletes it too, or
+// is refused with ErrNotFound.
+func testAccessTokenDeleteRace(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	const rounds, creators = 30, 4
+	exp := base.Add(time.Hour)
+	var created, refused int
+	for round := range rounds {
+		id := fmt.Sprintf("race-%d", round)
+		mustCreate(t, s, newClient(id))
+		var (
+			start  = make(chan struct{})
+			wg     sync.WaitGroup
+			toks   [creators]*clientreg.AccessToken
+			errs   [creators]error
+			delErr error
+		)
+		for i := range toks {
+			toks[i] = newAccessToken(fmt.Sprintf("%s/%d", id, i), id, exp)
+			wg.Go(func() {
+				<-start
+				errs[i] = s.CreateAccessToken(ctx, toks[i])
+			})
+		}
+		wg.Go(func() {
+			<-start
+			delErr = s.DeleteClient(ctx, id)
+		})
+		close(start)
+		wg.Wait()
+
+		if delErr != nil {
+			t.Fatalf("round %d: DeleteClient: %v", round, delErr)
+		}
+		if _, err := s.GetClient(ctx, id); !errors.Is(err, clientreg.ErrNotFound) {
+			t.Fatalf("round %d: GetClient after DeleteClient: got error %v, want ErrNotFound", round, err)
+		}
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, clientreg.ErrNotFound):
+				refused++
+			default:
+				t.Fatalf("round %d: CreateAccessToken %d: got error %v, want nil or ErrNotFound", round, i, err)
+			}
+			if _, err := s.GetAccessToken(ctx, toks[i].Hash); !errors.Is(err, clientreg.ErrNotFound) {
+				t.Fatalf("round %d: token %d (CreateAccessToken error %v) outlived its client: GetAccessToken error %v",
+					round, i, errs[i], err)
+			}
+		}
+	}
+	t.Logf("%d tokens created before the delete, %d refused after it", created, refused)
+	wantDeleteExpired(t, "no token of a deleted client is left", s, farFuture, 0)
+}
+
+func testAssertionIDReplay(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	use := func(what, clientID, jti string, expiresAt, now time.Time, want error) {
+		t.Helper()
+		err := s.UseAssertionID(ctx, clientID, jti, expiresAt, now)
+		if want == nil {
+			if err != nil {
+				t.Errorf("%s: UseAssertionID(%q, %q): %v", what, clientID, jti, err)
+			}
+			return
+		}
+		wantErr(t, fmt.Sprintf("%s: UseAssertionID(%q, %q)", what, clientID, jti), err, want)
+	}
+	mustCreate(t, s, newClient("a"))
+	mustCreate(t, s, newClient("b"))
+	exp := base.Add(5 * time.Minute)
+
+	use("first use", "a", "jti-1", exp, base, nil)
+	use("replay", "a", "jti-1", exp, base.Add(time.Minute), clientreg.ErrAlreadyExists)
+	use("replay just before expiry", "a", "jti-1", exp, exp.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
+	use("replay with another expiry", "a", "jti-1", exp.Add(time.Hour), base, clientreg.ErrAlreadyExists)
+	use("the same jti by another client", "b", "jti-1", exp, base, nil)
+	use("replay by the other client", "b", "jti-1", exp, base, clientreg.ErrAlreadyExists)
+	use("another jti", "a", "jti-2", exp, base, nil)
+
+	// JWT IDs and client IDs compare byte for byte.
+	variants := []string{"jti-1 ", "JTI-1", "jti-1\x00", "jti-1\x00x", "jti-\u00e9", "jti-e\u0301", "ジェイティーアイ"}
+	for _, jti := range variants {
+		use("first use of a near jti", "a", jti, exp, base, nil)
+	}
+	for _, jti := range variants {
+		use("replay of a near jti", "a", jti, exp, base, clientreg.ErrAlreadyExists)
+	}
+	use("a client ID that differs in case", "A", "jti-1", exp, base, nil)
+
+	// At its expiry the record is expired, and a use replaces it.
+	exp2 := exp.Add(time.Hour)
+	use("use at the expiry of the record", "a", "jti-1", exp2, exp, nil)
+	use("replay after the replacement", "a", "jti-1", exp2, exp.Add(time.Minute), clientreg.ErrAlreadyExists)
+	use("replay just before the new expiry", "a", "jti-1", exp2, exp2.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
+	use("use after the new expiry", "a", "jti-1", exp2.Add(time.Hour), exp2.Add(time.Second), nil)
+	use("replay after the second replacement", "a", "jti-1", exp2.Add(time.Hour), exp2.Add(time.Minute), clientreg.ErrAlreadyExists)
+	// The other client's record is untouched.
+	use("replay by the other client before its expiry", "b", "jti-1", exp, exp.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
+}
+
+func testAssertionIDConcurrent(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	const workers = 20
+	mustCreate(t, s, newClient("a"))
+	race := func(what, jti string, now time.Time) {
+		t.Helper()
+		var (
+			start = make(chan struct{})
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			ok    int
+			other []error
+		)
+		for range workers {
+			wg.Go(func() {
+				<-start
+				err := s.UseAssertionID(ctx, "a", jti, base.Add(time.Hour), now)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case !errors.Is(err, clientreg.ErrAlreadyExists):
+					other = append(other, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(other) > 0 {
+			t.Errorf("%s: unexpected errors (want nil or ErrAlreadyExists): %v", what, other)
+		}
+		if ok != 1 {
+			t.Errorf("%s: %d of %d concurrent uses succeeded, want exactly 1", what, ok, workers)
+		}
+	}
+	for round := range 5 {
+		race(fmt.Sprintf("round %d: a new jti", round), fmt.Sprintf("jti-%d", round), base)
+	}
+	// A use that replaces an expired record is one of a kind too.
+	if err := s.UseAssertionID(ctx, "a", "expired", base, base.Add(-time.Hour)); err != nil {
+		t.Fatalf("UseAssertionID: %v", err)
+	}
+	race("an expired jti", "expired", base.Add(time.Second))
+}
+
+func testDeleteExpired(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	now := base
+	then := base.Add(-48 * time.Hour) // when everything was recorded
+	mustCreate(t, s, newClient("a"))
+	mustCreate(t, s, newClient("b"))
+
+	toks := []struct {
+		tok     *clientreg.AccessToken
+		expired bool
+	}{
+		{newAccessToken("long gone", "a", now.Add(-24*time.Hour)), true},
+		{newAccessToken("just expired", "b", now.Add(-time.Microsecond)), true},
+		{newAccessToken("expires now", "a", now), false},
+		{newAccessToken("valid", "a", now.Add(time.Hour)), false},
+	}
+	for _, tc := range toks {
+		mustCreateAccessToken(t, s, tc.tok)
+	}
+	jtis := []struct {
+		clientID, jti string
+		expiresAt     time.Time
+		expired       bool
+	}{
+		{"a", "old", now.Add(-time.Minute), true},
+		{"b", "old", now.Add(-time.Microsecond), true},
+		{"no such client", "old", now.Add(-time.Hour), true},
+		{"a", "now", now, false},
+		{"a", "new", now.Add(time.Hour), false},
+	}
+	for _, j := range jtis {
+		if err := s.UseAssertionID(ctx, j.clientID, j.jti, j.expiresAt, then); err != nil {
+			t.Fatalf("UseAssertionID(%q, %q): %v", j.clientID, j.jti, err)
+		}
+	}
+
+	wantDeleteExpired(t, "at now", s, now, 2+3)
+	for _, tc := range toks {
+		if tc.expired {
+			wantNoAccessToken(t, "expired token", s, tc.tok.Hash)
+		} else {
+			wantAccessToken(t, "unexpired token", s, tc.tok)
+		}
+	}
+	// A record that is still there refuses a use at then, when it was
+	// valid; a removed one accepts it, and is recorded again.
+	for _, j := range jtis {
+		err := s.UseAssertionID(ctx, j.clientID, j.jti, j.expiresAt, then)
+		switch {
+		case j.expired && err != nil:
+			t.Errorf("UseAssertionID(%q, %q) after DeleteExpired: got error %v, want the record removed", j.clientID, j.jti, err)
+		case !j.expired && !errors.Is(err, clientreg.ErrAlreadyExists):
+			t.Errorf("UseAssertionID(%q, %q) after DeleteExpired: got error %v, want the record kept (ErrAlreadyExists)", j.clientID, j.jti, err)
+		}
+	}
+	wantDeleteExpired(t, "the expired records recorded again", s, now, 3)
+	wantDeleteExpired(t, "again at now", s, now, 0)
+	wantDeleteExpired(t, "an hour later", s, now.Add(time.Hour), 2)
+	wantDeleteExpired(t, "just after the last expiry", s, now.Add(time.Hour+time.Microsecond), 2)
+	wantDeleteExpired(t, "nothing left", s, farFuture, 0)
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.GetClient(ctx, id); err != nil {
+			t.Errorf("GetClient(%q) after DeleteExpired: %v", id, err)
+		}
 	}
 }

@@ -1,0 +1,413 @@
+package clientreg
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Client authentication (RFC 6749 §2.3, RFC 7521, RFC 7523 §2.2 and §3).
+// One component serves the token, introspection and revocation endpoints
+// and the recovery of lost registration access tokens, and an embedding
+// authorization server can call it for its own endpoints: exactly the method
+// a client registered is accepted.
+
+// AssertionTypeJWTBearer is the client_assertion_type of RFC 7523 §2.2.
+const AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// The JWS algorithms accepted in client assertions: HMAC for
+// client_secret_jwt (HS256: issued secrets have 256 bits, too short a key
+// for HS384 and HS512), public-key algorithms for private_key_jwt. "none" is
+// never accepted.
+var (
+	secretJWTAlgs = []jose.SignatureAlgorithm{jose.HS256}
+	keyJWTAlgs    = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+		jose.ES256, jose.ES384, jose.ES512, jose.EdDSA}
+)
+
+// AssertionSigningAlgs returns the JWS algorithms accepted in client
+// assertions, as published in *_auth_signing_alg_values_supported.
+func AssertionSigningAlgs() []string {
+	var out []string
+	for _, a := range slices.Concat(keyJWTAlgs, secretJWTAlgs) {
+		out = append(out, string(a))
+	}
+	return out
+}
+
+// maxAssertionLifetime bounds exp - now for client assertions: a long-lived
+// assertion would have to be remembered (for replay) for as long.
+const maxAssertionLifetime = time.Hour
+
+// assertionLeeway is the clock skew allowed on exp, nbf and iat.
+const assertionLeeway = 30 * time.Second
+
+// AuthenticatedClient is a client whose credentials were verified.
+type AuthenticatedClient struct {
+	// Client is the client as stored.
+	Client *Client
+	// Method is the token_endpoint_auth_method it authenticated with.
+	Method string
+}
+
+// AuthenticateClient authenticates the client that makes r, a POST with an
+// application/x-www-form-urlencoded body, using the method the client
+// registered: client_secret_basic, client_secret_post, client_secret_jwt,
+// private_key_jwt or none (the client is then only identified). endpoint is
+// the absolute URL of the endpoint r was sent to; a client assertion's aud
+// must name it, the token endpoint or the issuer.
+//
+// It returns ErrInvalidClient (401, with a Basic challenge when the client
+// tried Basic) for any failed authentication, with a description that does
+// not reveal whether the client exists, and ErrInvalidRequest for a request
+// that uses more than one method.
+func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	form, err := h.postForm(r)
+	if err != nil {
+		return nil, err
+	}
+	basicID, basicSecret, basic, err := basicCredentials(r)
+	if err != nil {
+		return nil, err
+	}
+	fail := ErrInvalidClient
+	if basic {
+		fail = ErrInvalidClient.WithDescription("client authentication failed")
+		fail.Challenge = `Basic realm="` + h.issuer + `", charset="UTF-8"`
+	}
+	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
+	methods := 0
+	for _, used := range []bool{basic, formSecret != "", assertion != "" || assertionType != ""} {
+		if used {
+			methods++
+		}
+	}
+	if methods > 1 {
+		return nil, ErrInvalidRequest.WithDescription("the request uses more than one client authentication method (RFC 6749 section 2.3)")
+	}
+	now := h.now()
+	var (
+		id     string
+		method string
+	)
+	switch {
+	case basic:
+		id, method = basicID, "client_secret_basic"
+		if formID != "" && formID != basicID {
+			return nil, fail
+		}
+	case formSecret != "":
+		id, method = formID, "client_secret_post"
+	case assertion != "" || assertionType != "":
+		if assertionType != AssertionTypeJWTBearer {
+			return nil, ErrInvalidClient.WithDescription("client_assertion_type must be %s", AssertionTypeJWTBearer)
+		}
+		id, method = assertionSubject(assertion), "jwt"
+		if id == "" || (formID != "" && formID != id) {
+			return nil, fail
+		}
+	default:
+		id, method = formID, "none"
+	}
+	if id == "" {
+		return nil, fail
+	}
+	c, err := h.store.GetClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fail
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load client: %w", err)
+	}
+	registered := c.Metadata.TokenEndpointAuthMethod
+	switch method {
+	case "client_secret_basic", "client_secret_post":
+		secret := basicSecret
+		if method == "client_secret_post" {
+			secret = formSecret
+		}
+		if registered != method || !h.secretMatches(c, secret, now) {
+			return nil, fail
+		}
+	case "jwt":
+		if registered != "client_secret_jwt" && registered != "private_key_jwt" {
+			return nil, fail
+		}
+		method = registered
+		if err := h.verifyAssertion(ctx, c, assertion, endpoint, now); err != nil {
+			return nil, err
+		}
+	case "none":
+		if registered != "none" {
+			return nil, fail
+		}
+	}
+	return &AuthenticatedClient{Client: c, Method: method}, nil
+}
+
+// secretMatches reports whether secret is c's current secret, unexpired, or
+// its previous secret within the overlap window. Both comparisons are
+// always made, in constant time.
+func (h *Handler) secretMatches(c *Client, secret string, now time.Time) bool {
+	cur := h.keys.matches(purposeClientSecret, secret, c.SecretHash) &&
+		(c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt))
+	prev := h.keys.matches(purposeClientSecret, secret, c.PreviousSecretHash) && now.Before(c.PreviousSecretExpiresAt)
+	return cur || prev
+}
+
+// postForm parses r's form body (bounded by the handler's body limit).
+func (h *Handler) postForm(r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return nil, ErrInvalidRequest.WithDescription("use POST")
+	}
+	if r.PostForm != nil {
+		return r.PostForm, nil
+	}
+	mt := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i]
+	}
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return nil, ErrUnsupportedMediaType.WithDescription("the request body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, h.maxBody)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.maxBody)
+		}
+		return nil, ErrInvalidRequest.WithDescription("the request body is not a valid form")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			return nil, ErrInvalidRequest.WithDescription("parameter %s is repeated (RFC 6749 section 3.2)", quote(k))
+		}
+	}
+	return r.PostForm, nil
+}
+
+// basicCredentials decodes HTTP Basic credentials, undoing the
+// application/x-www-form-urlencoded encoding of RFC 6749 §2.3.1 that
+// net/http's BasicAuth leaves in place.
+func basicCredentials(r *http.Request) (id, secret string, ok bool, err error) {
+	auth := r.Header.Get("Authorization")
+	scheme, rest, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return "", "", false, nil
+	}
+	bad := ErrInvalidClient.WithDescription("malformed Basic credentials")
+	bad.Challenge = `Basic charset="UTF-8"`
+	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if derr != nil {
+		return "", "", true, bad
+	}
+	u, p, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", true, bad
+	}
+	if id, err = url.QueryUnescape(u); err != nil {
+		return "", "", true, bad
+	}
+	if secret, err = url.QueryUnescape(p); err != nil {
+		return "", "", true, bad
+	}
+	return id, secret, true, nil
+}
+
+// assertionSubject returns the sub claim of an unverified assertion, to
+// find the client whose keys verify it; "" when it has none.
+func assertionSubject(assertion string) string {
+	tok, err := jwt.ParseSigned(assertion, slices.Concat(keyJWTAlgs, secretJWTAlgs))
+	if err != nil {
+		return ""
+	}
+	var cl jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&cl); err != nil {
+		return ""
+	}
+	return cl.Subject
+}
+
+// verifyAssertion verifies a client assertion of c (RFC 7523 §3): the
+// signature with the client's secret or keys, iss = sub = client_id, an aud
+// naming this server, exp required and not too far ahead, and a jti that
+// has not been used before.
+func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, endpoint string, now time.Time) error {
+	fail := func(why string) error {
+		return ErrInvalidClient.WithDescription("client assertion rejected: %s", why)
+	}
+	algs := keyJWTAlgs
+	if c.Metadata.TokenEndpointAuthMethod == "client_secret_jwt" {
+		algs = secretJWTAlgs
+	}
+	tok, err := jwt.ParseSigned(assertion, algs)
+	if err != nil {
+		return fail("not a JWS signed with an accepted algorithm")
+	}
+	var cl jwt.Claims
+	verified := false
+	if c.Metadata.TokenEndpointAuthMethod == "client_secret_jwt" {
+		var secrets [][]byte
+		if c.SecretCiphertext != nil && (c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt)) {
+			secrets = append(secrets, c.SecretCiphertext)
+		}
+		if c.PreviousSecretCiphertext != nil && now.Before(c.PreviousSecretExpiresAt) {
+			secrets = append(secrets, c.PreviousSecretCiphertext)
+		}
+		for _, ct := range secrets {
+			secret, err := h.keys.decrypt(ct)
+			if err != nil {
+				return fmt.Errorf("decrypt client secret: %w", err)
+			}
+			if tok.Claims([]byte(secret), &cl) == nil {
+				verified = true
+				break
+			}
+		}
+	} else {
+		keys, err := h.clientKeys(ctx, c, false)
+		if err != nil {
+			return err
+		}
+		verified = verifyWithKeys(tok, keys, &cl)
+		if !verified && c.Metadata.JWKSURI != "" {
+			// The client may have rotated its keys: fetch them again.
+			if keys, err = h.clientKeys(ctx, c, true); err != nil {
+				return err
+			}
+			verified = verifyWithKeys(tok, keys, &cl)
+		}
+	}
+	if !verified {
+		return fail("the signature does not verify with the client's credentials")
+	}
+	if cl.Expiry == nil {
+		return fail("exp is required")
+	}
+	aud := jwt.Audience{endpoint, h.issuer}
+	if h.tokenEndpoint != "" {
+		aud = append(aud, h.tokenEndpoint)
+	}
+	if err := cl.ValidateWithLeeway(jwt.Expected{Issuer: c.ID, Subject: c.ID, AnyAudience: aud, Time: now}, assertionLeeway); err != nil {
+		switch {
+		case errors.Is(err, jwt.ErrExpired):
+			return fail("expired")
+		case errors.Is(err, jwt.ErrInvalidAudience):
+			return fail("aud must name the endpoint, the token endpoint or the issuer")
+		case errors.Is(err, jwt.ErrNotValidYet), errors.Is(err, jwt.ErrIssuedInTheFuture):
+			return fail("not valid yet")
+		default:
+			return fail("iss and sub must both be the client_id")
+		}
+	}
+	exp := cl.Expiry.Time()
+	if exp.Sub(now) > maxAssertionLifetime {
+		return fail("exp is too far in the future")
+	}
+	if cl.ID == "" {
+		return fail("jti is required")
+	}
+	err = h.store.UseAssertionID(ctx, c.ID, cl.ID, exp.Add(assertionLeeway), now)
+	if errors.Is(err, ErrAlreadyExists) {
+		return fail("jti was already used")
+	}
+	if err != nil {
+		return fmt.Errorf("record assertion jti: %w", err)
+	}
+	return nil
+}
+
+// verifyWithKeys verifies tok with the key its kid names, or with each
+// signing key when it names none, and decodes its claims into cl.
+func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, cl *jwt.Claims) bool {
+	kid := ""
+	if len(tok.Headers) > 0 {
+		kid = tok.Headers[0].KeyID
+	}
+	for _, k := range keys.Keys {
+		if (kid != "" && k.KeyID != kid) || (k.Use != "" && k.Use != "sig") || !k.IsPublic() {
+			continue
+		}
+		if tok.Claims(k.Key, cl) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// clientKeys returns c's JWK Set, inline or from jwks_uri through the
+// guarded fetcher, cached for keyCacheTTL; refresh bypasses a cache entry
+// older than keyRefreshInterval.
+func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jose.JSONWebKeySet, error) {
+	if c.Metadata.JWKS != nil {
+		var ks jose.JSONWebKeySet
+		if err := json.Unmarshal(c.Metadata.JWKS, &ks); err != nil {
+			return nil, ErrInvalidClient.WithDescription("the client's jwks cannot be read")
+		}
+		return &ks, nil
+	}
+	if c.Metadata.JWKSURI == "" {
+		return nil, ErrInvalidClient.WithDescription("the client has no keys")
+	}
+	return h.keyCache.get(ctx, h, c.Metadata.JWKSURI, refresh)
+}
+
+const (
+	keyCacheTTL        = 5 * time.Minute
+	keyRefreshInterval = 30 * time.Second
+)
+
+// keyCache caches fetched JWK Sets by URI.
+type keyCache struct {
+	mu      sync.Mutex
+	entries map[string]keyCacheEntry
+}
+
+type keyCacheEntry struct {
+	keys    *jose.JSONWebKeySet
+	fetched time.Time
+}
+
+func (kc *keyCache) get(ctx context.Context, h *Handler, uri string, refresh bool) (*jose.JSONWebKeySet, error) {
+	now := h.now()
+	kc.mu.Lock()
+	e, ok := kc.entries[uri]
+	kc.mu.Unlock()
+	if ok && now.Sub(e.fetched) < keyCacheTTL && (!refresh || now.Sub(e.fetched) < keyRefreshInterval) {
+		return e.keys, nil
+	}
+	body, err := h.fetcher.Get(ctx, uri)
+	if err != nil {
+		h.log.WarnContext(ctx, "fetch client jwks_uri failed", "jwks_uri", uri, "err", err)
+		if ok {
+			return e.keys, nil // keep verifying with what we had
+		}
+		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
+	}
+	var ks jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &ks); err != nil {
+		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
+	}
+	kc.mu.Lock()
+	if kc.entries == nil {
+		kc.entries = make(map[string]keyCacheEntry)
+	}
+	if len(kc.entries) > 10000 {
+		clear(kc.entries) // bounded memory; entries are cheap to refetch
+	}
+	kc.entries[uri] = keyCacheEntry{keys: &ks, fetched: now}
+	kc.mu.Unlock()
+	return &ks, nil
+}

@@ -1,0 +1,82 @@
+package clientreg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Token introspection (RFC 7662), served when Config.ServeTokenEndpoints is
+// set. The caller authenticates as a client (public clients cannot). By
+// default a client learns about its own tokens only: any other token is
+// reported inactive, so introspection is no oracle for other clients'
+// tokens. Config.MayIntrospect widens that for resource servers.
+
+// Introspection is an introspection response (RFC 7662 §2.2).
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+}
+
+// IntrospectionPolicy decides whether caller may learn about token, an
+// active access token issued to token.ClientID.
+type IntrospectionPolicy func(caller *Client, token *AccessToken) bool
+
+// OwnTokensOnly is the default IntrospectionPolicy.
+func OwnTokensOnly(caller *Client, token *AccessToken) bool { return caller.ID == token.ClientID }
+
+// Introspect reports on token as RFC 7662 §2.2 describes, to the
+// authenticated client caller.
+func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) (*Introspection, error) {
+	inactive := &Introspection{Active: false}
+	t, err := h.store.GetAccessToken(ctx, h.keys.hash(purposeAccessToken, token))
+	if errors.Is(err, ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up access token: %w", err)
+	}
+	if !h.now().Before(t.ExpiresAt) || !h.mayIntrospect(caller, t) {
+		return inactive, nil
+	}
+	return &Introspection{
+		Active:    true,
+		Scope:     t.Scope,
+		ClientID:  t.ClientID,
+		TokenType: "Bearer",
+		Exp:       t.ExpiresAt.Unix(),
+		Iat:       t.IssuedAt.Unix(),
+		Iss:       h.issuer,
+	}, nil
+}
+
+func (h *Handler) serveIntrospection(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	ctx := r.Context()
+	ac, err := h.AuthenticateClient(ctx, r, h.introspectionEP)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if ac.Method == "none" {
+		h.writeError(w, r, ErrInvalidClient.WithDescription("introspection requires client authentication; public clients cannot introspect"))
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("token is required"))
+		return
+	}
+	res, err := h.Introspect(ctx, ac.Client, token)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

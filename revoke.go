@@ -1,0 +1,55 @@
+package clientreg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Token revocation (RFC 7009), served when Config.ServeTokenEndpoints is
+// set. A client revokes its own access tokens; a token that is unknown,
+// expired or another client's is answered like a revoked one (200), as
+// §2.2 requires, and left alone.
+
+// Revoke revokes token if it is an access token of the authenticated client
+// caller. It reports whether a token was revoked; the HTTP endpoint answers
+// 200 either way.
+func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (bool, error) {
+	hash := h.keys.hash(purposeAccessToken, token)
+	t, err := h.store.GetAccessToken(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up access token: %w", err)
+	}
+	if t.ClientID != caller.ID {
+		return false, nil
+	}
+	if err := h.store.DeleteAccessToken(ctx, hash); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("revoke access token: %w", err)
+	}
+	return true, nil
+}
+
+func (h *Handler) serveRevocation(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	ctx := r.Context()
+	ac, err := h.AuthenticateClient(ctx, r, h.revocationEP)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("token is required"))
+		return
+	}
+	if _, err := h.Revoke(ctx, ac.Client, token); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}

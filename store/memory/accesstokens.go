@@ -1,0 +1,149 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+// accessToken is a stored access token, without its hash, which is its key.
+type accessToken struct {
+	clientID, scope     string
+	issuedAt, expiresAt time.Time // in UTC
+}
+
+// CreateAccessToken stores a copy of t. It returns clientreg.ErrNotFound
+// when no client t.ClientID exists and clientreg.ErrAlreadyExists when a
+// token with the same Hash exists.
+func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: create access token: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[t.ClientID]; !ok {
+		return fmt.Errorf("memory: create access token: client %q: %w", t.ClientID, clientreg.ErrNotFound)
+	}
+	h := string(t.Hash)
+	if _, ok := s.accessTokens[h]; ok {
+		return fmt.Errorf("memory: create access token: %w", clientreg.ErrAlreadyExists)
+	}
+	s.accessTokens[h] = accessToken{
+		clientID:  t.ClientID,
+		scope:     t.Scope,
+		issuedAt:  t.IssuedAt.UTC(),
+		expiresAt: t.ExpiresAt.UTC(),
+	}
+	hs := s.clientTokens[t.ClientID]
+	if hs == nil {
+		hs = make(map[string]struct{})
+		s.clientTokens[t.ClientID] = hs
+	}
+	hs[h] = struct{}{}
+	return nil
+}
+
+// GetAccessToken returns a copy of the access token with the given hash, or
+// clientreg.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: get access token: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.accessTokens[string(hash)]
+	if !ok {
+		return nil, fmt.Errorf("memory: get access token: %w", clientreg.ErrNotFound)
+	}
+	return &clientreg.AccessToken{
+		Hash:      append([]byte{}, hash...),
+		ClientID:  t.clientID,
+		Scope:     t.scope,
+		IssuedAt:  t.issuedAt,
+		ExpiresAt: t.expiresAt,
+	}, nil
+}
+
+// DeleteAccessToken removes the access token with the given hash, or
+// returns clientreg.ErrNotFound.
+func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: delete access token: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.deleteAccessToken(string(hash)) {
+		return fmt.Errorf("memory: delete access token: %w", clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// UseAssertionID records that client clientID used the assertion jti, valid
+// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// recorded the same jti before and that record has not expired at now; an
+// expired record is replaced.
+func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: use assertion ID: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.assertionIDs[clientID]
+	if exp, ok := ids[jti]; ok && exp.After(now) {
+		return fmt.Errorf("memory: use assertion ID: %w", clientreg.ErrAlreadyExists)
+	}
+	if ids == nil {
+		ids = make(map[string]time.Time)
+		s.assertionIDs[clientID] = ids
+	}
+	ids[jti] = expiresAt.UTC()
+	return nil
+}
+
+// DeleteExpired removes the access tokens and assertion records that expired
+// before now, and returns how many it removed.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("memory: delete expired: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for h, t := range s.accessTokens {
+		if t.expiresAt.Before(now) {
+			s.deleteAccessToken(h)
+			n++
+		}
+	}
+	for id, ids := range s.assertionIDs {
+		for jti, exp := range ids {
+			if exp.Before(now) {
+				delete(ids, jti)
+				n++
+			}
+		}
+		if len(ids) == 0 {
+			delete(s.assertionIDs, id)
+		}
+	}
+	return n, nil
+}
+
+// deleteAccessToken deletes the access token with hash h and reports whether
+// it existed. The caller holds s.mu for writing.
+func (s *Store) deleteAccessToken(h string) bool {
+	t, ok := s.accessTokens[h]
+	if !ok {
+		return false
+	}
+	delete(s.accessTokens, h)
+	if hs := s.clientTokens[t.clientID]; hs != nil {
+		delete(hs, h)
+		if len(hs) == 0 {
+			delete(s.clientTokens, t.clientID)
+		}
+	}
+	return true
+}

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clientreg/clientreg"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// CreateAccessToken stores t. It returns clientreg.ErrNotFound when no
+// client t.ClientID exists and clientreg.ErrAlreadyExists when a token with
+// the same Hash exists.
+//
+// The token is inserted by one INSERT ... SELECT that reads the client row
+// FOR KEY SHARE. A concurrent DeleteClient, which deletes the client row
+// first, therefore either has deleted it, and the SELECT, which waits for its
+// commit, finds no client; or waits until the token is committed, and then
+// deletes it with its client (by the foreign key's cascade and by its own
+// DELETE, whose statement sees the commit).
+func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
+	const op = "create access token"
+	if !storableID(t.ClientID) {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
+SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz FROM clients WHERE id = $2 FOR KEY SHARE`,
+		t.Hash, t.ClientID, t.Scope, t.IssuedAt, t.ExpiresAt)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
+		// foreign_key_violation: not expected, since the SELECT locked the
+		// client row, but it means the same.
+		return fmt.Errorf("postgres: %s: client %q: %w: %w", op, t.ClientID, clientreg.ErrNotFound, err)
+	}
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: client %q: %w", op, t.ClientID, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// GetAccessToken returns the access token with the given hash, or
+// clientreg.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
+	var t clientreg.AccessToken
+	err := s.pool.QueryRow(ctx,
+		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = $1`, hash,
+	).Scan(&t.Hash, &t.ClientID, &t.Scope, &t.IssuedAt, &t.ExpiresAt)
+	if err != nil {
+		return nil, s.mapErr(ctx, "get access token", err) // pgx.ErrNoRows is ErrNotFound
+	}
+	t.IssuedAt = t.IssuedAt.UTC()
+	t.ExpiresAt = t.ExpiresAt.UTC()
+	return &t, nil
+}
+
+// DeleteAccessToken removes the access token with the given hash, or
+// returns clientreg.ErrNotFound.
+func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
+	const op = "delete access token"
+	tag, err := s.pool.Exec(ctx, `DELETE FROM access_tokens WHERE hash = $1`, hash)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// UseAssertionID records that client clientID used the assertion jti, valid
+// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// recorded the same jti before and that record has not expired at now
+// (expires_at > now); an expired record is replaced. JWT IDs compare byte
+// for byte.
+//
+// The check and the write are one INSERT ... ON CONFLICT DO UPDATE whose
+// update applies only to an expired record. Concurrent uses of one jti wait
+// for each other's commit and then evaluate the condition on the row as
+// committed, so exactly one of them succeeds. A client ID that PostgreSQL
+// cannot store (NUL, invalid UTF-8) belongs to no client: the call returns
+// clientreg.ErrNotFound.
+func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
+	const op = "use assertion ID"
+	if !storableID(clientID) {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES ($1, $2, $3)
+ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+WHERE assertion_ids.expires_at <= $4`,
+		clientID, []byte(jti), expiresAt, now)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// DeleteExpired removes the access tokens and assertion records that expired
+// before now (expires_at < now), in one transaction, and returns how many it
+// removed.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	err := s.inTx(ctx, "delete expired", func(tx pgx.Tx) error {
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM access_tokens WHERE expires_at < $1`,
+			`DELETE FROM assertion_ids WHERE expires_at < $1`,
+		} {
+			tag, err := tx.Exec(ctx, q, now)
+			if err != nil {
+				return err
+			}
+			total += tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}

@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clientreg/clientreg"
+
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// CreateAccessToken stores t. It returns clientreg.ErrNotFound when no
+// client t.ClientID exists and clientreg.ErrAlreadyExists when a token with
+// the same Hash exists.
+//
+// The token is inserted by one INSERT ... SELECT that reads the client row.
+// Writes run one at a time (through the one writer connection, and under the
+// database's write lock across processes), so a concurrent DeleteClient
+// either ran before, and nothing is inserted, or runs after, and deletes the
+// token with its client.
+func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
+	const op = "create access token"
+	res, err := s.writer.ExecContext(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
+SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`,
+		t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), t.ClientID)
+	if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		// Not expected, since the SELECT found the client; kept in case
+		// another program changed the database without the store.
+		return fmt.Errorf("sqlite: %s: client %q: %w: %w", op, t.ClientID, clientreg.ErrNotFound, err)
+	}
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: client %q: %w", op, t.ClientID, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// GetAccessToken returns the access token with the given hash, or
+// clientreg.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
+	const op = "get access token"
+	var (
+		t               clientreg.AccessToken
+		issued, expires int64
+	)
+	err := s.reader.QueryRowContext(ctx,
+		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = ?`, hash,
+	).Scan(&t.Hash, &t.ClientID, &t.Scope, &issued, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.mapErr(ctx, op, err)
+	}
+	if t.Hash == nil {
+		t.Hash = []byte{} // NOT NULL
+	}
+	t.IssuedAt = fromMicro(issued)
+	t.ExpiresAt = fromMicro(expires)
+	return &t, nil
+}
+
+// DeleteAccessToken removes the access token with the given hash, or
+// returns clientreg.ErrNotFound.
+func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
+	const op = "delete access token"
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM access_tokens WHERE hash = ?`, hash)
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
+	}
+	return nil
+}
+
+// UseAssertionID records that client clientID used the assertion jti, valid
+// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// recorded the same jti before and that record has not expired at now
+// (expires_at > now); an expired record is replaced. JWT IDs compare byte
+// for byte. The check and the write are one statement (an upsert whose
+// update applies only to an expired record), so of several concurrent uses of
+// one jti exactly one succeeds.
+func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
+	const op = "use assertion ID"
+	res, err := s.writer.ExecContext(ctx, `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+WHERE assertion_ids.expires_at <= ?4`,
+		clientID, jti, expiresAt.UnixMicro(), now.UnixMicro())
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.mapErr(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// DeleteExpired removes the access tokens and assertion records that expired
+// before now (expires_at < now), in one transaction, and returns how many it
+// removed.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	const op = "delete expired"
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, s.mapErr(ctx, op, err)
+	}
+	defer tx.Rollback()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM access_tokens WHERE expires_at < ?`,
+		`DELETE FROM assertion_ids WHERE expires_at < ?`,
+	} {
+		res, err := tx.ExecContext(ctx, q, now.UnixMicro())
+		if err != nil {
+			return 0, s.mapErr(ctx, op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, s.mapErr(ctx, op, err)
+		}
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, s.mapErr(ctx, op, err)
+	}
+	return total, nil
+}

@@ -1,0 +1,100 @@
+package clientreg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The token endpoint (RFC 6749 §3.2) for the client_credentials grant
+// (§4.4), served when Config.ServeTokenEndpoints is set. Access tokens are
+// opaque: 256 random bits, stored only as a keyed hash with their client,
+// scope and expiry, so that deleting a client, revoking a token or changing
+// a client's registration takes effect at once, on every instance sharing
+// the store, with no key distribution and no revocation lists.
+
+// TokenResponse is a successful access token response (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// IssueClientCredentialsToken issues an access token to the authenticated
+// client c for the client_credentials grant. requestedScope is the scope
+// parameter ("" asks for the client's whole registered scope); asking for
+// anything outside the client's registered scope is ErrInvalidScope.
+func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, requestedScope string) (*TokenResponse, error) {
+	if !slices.Contains(c.Metadata.GrantTypes, grantClientCredentials) {
+		return nil, ErrUnauthorizedClient.WithDescription("the client is not registered for the client_credentials grant")
+	}
+	if c.Metadata.TokenEndpointAuthMethod == "none" {
+		return nil, ErrUnauthorizedClient.WithDescription("client_credentials needs a confidential client (RFC 6749 section 4.4)")
+	}
+	scope := c.Metadata.Scope
+	if requestedScope != "" {
+		registered := strings.Fields(c.Metadata.Scope)
+		var granted []string
+		for _, s := range strings.Split(requestedScope, " ") {
+			if !validScopeToken(s) {
+				return nil, ErrInvalidScope.WithDescription("scope must be scope tokens separated by single spaces")
+			}
+			if !slices.Contains(registered, s) {
+				return nil, ErrInvalidScope.WithDescription("scope %s is not registered for this client", quote(s))
+			}
+			if !slices.Contains(granted, s) {
+				granted = append(granted, s)
+			}
+		}
+		scope = strings.Join(granted, " ")
+	}
+	token, err := h.newSecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("generate access token: %w", err)
+	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	t := &AccessToken{
+		Hash:      h.keys.hash(purposeAccessToken, token),
+		ClientID:  c.ID,
+		Scope:     scope,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(h.tokenLifetime),
+	}
+	if err := h.store.CreateAccessToken(ctx, t); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrInvalidClient // deleted meanwhile
+		}
+		return nil, fmt.Errorf("save access token: %w", err)
+	}
+	return &TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(h.tokenLifetime / time.Second), Scope: scope}, nil
+}
+
+func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	ctx := r.Context()
+	ac, err := h.AuthenticateClient(ctx, r, h.tokenEndpoint)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	switch gt := r.PostForm.Get("grant_type"); gt {
+	case "":
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("grant_type is required"))
+		return
+	case grantClientCredentials:
+	default:
+		h.writeError(w, r, ErrUnsupportedGrantType.WithDescription("grant_type %s is not supported by this token endpoint", quote(gt)))
+		return
+	}
+	res, err := h.IssueClientCredentialsToken(ctx, ac.Client, r.PostForm.Get("scope"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
