@@ -330,8 +330,8 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, end
 }
 
 // verifyWithKeys verifies tok with the key its kid names, or with each
-// signing key when it names none, and decodes its claims into cl.
-func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, cl *jwt.Claims) bool {
+// signing key when it names none, and decodes its claims into dest.
+func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, dest ...any) bool {
 	kid := ""
 	if len(tok.Headers) > 0 {
 		kid = tok.Headers[0].KeyID
@@ -340,7 +340,7 @@ func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, cl *jwt.Cla
 		if (kid != "" && k.KeyID != kid) || (k.Use != "" && k.Use != "sig") || !k.IsPublic() {
 			continue
 		}
-		if tok.Claims(k.Key, cl) == nil {
+		if tok.Claims(k.Key, dest...) == nil {
 			return true
 		}
 	}

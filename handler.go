@@ -152,6 +152,15 @@ type Config struct {
 	// SoftwareStatements verifies software statements; default
 	// NoTrustedIssuers.
 	SoftwareStatements SoftwareStatementVerifier
+	// TrustedIssuers are the software statement issuers the server trusts
+	// (see TrustedIssuer). Setting them and SoftwareStatements is an error.
+	TrustedIssuers []TrustedIssuer
+	// StatementSkew is the clock skew allowed on the time claims of software
+	// statements; zero means DefaultStatementSkew.
+	StatementSkew time.Duration
+	// RequireSoftwareStatement refuses registrations without a software
+	// statement from a trusted issuer (unapproved_software_statement).
+	RequireSoftwareStatement bool
 	// NewClientID generates client IDs; default 128 random bits.
 	NewClientID IDGenerator
 	// NewSecret generates client secrets and registration access tokens;
@@ -185,34 +194,35 @@ type Config struct {
 // can mount RegistrationHandler, ConfigurationHandler and MetadataHandler
 // individually instead.
 type Handler struct {
-	issuer          string
-	regEndpoint     string
-	regPath         string
-	wellKnown       string
-	store           Store
-	keys            keyring
-	metadata        MetadataProvider
-	static          *ServerMetadata // completed metadata when Metadata is a *ServerMetadata
-	defaultScopes   []string
-	requireIAT      bool
-	rotation        TokenRotation
-	grace           time.Duration
-	secretLifetime  time.Duration
-	disableDelete   bool
-	maxBody         int64
-	extensions      map[string]Extension
-	initialTokens   InitialTokenVerifier
-	authenticator   TokenAuthenticator
-	finder          ClientFinder
-	permissions     PermissionChecker
-	revoker         TokenRevoker
-	statements      SoftwareStatementVerifier
-	newID           IDGenerator
-	newSecret       SecretGenerator
-	now             func() time.Time
-	log             *slog.Logger
-	mux             *http.ServeMux
-	configurationFn http.Handler
+	issuer           string
+	regEndpoint      string
+	regPath          string
+	wellKnown        string
+	store            Store
+	keys             keyring
+	metadata         MetadataProvider
+	static           *ServerMetadata // completed metadata when Metadata is a *ServerMetadata
+	defaultScopes    []string
+	requireIAT       bool
+	rotation         TokenRotation
+	grace            time.Duration
+	secretLifetime   time.Duration
+	disableDelete    bool
+	maxBody          int64
+	extensions       map[string]Extension
+	initialTokens    InitialTokenVerifier
+	authenticator    TokenAuthenticator
+	finder           ClientFinder
+	permissions      PermissionChecker
+	revoker          TokenRevoker
+	statements       SoftwareStatementVerifier
+	requireStatement bool
+	newID            IDGenerator
+	newSecret        SecretGenerator
+	now              func() time.Time
+	log              *slog.Logger
+	mux              *http.ServeMux
+	configurationFn  http.Handler
 
 	serveTokens     bool
 	tokenEndpoint   string // absolute URLs, set when serveTokens
@@ -350,7 +360,17 @@ func New(cfg Config) (*Handler, error) {
 	if h.permissions == nil {
 		h.permissions = OwnClientOnly
 	}
-	if h.statements == nil {
+	h.requireStatement = cfg.RequireSoftwareStatement
+	switch {
+	case len(cfg.TrustedIssuers) > 0 && h.statements != nil:
+		return nil, errors.New("clientreg: set Config.TrustedIssuers or Config.SoftwareStatements, not both")
+	case len(cfg.TrustedIssuers) > 0:
+		tr, err := newTrustRegistry(h, cfg.TrustedIssuers, cfg.StatementSkew)
+		if err != nil {
+			return nil, fmt.Errorf("clientreg: Config.TrustedIssuers: %w", err)
+		}
+		h.statements = tr
+	case h.statements == nil:
 		h.statements = NoTrustedIssuers
 	}
 	h.extensions = make(map[string]Extension, len(cfg.Extensions))

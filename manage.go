@@ -194,6 +194,14 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		return nil, err
 	}
 	m := req.Metadata.Clone()
+	if kept := c.Metadata.SoftwareStatement; kept != "" {
+		// The statement stays unless a new one is sent (RFC 7591 §2.3:
+		// its claims keep taking precedence).
+		if m.SoftwareStatement == "" {
+			m.SoftwareStatement = kept
+		}
+		ctx = context.WithValue(ctx, keptStatementKey{}, kept)
+	}
 	if err := h.validate(ctx, &m, srv); err != nil {
 		return nil, err
 	}

@@ -475,7 +475,6 @@ func TestRegistrationTokenRecovery(t *testing.T) {
 	})
 }
 
-
 // With the token endpoints on, discovery lists them with the methods and
 // algorithms that work there, and nothing else.
 func TestDiscoveryListsTokenEndpoints(t *testing.T) {

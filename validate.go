@@ -52,11 +52,26 @@ func (h *Handler) ValidateMetadata(ctx context.Context, m Metadata) (Metadata, e
 	return m, nil
 }
 
+// keptStatementKey marks, in an update's context, the software statement
+// the client registered with.
+type keptStatementKey struct{}
+
 func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
 	if m.SoftwareStatement == "" {
+		if h.requireStatement {
+			return ErrUnapprovedSoftwareStatement.WithDescription("this server requires a software_statement from a trusted issuer")
+		}
 		return nil
 	}
-	claims, err := h.statements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
+	var claims *Metadata
+	var err error
+	if kept, _ := ctx.Value(keptStatementKey{}).(string); kept != "" && kept == m.SoftwareStatement {
+		// The statement the client registered with, verified then: its
+		// claims apply again, even after it expired.
+		claims, err = unverifiedStatementClaims(kept)
+	} else {
+		claims, err = h.statements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
+	}
 	if err != nil {
 		return err
 	}
