@@ -126,7 +126,9 @@ func asOAuthError(err error) (*Error, bool) {
 	if errors.As(err, &oe) {
 		return oe, false
 	}
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		// A store that is down, or too slow to answer within the request's
+		// deadline: the client may retry later.
 		return ErrTemporarilyUnavailable.WithDescription("the client store is unavailable, retry later"), true
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -1,6 +1,7 @@
 // Command clientreg runs an OAuth 2.0 Dynamic Client Registration server
-// (RFC 7591, RFC 7592, RFC 8414) backed by SQLite, and manages its initial
-// access tokens.
+// (RFC 7591, RFC 7592, RFC 8414) backed by SQLite or PostgreSQL, and manages
+// its initial access tokens. Several instances may share one PostgreSQL
+// database.
 //
 // Usage:
 //

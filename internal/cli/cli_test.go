@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestVersion(t *testing.T) {
@@ -58,28 +60,69 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
-func TestDBPath(t *testing.T) {
+func TestParseDB(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		spec, path string
-		ok         bool
+		spec      string
+		path, dsn string
+		ok        bool
 	}{
-		{"clientreg.db", "clientreg.db", true},
-		{"/var/lib/clientreg/c.db", "/var/lib/clientreg/c.db", true},
-		{"sqlite:c.db", "c.db", true},
-		{"sqlite:/abs/c.db", "/abs/c.db", true},
-		{`C:\data\c.db`, `C:\data\c.db`, true},
-		{"", "", false},
-		{"sqlite:", "", false},
-		{"sqlite:///abs/c.db", "", false},
-		{"postgres://h/db", "", false},
-		{"postgresql:db", "", false},
-		{"mysql://h/db", "", false},
+		{"clientreg.db", "clientreg.db", "", true},
+		{"/var/lib/clientreg/c.db", "/var/lib/clientreg/c.db", "", true},
+		{"sqlite:c.db", "c.db", "", true},
+		{"sqlite:/abs/c.db", "/abs/c.db", "", true},
+		{`C:\data\c.db`, `C:\data\c.db`, "", true},
+		{"postgres://h/db", "", "postgres://h/db", true},
+		{"postgresql://u:pw@h:5433/db?sslmode=require", "", "postgresql://u:pw@h:5433/db?sslmode=require", true},
+		{"", "", "", false},
+		{"sqlite:", "", "", false},
+		{"sqlite:///abs/c.db", "", "", false},
+		{"postgresql:db", "", "", false},
+		{"POSTGRES:db", "", "", false},
+		{"mysql://h/db", "", "", false},
 	} {
-		got, err := dbPath(tc.spec)
-		if (err == nil) != tc.ok || got != tc.path {
-			t.Errorf("dbPath(%q) = %q, %v; want %q, ok=%v", tc.spec, got, err, tc.path, tc.ok)
+		got, err := parseDB(tc.spec)
+		if (err == nil) != tc.ok || got.path != tc.path || got.dsn != tc.dsn {
+			t.Errorf("parseDB(%q) = %+v, %v; want path %q, dsn %q, ok=%v", tc.spec, got, err, tc.path, tc.dsn, tc.ok)
 		}
+		if err != nil && strings.Contains(tc.spec, "//") && strings.Contains(err.Error(), tc.spec) {
+			t.Errorf("parseDB(%q): the error quotes the value, which may hold a password: %v", tc.spec, err)
+		}
+	}
+}
+
+func TestPostgresDSN(t *testing.T) {
+	// Not parallel: t.Setenv.
+	t.Setenv("PGCONNECT_TIMEOUT", "")
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://h/db", "postgres://h/db?connect_timeout=5"},
+		{"postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=disable&connect_timeout=5"},
+		{"postgres://h/db?", "postgres://h/db?connect_timeout=5"},
+		{"postgresql://h/db?connect_timeout=2", "postgresql://h/db?connect_timeout=2"},
+		{"postgres://h:99999999/db", "postgres://h:99999999/db"}, // unparsable: Open reports it
+	} {
+		got := withConnectTimeout(tc.in)
+		if got != tc.want {
+			t.Errorf("withConnectTimeout(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	cfg, err := pgconn.ParseConfig(withConnectTimeout("postgres://u:pw@h/db?sslmode=disable&search_path=s"))
+	if err != nil || cfg.ConnectTimeout != pgConnectTimeout || cfg.RuntimeParams["search_path"] != "s" || cfg.Password != "pw" {
+		t.Errorf("withConnectTimeout: parsed %+v, %v", cfg, err)
+	}
+	// The environment's connect timeout is kept.
+	t.Setenv("PGCONNECT_TIMEOUT", "1")
+	if got := withConnectTimeout("postgres://h/db"); got != "postgres://h/db" {
+		t.Errorf("with PGCONNECT_TIMEOUT set: %q, want the DSN unchanged", got)
+	}
+
+	// Logs name the database without the user or password.
+	d := database{dsn: "postgres://alice:s3cret@db.example.com:6543/reg?sslmode=require"}
+	if got, want := d.describe(), "postgres://db.example.com:6543/reg"; got != want {
+		t.Errorf("describe() = %q, want %q", got, want)
+	}
+	if got := (dbValue{&d}).String(); strings.Contains(got, "s3cret") || strings.Contains(got, "alice") {
+		t.Errorf("dbValue.String() = %q reveals the user or password", got)
 	}
 }
 

@@ -141,8 +141,18 @@ func (r response) str(t *testing.T, name string) string {
 	return s
 }
 
+// httpClient sends the tests' requests; its timeout keeps a hung server from
+// hanging a test.
+var httpClient = &http.Client{Timeout: time.Minute}
+
 // do sends a request with an optional Bearer token and JSON body.
 func do(t *testing.T, method, url, token, body string) response {
+	t.Helper()
+	return doWith(t, method, url, token, body, nil)
+}
+
+// doWith is do with extra request headers.
+func doWith(t *testing.T, method, url, token, body string, header http.Header) response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -152,13 +162,16 @@ func do(t *testing.T, method, url, token, body string) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

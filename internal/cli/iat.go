@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/clientreg/clientreg"
 )
@@ -36,25 +37,40 @@ func iat(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // create a token. Token hashes do not depend on the issuer.
 const iatIssuer = "http://clientreg.invalid"
 
-// iatCreate creates an initial access token in the database and prints it.
-// It works while a server uses the same database.
-func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+// iatCreateOptions are the flags of clientreg iat create.
+type iatCreateOptions struct {
+	store     storeFlags
+	uses      *int64
+	expiresIn *time.Duration
+}
+
+func iatCreateFlags() (*flagSet, *iatCreateOptions) {
 	fs := newFlagSet("iat create", "clientreg iat create [flags]",
 		"Creates an initial access token in the database and prints it, alone on\n"+
 			"one line, on stdout. Only its keyed hash is stored: this output is the\n"+
 			"only copy. Works while a server runs on the same database.")
-	sf := addStoreFlags(fs)
-	uses := newCount(fs, "uses", 1, "how many registrations (`N`) the token allows; 0 means no limit")
-	expiresIn := newDuration(fs, "expires-in", 0, "how long (`duration`) the token is valid; 0 means it never expires")
+	o := &iatCreateOptions{store: addStoreFlags(fs)}
+	o.uses = newCount(fs, "uses", 1, "how many registrations (`N`) the token allows; 0 means no limit")
+	o.expiresIn = newDuration(fs, "expires-in", 0, "how long (`duration`) the token is valid; 0 means it never expires")
+	return fs, o
+}
+
+// iatCreate creates an initial access token in the database and prints it.
+// It works while a server uses the same database.
+func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs, o := iatCreateFlags()
 	if err := fs.parse(args, stdout, getenv); err != nil {
 		return err
 	}
+	if err := o.store.check(fs); err != nil {
+		return err
+	}
 	log := newLogger("text", stderr)
-	key, st, err := sf.open(ctx, log)
+	key, st, err := o.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
-	token, err := createInitialToken(ctx, st, key, clientreg.InitialTokenOptions{MaxUses: *uses, ExpiresIn: *expiresIn})
+	token, err := createInitialToken(ctx, st, key, clientreg.InitialTokenOptions{MaxUses: *o.uses, ExpiresIn: *o.expiresIn})
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close database: %w", cerr)
 	}

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,13 +22,20 @@ const readmeAddr = "http://127.0.0.1:8080"
 // line "<!-- walkthrough -->".
 func walkthrough(t *testing.T) string {
 	t.Helper()
+	return readmeBlock(t, "walkthrough")
+}
+
+// readmeBlock returns the shell block of ../../README.md that follows the
+// line "<!-- NAME -->".
+func readmeBlock(t *testing.T, name string) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)\n<!-- walkthrough -->\n```sh\n(.*?\n)```\n").FindSubmatch(b)
+	m := regexp.MustCompile("(?s)\n<!-- " + regexp.QuoteMeta(name) + " -->\n```sh\n(.*?\n)```\n").FindSubmatch(b)
 	if m == nil {
-		t.Fatal("README.md has no \"<!-- walkthrough -->\" line directly followed by a ```sh block")
+		t.Fatalf("README.md has no \"<!-- %s -->\" line directly followed by a ```sh block", name)
 	}
 	return string(m[1])
 }
@@ -82,5 +93,122 @@ func TestREADMEWalkthrough(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walk-through output lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestREADMESeveralInstances runs the two "clientreg serve" lines of the
+// README's "Running several instances" block, each through bash with the
+// block's variable assignments before it, and checks that the two
+// instances serve the same clients under the same issuer.
+//
+// It changes only what must differ on a test machine: DB becomes a fresh
+// schema on the test server (see pgtest), KEY a file in a temporary
+// directory, each --addr 127.0.0.1:0 (the instances log the address they
+// got), and "clientreg" the binary built from this tree.
+func TestREADMESeveralInstances(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bash"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("bash is needed to run the README's commands: %v", err)
+		}
+		t.Skipf("bash is needed to run the README's commands: %v", err)
+	}
+	block := readmeBlock(t, "several-instances")
+	var assigns, serves []string
+	assignRE := regexp.MustCompile(`^[A-Z]+=`)
+	for line := range strings.Lines(block) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case assignRE.MatchString(line):
+			assigns = append(assigns, line)
+		case strings.HasPrefix(line, "clientreg serve "):
+			serves = append(serves, line)
+		default:
+			t.Fatalf("unexpected line in the several-instances block: %q", line)
+		}
+	}
+	addrRE := regexp.MustCompile(`--addr (\S+)`)
+	if len(serves) != 2 {
+		t.Fatalf("the block has %d \"clientreg serve\" lines, want 2", len(serves))
+	}
+	a0, a1 := addrRE.FindStringSubmatch(serves[0]), addrRE.FindStringSubmatch(serves[1])
+	if a0 == nil || a1 == nil || a0[1] == a1[1] {
+		t.Fatalf("the two serve lines must have different --addr values:\n%s\n%s", serves[0], serves[1])
+	}
+	if rest0, rest1 := strings.Replace(serves[0], a0[0], "", 1), strings.Replace(serves[1], a1[0], "", 1); rest0 != rest1 {
+		t.Errorf("the serve lines differ in more than --addr:\n%s\n%s", serves[0], serves[1])
+	}
+	for _, flag := range []string{`--db "$DB"`, `--secret-key-file "$KEY"`, `--issuer "$ISSUER"`} {
+		if !strings.Contains(serves[0], flag) {
+			t.Errorf("the serve lines lack %s: %s", flag, serves[0])
+		}
+	}
+	vars := map[string]string{}
+	for _, a := range assigns {
+		name, value, _ := strings.Cut(a, "=")
+		vars[name] = strings.Trim(value, `'"`)
+	}
+	issuer := vars["ISSUER"]
+	if !strings.HasPrefix(vars["DB"], "postgres://") || vars["KEY"] == "" || !strings.HasPrefix(issuer, "https://") {
+		t.Fatalf("the block must set DB to a postgres:// URL, KEY, and ISSUER to an https:// URL: %v", assigns)
+	}
+
+	dsn := pgURL(t)
+	bin := clientregBinary(t)
+	key := filepath.Join(t.TempDir(), "server.key")
+	var instances []*instance
+	for _, serve := range serves {
+		var script strings.Builder
+		for _, a := range assigns {
+			name, _, _ := strings.Cut(a, "=")
+			switch name {
+			case "DB":
+				a = "DB='" + dsn + "'"
+			case "KEY":
+				a = "KEY='" + key + "'"
+			}
+			script.WriteString(a + "\n")
+		}
+		serve = addrRE.ReplaceAllLiteralString(serve, "--addr 127.0.0.1:0")
+		script.WriteString("exec '" + bin + "'" + strings.TrimPrefix(serve, "clientreg") + "\n")
+		instances = append(instances, launch(t, exec.Command("bash", "-euc", script.String())))
+	}
+	for _, in := range instances {
+		in.ready(t)
+		if !strings.Contains(in.stderr.String(), "listening on "+issuer+"\n") {
+			t.Errorf("the instance does not serve under the issuer %s:\n%s", issuer, in.stderr)
+		}
+		wantStatus(t, "readyz", do(t, http.MethodGet, in.base+readyzPath, "", ""), http.StatusOK)
+	}
+
+	// A client registered through one instance is read through the other,
+	// at its registration_client_uri under the shared issuer.
+	reg := register(t, instances[0].base, "")
+	uri, token := reg.str(t, "registration_client_uri"), reg.str(t, "registration_access_token")
+	path, ok := strings.CutPrefix(uri, issuer)
+	if !ok {
+		t.Fatalf("registration_client_uri %q is not under the issuer %s", uri, issuer)
+	}
+	wantStatus(t, "read through the other instance", do(t, http.MethodGet, instances[1].base+path, token, ""), http.StatusOK)
+}
+
+// TestREADMEFlagTable checks that the README's configuration tables list
+// every flag of serve and iat create with its environment variable.
+func TestREADMEFlagTable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveFS, _ := serveFlags()
+	iatFS, _ := iatCreateFlags()
+	for _, set := range []*flagSet{serveFS, iatFS} {
+		set.VisitAll(func(f *flag.Flag) {
+			row := fmt.Sprintf("| `--%s` | `%s` |", f.Name, envName(f.Name))
+			if !bytes.Contains(b, []byte(row)) {
+				t.Errorf("README.md has no configuration table row starting %q", row)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/clientreg/clientreg"
@@ -19,8 +20,11 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 64 << 10
+	// minWriteTime is how long, at least, the write timeout leaves for
+	// writing the response of a request that used up --request-timeout.
+	minWriteTime   = 15 * time.Second
+	idleTimeout    = 2 * time.Minute
+	maxHeaderBytes = 64 << 10
 	// shutdownTimeout is how long a shutdown waits for requests in flight
 	// before it closes their connections.
 	shutdownTimeout = 15 * time.Second
@@ -29,35 +33,63 @@ const (
 // storeFlags are the flags that locate the database and the server key;
 // serve and iat create share them.
 type storeFlags struct {
-	dbSpec, dbPath *string
-	keyFile        *string
+	db      *database
+	keyFile *string
 }
 
 func addStoreFlags(fs *flagSet) storeFlags {
 	var sf storeFlags
-	sf.dbSpec, sf.dbPath = newDB(fs)
+	sf.db = newDB(fs)
 	sf.keyFile = fs.String("secret-key-file", "",
 		"`path` of the file holding the 32-byte server key that keys the stored\n"+
-			"hashes of secrets and tokens (default: the database path + \".key\").\n"+
+			"hashes of secrets and tokens (default: the SQLite database path + \".key\";\n"+
+			"required with PostgreSQL, and the same file for every instance).\n"+
 			"Created with mode 0600 if missing; back it up: without it no issued\n"+
 			"secret or token works")
 	return sf
+}
+
+// errNoKeyFile is the usage error of a PostgreSQL database without
+// --secret-key-file.
+var errNoKeyFile = errors.New("--db postgres://... needs --secret-key-file (or CLIENTREG_SECRET_KEY_FILE): " +
+	"a PostgreSQL database has no file path to keep the server key beside, and every instance " +
+	"and every \"clientreg iat create\" on the database must use the same key file")
+
+// check reports, as a usage error, a database URL that cannot be parsed and
+// a PostgreSQL database without a key file. Commands call it before they
+// open anything.
+func (sf storeFlags) check(fs *flagSet) error {
+	hint := fmt.Sprintf("Run %q for usage.", strings.TrimSuffix(fs.usage, " [flags]")+" -help")
+	if err := sf.db.check(); err != nil {
+		return &usageError{err: fmt.Errorf("%s: %w", fs.Name(), err), hint: hint}
+	}
+	if sf.db.postgres() && *sf.keyFile == "" {
+		return &usageError{err: fmt.Errorf("%s: %w", fs.Name(), errNoKeyFile), hint: hint}
+	}
+	return nil
 }
 
 // open loads (or creates) the server key and opens the database.
 func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, storeCloser, error) {
 	keyPath := *sf.keyFile
 	if keyPath == "" {
-		keyPath = *sf.dbPath + ".key"
+		if sf.db.postgres() {
+			return nil, nil, errNoKeyFile // check reports it first
+		}
+		keyPath = sf.db.path + ".key"
 	}
 	key, created, err := loadOrCreateKey(keyPath)
 	if err != nil {
 		return nil, nil, err
 	}
-	if created {
+	switch {
+	case created && sf.db.postgres():
+		log.Warn("created a new server key; every instance on this database must use a copy of this file, "+
+			"so copy it to them before they start, and back it up", "key_file", keyPath)
+	case created:
 		log.Info("created a new server key; back it up together with the database", "key_file", keyPath)
 	}
-	st, err := openStore(ctx, *sf.dbPath)
+	st, err := openStore(ctx, *sf.db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -70,15 +102,18 @@ type serveOptions struct {
 	registration, rotation, logFormat *string
 	scopes, defaultScopes, grantTypes *[]string
 	ratGrace, secretLifetime          *time.Duration
+	requestTimeout                    *time.Duration
 	store                             storeFlags
 }
 
 func serveFlags() (*flagSet, *serveOptions) {
 	fs := newFlagSet("serve", "clientreg serve [flags]",
 		"Serves OAuth 2.0 Dynamic Client Registration (RFC 7591), client management\n"+
-			"(RFC 7592) and the server metadata document (RFC 8414) over HTTP.\n"+
-			"Prints \"listening on ISSUER\" to stderr when ready; SIGINT or SIGTERM\n"+
-			"shut it down gracefully.")
+			"(RFC 7592) and the server metadata document (RFC 8414) over HTTP, with\n"+
+			"GET /healthz (the process is up) and GET /readyz (the database answers)\n"+
+			"for load balancers. Prints \"listening on ISSUER\" to stderr when ready;\n"+
+			"SIGINT or SIGTERM shut it down gracefully. Several instances may share\n"+
+			"a PostgreSQL database, with the same --secret-key-file and --issuer.")
 	o := &serveOptions{}
 	o.addr = fs.String("addr", "127.0.0.1:8080", "TCP `address` to listen on")
 	o.issuer = newURL(fs, "issuer",
@@ -105,6 +140,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"lifetime (`duration`) of new client secrets; 0 means they never expire")
 	o.authzEndpoint = newURL(fs, "authorization-endpoint",
 		"authorization endpoint `URL` to publish in the metadata document")
+	o.requestTimeout = newDuration(fs, "request-timeout", defaultRequestTimeout,
+		"how long (`duration`) a request may wait for the database; past it the\n"+
+			"request gets 503 temporarily_unavailable. Must be positive")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	return fs, o
 }
@@ -114,6 +152,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs, o := serveFlags()
 	if err := fs.parse(args, stdout, getenv); err != nil {
 		return err
+	}
+	if err := o.store.check(fs); err != nil {
+		return err
+	}
+	if *o.requestTimeout <= 0 {
+		return &usageError{err: errors.New("serve: invalid value for --request-timeout: must be positive"), hint: `Run "clientreg serve -help" for usage.`}
 	}
 	log := newLogger(*o.logFormat, stderr)
 
@@ -151,7 +195,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	h, err := clientreg.New(clientreg.Config{
 		Issuer:    issuer,
-		Store:     st,
+		Store:     deadlineStore{st},
 		SecretKey: key,
 		Metadata: &clientreg.ServerMetadata{
 			AuthorizationEndpoint: *o.authzEndpoint,
@@ -170,11 +214,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
 	}
 
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+healthzPath, healthz)
+	mux.Handle("GET "+readyzPath, readyz(st, log))
+	mux.Handle("/", h)
 	srv := &http.Server{
-		Handler:           accessLog(log, h),
+		Handler:           accessLog(log, withDeadline(*o.requestTimeout, log, mux)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
+		WriteTimeout:      max(writeTimeout, *o.requestTimeout+minWriteTime),
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -182,7 +230,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "listening on %s\n", issuer)
-	log.Info("serving", "addr", ln.Addr().String(), "issuer", issuer, "registration", *o.registration)
+	log.Info("serving", "addr", ln.Addr().String(), "issuer", issuer, "registration", *o.registration, "db", o.store.db.describe())
 
 	select {
 	case err := <-served:
@@ -232,7 +280,8 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 // accessLog logs one line per request: method, path, status and duration.
 // It logs nothing else of the request, so no Authorization header, token or
-// secret ever reaches the log.
+// secret ever reaches the log. Successful health checks, which load
+// balancers send every few seconds, are not logged.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -240,6 +289,9 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status == http.StatusOK && (r.URL.Path == healthzPath || r.URL.Path == readyzPath) {
+			return
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),

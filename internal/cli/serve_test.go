@@ -220,14 +220,20 @@ func TestServeBadValues(t *testing.T) {
 		{"negative grace", nil, []string{"serve", "--rat-grace", "-1m"}, "must not be negative"},
 		{"secret lifetime", nil, []string{"serve", "--secret-lifetime", "1y"}, "not a duration"},
 		{"log format", nil, []string{"serve", "--log-format", "xml"}, "must be text or json"},
-		{"postgres", nil, []string{"serve", "--db", "postgres://localhost/clientreg"}, "postgres databases are not supported yet"},
+		{"postgres without key file", nil, []string{"serve", "--db", "postgres://localhost/clientreg"}, "needs --secret-key-file (or CLIENTREG_SECRET_KEY_FILE)"},
+		{"postgres without key file, env", map[string]string{"CLIENTREG_DB": "postgresql://localhost/clientreg"}, []string{"serve"}, "needs --secret-key-file"},
+		{"iat postgres without key file", nil, []string{"iat", "create", "--db", "postgres://localhost/clientreg"}, "needs --secret-key-file"},
+		{"postgres bad URL", nil, []string{"serve", "--db", "postgres://u:s3cret@localhost:99999999/x", "--secret-key-file", "k"}, "--db: cannot parse"},
+		{"postgres without slashes", nil, []string{"serve", "--db", "postgresql:clientreg"}, "write a PostgreSQL database as a URL"},
+		{"request timeout", nil, []string{"serve", "--request-timeout", "0"}, "--request-timeout: must be positive"},
+		{"request timeout syntax", nil, []string{"serve", "--request-timeout", "10"}, "not a duration"},
 		{"sqlite URL", nil, []string{"serve", "--db", "sqlite://x.db"}, "write sqlite:PATH"},
 		{"issuer", nil, []string{"serve", "--issuer", "ftp://example.com"}, "absolute http or https URL"},
 		{"authorization endpoint", nil, []string{"serve", "--authorization-endpoint", "/authorize"}, "absolute http or https URL"},
 		{"unknown flag", nil, []string{"serve", "--port", "80"}, "flag provided but not defined: -port"},
 		{"argument", nil, []string{"serve", "extra"}, `unexpected argument "extra"`},
 		{"env", map[string]string{"CLIENTREG_RAT_ROTATION": "sometimes"}, []string{"serve"}, "environment variable CLIENTREG_RAT_ROTATION"},
-		{"env db", map[string]string{"CLIENTREG_DB": "mysql://x"}, []string{"serve"}, "mysql databases are not supported yet"},
+		{"env db", map[string]string{"CLIENTREG_DB": "mysql://x"}, []string{"serve"}, "mysql databases are not supported"},
 		{"scope", nil, []string{"serve", "--scopes", `a"b`}, "not a valid scope token"},
 		{"default scope", nil, []string{"serve", "--scopes", "a", "--default-scopes", "b"}, `default scope "b" is not in ScopesSupported`},
 		{"uses", nil, []string{"iat", "create", "--uses", "-1"}, "must be a non-negative integer"},
@@ -247,6 +253,9 @@ func TestServeBadValues(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tc.want) {
 				t.Errorf("stderr lacks %q:\n%s", tc.want, stderr)
+			}
+			if strings.Contains(stderr, "s3cret") {
+				t.Errorf("stderr reveals the database password:\n%s", stderr)
 			}
 			if strings.Contains(stderr, "listening on") {
 				t.Errorf("the server started:\n%s", stderr)
