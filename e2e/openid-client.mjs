@@ -12,7 +12,8 @@ if (!base) {
 }
 const server = new URL(base);
 // The test server listens on loopback over plain http.
-const options = { execute: [client.allowInsecureRequests] };
+// clientreg is an OAuth 2.0 server: RFC 8414 discovery, not OpenID's.
+const options = { execute: [client.allowInsecureRequests], algorithm: 'oauth2' };
 
 const config = await client.dynamicClientRegistration(
   server,
@@ -22,7 +23,8 @@ const config = await client.dynamicClientRegistration(
     token_endpoint_auth_method: 'client_secret_basic',
     scope: 'read',
   },
-  undefined,
+  // The method registered above: clientreg accepts exactly that one.
+  client.ClientSecretBasic(),
   options,
 );
 const meta = config.clientMetadata();

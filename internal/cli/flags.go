@@ -217,3 +217,29 @@ func (u urlValue) Set(s string) error {
 	*u.val = s
 	return nil
 }
+
+// appendListValue is a repeatable list flag: each use adds its
+// comma-separated items to those of earlier uses.
+type appendListValue struct{ val *[]string }
+
+func newAppendList(fs *flagSet, name string, usage string) *[]string {
+	var v []string
+	fs.Var(appendListValue{&v}, name, usage)
+	return &v
+}
+
+func (l appendListValue) String() string {
+	if l.val == nil {
+		return ""
+	}
+	return strings.Join(*l.val, ",")
+}
+
+func (l appendListValue) Set(s string) error {
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l.val = append(*l.val, item)
+		}
+	}
+	return nil
+}

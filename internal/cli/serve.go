@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,6 +106,11 @@ type serveOptions struct {
 	ratGrace, secretLifetime          *time.Duration
 	requestTimeout                    *time.Duration
 	store                             storeFlags
+
+	tokenEndpoints                     *bool
+	accessTokenLifetime, secretOverlap *time.Duration
+	introspectors, trustIssuers        *[]string
+	requireStatement                   *bool
 }
 
 func serveFlags() (*flagSet, *serveOptions) {
@@ -143,8 +150,71 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.requestTimeout = newDuration(fs, "request-timeout", defaultRequestTimeout,
 		"how long (`duration`) a request may wait for the database; past it the\n"+
 			"request gets 503 temporarily_unavailable. Must be positive")
+	o.tokenEndpoints = fs.Bool("token-endpoints", true,
+		"serve a token endpoint (client_credentials), introspection (RFC 7662),\n"+
+			"revocation (RFC 7009) and registration access token recovery")
+	o.accessTokenLifetime = newDuration(fs, "access-token-lifetime", clientreg.DefaultAccessTokenLifetime,
+		"lifetime (`duration`) of access tokens issued at the token endpoint")
+	o.secretOverlap = newDuration(fs, "secret-overlap", clientreg.DefaultSecretOverlap,
+		"how long (`duration`) a client's previous secret keeps working after it\n"+
+			"rotates its secret (PUT ...?rotate_secret=true); 0 means not at all")
+	o.introspectors = newList(fs, "introspector", nil,
+		"comma-separated client `IDs` (resource servers) that may introspect every\n"+
+			"token; other clients introspect only their own")
+	o.trustIssuers = newAppendList(fs, "trust-issuer",
+		"a software statement issuer to trust, as `ISSUER=PATH` (repeatable, or\n"+
+			"comma-separated); PATH is a PEM public key or a JWK Set JSON file")
+	o.requireStatement = fs.Bool("require-software-statement", false,
+		"refuse registrations without a software statement from a trusted issuer")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	return fs, o
+}
+
+// trustedIssuers reads the --trust-issuer ISSUER=PATH pairs.
+func trustedIssuers(pairs []string) ([]clientreg.TrustedIssuer, error) {
+	var out []clientreg.TrustedIssuer
+	for _, p := range pairs {
+		iss, path, ok := strings.Cut(p, "=")
+		if !ok || iss == "" || path == "" {
+			return nil, fmt.Errorf("--trust-issuer %q: want ISSUER=PATH", p)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--trust-issuer %s: %w", iss, err)
+		}
+		keys, err := clientreg.ParsePublicKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("--trust-issuer %s: %s: %w", iss, path, err)
+		}
+		out = append(out, clientreg.TrustedIssuer{Issuer: iss, Keys: keys})
+	}
+	return out, nil
+}
+
+// expiredTokenSweep is how often the server deletes expired access tokens
+// and client assertion records.
+const expiredTokenSweep = 10 * time.Minute
+
+// sweepExpired deletes expired tokens every expiredTokenSweep until ctx
+// ends.
+func sweepExpired(ctx context.Context, st clientreg.Store, log *slog.Logger) {
+	t := time.NewTicker(expiredTokenSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.DeleteExpired(ctx, time.Now())
+			if err != nil {
+				log.Warn("deleting expired tokens failed", "err", err)
+				continue
+			}
+			if n > 0 {
+				log.Info("deleted expired tokens", "count", n)
+			}
+		}
+	}
 }
 
 // serve runs clientreg serve until ctx is cancelled.
@@ -185,6 +255,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 	}
 
+	trusted, err := trustedIssuers(*o.trustIssuers)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
+	}
+	var mayIntrospect clientreg.IntrospectionPolicy
+	if ids := *o.introspectors; len(ids) > 0 {
+		mayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
+			return caller.ID == tok.ClientID || slices.Contains(ids, caller.ID)
+		}
+	}
+	overlap := *o.secretOverlap
+	if overlap == 0 {
+		overlap = -1 // Config.SecretOverlap: negative means none, zero the default
+	}
 	rotation := clientreg.RotateOnUpdate
 	if *o.rotation == "never" {
 		rotation = clientreg.RotateNever
@@ -202,12 +286,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			ScopesSupported:       *o.scopes,
 			GrantTypesSupported:   *o.grantTypes,
 		},
-		DefaultScopes:       *o.defaultScopes,
-		RequireInitialToken: *o.registration == "token",
-		TokenRotation:       rotation,
-		TokenGrace:          grace,
-		SecretLifetime:      *o.secretLifetime,
-		Logger:              log,
+		DefaultScopes:            *o.defaultScopes,
+		RequireInitialToken:      *o.registration == "token",
+		TokenRotation:            rotation,
+		TokenGrace:               grace,
+		SecretLifetime:           *o.secretLifetime,
+		ServeTokenEndpoints:      *o.tokenEndpoints,
+		AccessTokenLifetime:      *o.accessTokenLifetime,
+		SecretOverlap:            overlap,
+		MayIntrospect:            mayIntrospect,
+		TrustedIssuers:           trusted,
+		RequireSoftwareStatement: *o.requireStatement,
+		Logger:                   log,
 	})
 	if err != nil {
 		// Every error of New comes from a flag value.
@@ -227,6 +317,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	go sweepExpired(ctx, st, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "listening on %s\n", issuer)
