@@ -540,6 +540,20 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false":
+	case "true":
+		m, err := h.DryRun(r.Context(), token, d.Metadata)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+		return
+	default:
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("dry_run must be true or false"))
+		return
+	}
 	info, err := h.Register(r.Context(), token, d.Metadata)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -180,6 +180,23 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 	return h.information(c, secret, token), nil
 }
 
+// DryRun validates a registration request exactly as Register does,
+// initial access token included (without using it up), and returns the
+// metadata that would be registered, defaults applied. It stores nothing
+// and issues no credentials. Over HTTP it is POST with ?dry_run=true,
+// answered 200 with the metadata.
+func (h *Handler) DryRun(ctx context.Context, initialToken string, m Metadata) (Metadata, error) {
+	if h.requireIAT {
+		if initialToken == "" {
+			return Metadata{}, ErrMissingToken
+		}
+		if err := h.initialTokens.CheckInitialToken(ctx, initialToken); err != nil {
+			return Metadata{}, err
+		}
+	}
+	return h.ValidateMetadata(ctx, m)
+}
+
 // issueSecret generates a new client secret for c, stores its hash and
 // expiry in c and returns the plaintext.
 func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (string, error) {
