@@ -43,6 +43,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"extension clashing with a standard member", func(c *clientreg.Config) {
 			c.Extensions = []clientreg.Extension{{Name: "client_name"}}
 		}, "extension"},
+		{"unknown redirect preset", func(c *clientreg.Config) { c.RedirectPreset = "strict" }, "RedirectPreset"},
 		{"nil *ServerMetadata", func(c *clientreg.Config) { c.Metadata = (*clientreg.ServerMetadata)(nil) }, "Metadata"},
 	}
 	if _, err := clientreg.New(ok()); err != nil {

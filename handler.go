@@ -152,6 +152,8 @@ type Config struct {
 	// SoftwareStatements verifies software statements; default
 	// NoTrustedIssuers.
 	SoftwareStatements SoftwareStatementVerifier
+	// RedirectPreset names the redirect URI rules; default PresetMCP.
+	RedirectPreset RedirectPreset
 	// TrustedIssuers are the software statement issuers the server trusts
 	// (see TrustedIssuer). Setting them and SoftwareStatements is an error.
 	TrustedIssuers []TrustedIssuer
@@ -217,6 +219,7 @@ type Handler struct {
 	revoker          TokenRevoker
 	statements       SoftwareStatementVerifier
 	requireStatement bool
+	redirectPreset   RedirectPreset
 	newID            IDGenerator
 	newSecret        SecretGenerator
 	now              func() time.Time
@@ -359,6 +362,14 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.permissions == nil {
 		h.permissions = OwnClientOnly
+	}
+	switch cfg.RedirectPreset {
+	case "":
+		h.redirectPreset = PresetMCP
+	case PresetMCP, PresetWeb, PresetNative:
+		h.redirectPreset = cfg.RedirectPreset
+	default:
+		return nil, fmt.Errorf("clientreg: unknown Config.RedirectPreset %q (want mcp, web or native)", cfg.RedirectPreset)
 	}
 	h.requireStatement = cfg.RequireSoftwareStatement
 	switch {

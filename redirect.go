@@ -20,9 +20,28 @@ var dangerousSchemes = map[string]bool{
 	"javascript": true, "data": true, "vbscript": true, "file": true, "blob": true, "about": true,
 }
 
+// RedirectPreset is a named set of redirect URI rules.
+type RedirectPreset string
+
+// The redirect URI presets. Every preset refuses fragments, relative URIs,
+// user information, plain http to a host that is not loopback, and the
+// schemes javascript, data, vbscript, file, blob and about.
+const (
+	// PresetMCP (the default) accepts https, http on loopback (any port)
+	// and any other private-use scheme, as MCP desktop clients register
+	// cursor://... or vscode://... without an application_type.
+	PresetMCP RedirectPreset = "mcp"
+	// PresetWeb accepts https, and http on loopback for development only.
+	PresetWeb RedirectPreset = "web"
+	// PresetNative follows RFC 8252 §7: http on loopback (any port),
+	// claimed https, and private-use schemes in reverse domain name form
+	// (com.example.app:/cb), as §7.1 requires.
+	PresetNative RedirectPreset = "native"
+)
+
 // checkRedirectURI returns an invalid_redirect_uri error naming the URI and
 // the rule it breaks, or nil.
-func checkRedirectURI(raw string) error {
+func checkRedirectURI(raw string, preset RedirectPreset) error {
 	bad := func(rule string) error {
 		return ErrInvalidRedirectURI.WithDescription("redirect URI %s %s", quote(raw), rule)
 	}
@@ -57,11 +76,16 @@ func checkRedirectURI(raw string) error {
 		if !isLoopbackHost(u.Hostname()) {
 			return bad("uses http with a host that is not loopback; use https (http is allowed only for 127.0.0.1, [::1] and localhost)")
 		}
+	case preset == PresetWeb:
+		return bad("uses the scheme " + scheme + "; this server accepts only https (and http on loopback) redirect URIs")
 	default:
 		// A private-use scheme: it must at least have something after the
 		// colon (RFC 8252 §7.1: scheme:/path or scheme://host/path).
 		if u.Opaque == "" && u.Path == "" && u.Host == "" {
 			return bad("has nothing after its scheme")
+		}
+		if preset == PresetNative && !strings.Contains(scheme, ".") {
+			return bad("uses the private-use scheme " + scheme + ", which is not in reverse domain name form (RFC 8252 section 7.1), e.g. com.example.app")
 		}
 	}
 	if u.User != nil {

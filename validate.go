@@ -267,13 +267,13 @@ func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, srv *ServerMeta
 	return nil
 }
 
-func checkRedirectURIs(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkRedirectURIs(_ context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
 	redirectBased := slices.Contains(m.GrantTypes, grantAuthorizationCode) || slices.Contains(m.GrantTypes, grantImplicit)
 	if redirectBased && len(m.RedirectURIs) == 0 {
 		return ErrInvalidRedirectURI.WithDescription("redirect_uris is required for the authorization_code and implicit grant types")
 	}
 	for _, u := range m.RedirectURIs {
-		if err := checkRedirectURI(u); err != nil {
+		if err := checkRedirectURI(u, h.redirectPreset); err != nil {
 			return err
 		}
 	}

@@ -110,6 +110,7 @@ type serveOptions struct {
 	tokenEndpoints                     *bool
 	accessTokenLifetime, secretOverlap *time.Duration
 	introspectors, trustIssuers        *[]string
+	redirectPreset                     *string
 	requireStatement                   *bool
 }
 
@@ -164,6 +165,10 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.trustIssuers = newAppendList(fs, "trust-issuer",
 		"a software statement issuer to trust, as `ISSUER=PATH` (repeatable, or\n"+
 			"comma-separated); PATH is a PEM public key or a JWK Set JSON file")
+	o.redirectPreset = newChoice(fs, "redirect-preset", "mcp",
+		"redirect URI rules (`preset`): mcp (https, loopback http, private-use\n"+
+			"schemes), web (https and loopback http only) or native (RFC 8252:\n"+
+			"loopback http, claimed https, reverse-domain private-use schemes)", "mcp", "web", "native")
 	o.requireStatement = fs.Bool("require-software-statement", false,
 		"refuse registrations without a software statement from a trusted issuer")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
@@ -297,6 +302,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MayIntrospect:            mayIntrospect,
 		TrustedIssuers:           trusted,
 		RequireSoftwareStatement: *o.requireStatement,
+		RedirectPreset:           clientreg.RedirectPreset(*o.redirectPreset),
 		Logger:                   log,
 	})
 	if err != nil {

@@ -22,6 +22,9 @@ import (
 // commit, finds no client; or waits until the token is committed, and then
 // deletes it with its client (by the foreign key's cascade and by its own
 // DELETE, whose statement sees the commit).
+//
+// The scope is stored as text, which PostgreSQL refuses to hold NUL or
+// invalid UTF-8; a scope (RFC 6749 section 3.3) is printable ASCII.
 func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
 	const op = "create access token"
 	if !storableID(t.ClientID) {

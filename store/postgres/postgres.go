@@ -157,6 +157,11 @@ func OpenWithOptions(ctx context.Context, dsn string, opts Options) (*Store, err
 		}
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
+	// Every transaction runs at READ COMMITTED whatever the server's
+	// default, so that the losers of a race get the sentinel the contract
+	// names (ErrAlreadyExists, ErrNotFound) rather than a serialization
+	// failure.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	switch {
 	case opts.MaxConns < 0:
 		return nil, fmt.Errorf("postgres: open %s: MaxConns %d is negative", where, opts.MaxConns)

@@ -1,0 +1,167 @@
+package clientreg_test
+
+import (
+	"bytes"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+// SPEC §5: no response reveals whether a client id exists. Every failed
+// authentication at the client configuration endpoint (a client that never
+// existed, a deleted client, a wrong token, another client's token, a
+// rotated token past its grace or retired by the use of its successor) is
+// answered with one response, identical in status, every header but Date,
+// and body bytes, for GET, PUT and DELETE alike.
+
+// enumResponse is the part of a response an observer can compare.
+type enumResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r enumResponse) String() string {
+	keys := slices.Sorted(maps.Keys(r.header))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + ": " + strings.Join(r.header[k], ", ") + "\n")
+	}
+	return http.StatusText(r.status) + "\n" + b.String() + string(r.body)
+}
+
+// enumSnapshot drops the headers that legitimately differ between two
+// responses sent at different times.
+func enumSnapshot(r *response) enumResponse {
+	h := r.header.Clone()
+	h.Del("Date")
+	return enumResponse{status: r.status, header: h, body: r.body}
+}
+
+func TestNoClientEnumeration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		a := e.register(body(obj{"client_name": "A"}))
+		other := e.register(body(obj{"client_name": "B"}))
+		gone := e.register(body(obj{"client_name": "gone"}))
+		if r := e.del(gone.URI, gone.Token); r.status != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", r.status, r.body)
+		}
+		// retired: its first token was rotated by a PUT and retired when
+		// the new token was used.
+		retired := e.register(body(obj{"client_name": "retired"}))
+		r := e.put(retired.URI, retired.Token, updateBody(retired, nil))
+		if r.status != http.StatusOK {
+			t.Fatalf("PUT: %d %s", r.status, r.body)
+		}
+		retiredNew := r.str(t, "registration_access_token")
+		e.mustGet(retired, retiredNew)
+		// expired: its first token was rotated and the grace window ended.
+		expired := e.register(body(obj{"client_name": "expired"}))
+		if r := e.put(expired.URI, expired.Token, updateBody(expired, nil)); r.status != http.StatusOK {
+			t.Fatalf("PUT: %d %s", r.status, r.body)
+		}
+		e.clock.Advance(clientreg.DefaultTokenGrace + time.Second)
+
+		unknownURI := e.registrationEndpoint() + "/" + strings.Repeat("A", len(a.ID))
+		garbage := strings.Repeat("x", len(a.Token))
+		type target struct {
+			name, uri, id string
+		}
+		targets := []target{
+			{"existing client", a.URI, a.ID},
+			{"deleted client", gone.URI, gone.ID},
+			{"unknown client", unknownURI, strings.Repeat("A", len(a.ID))},
+		}
+		tokens := []struct{ name, token string }{
+			{"wrong token", garbage},
+			{"another client's token", other.Token},
+			{"a deleted client's token", gone.Token},
+			{"a retired rotated token", retired.Token},
+			{"a rotated token past its grace", expired.Token},
+		}
+		before := e.mustGet(a, a.Token).body
+		creates, updates, deletes := e.store.writes()
+
+		var ref *enumResponse
+		var refName string
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+			for _, tg := range targets {
+				for _, tk := range tokens {
+					name := method + " " + tg.name + " with " + tk.name
+					var r *response
+					if method == http.MethodPut {
+						// A valid update body naming the addressed client, so
+						// that only authentication can refuse it.
+						r = e.put(tg.uri, tk.token, body(obj{"client_id": tg.id}))
+					} else {
+						r = e.do(method, tg.uri, nil, "", bearer(tk.token))
+					}
+					wantInvalidToken(t, r)
+					got := enumSnapshot(r)
+					if ref == nil {
+						ref, refName = &got, name
+						continue
+					}
+					if got.status != ref.status || !bytes.Equal(got.body, ref.body) || !enumEqualHeaders(got.header, ref.header) {
+						t.Errorf("%s answers differently from %s:\n%s\n--- vs ---\n%s", name, refName, got, *ref)
+					}
+				}
+			}
+		}
+		if c, u, d := e.store.writes(); c != creates || u != updates || d != deletes {
+			t.Errorf("failed authentications wrote to the store: %d creates, %d updates, %d deletes", c-creates, u-updates, d-deletes)
+		}
+		if got := e.mustGet(a, a.Token).body; !bytes.Equal(got, before) {
+			t.Errorf("client A changed:\n%s\n%s", before, got)
+		}
+		e.mustGet(other, other.Token)
+	})
+}
+
+// TestNoClientEnumerationWithoutToken proves the same for requests without
+// credentials: the bare 401 challenge does not depend on the client either.
+func TestNoClientEnumerationWithoutToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newEnv(t, b)
+		a := e.register(body(nil))
+		gone := e.register(body(nil))
+		if r := e.del(gone.URI, gone.Token); r.status != http.StatusNoContent {
+			t.Fatalf("DELETE: %d %s", r.status, r.body)
+		}
+		unknown := e.registrationEndpoint() + "/" + strings.Repeat("A", len(a.ID))
+		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+			var ref *enumResponse
+			for _, uri := range []string{a.URI, gone.URI, unknown} {
+				for _, auth := range []string{"", "Basic " + a.Token} {
+					var r *response
+					if method == http.MethodPut {
+						r = e.do(method, uri, strings.NewReader(body(obj{"client_id": a.ID})), jsonType, auth)
+					} else {
+						r = e.do(method, uri, nil, "", auth)
+					}
+					wantBareChallenge(t, r)
+					got := enumSnapshot(r)
+					if ref == nil {
+						ref = &got
+						continue
+					}
+					if got.status != ref.status || !bytes.Equal(got.body, ref.body) || !enumEqualHeaders(got.header, ref.header) {
+						t.Errorf("%s %s (Authorization %q) answers differently:\n%s\n--- vs ---\n%s", method, uri, auth, got, *ref)
+					}
+				}
+			}
+		}
+	})
+}
+
+// enumEqualHeaders reports whether a and b have the same fields with the same
+// values in the same order.
+func enumEqualHeaders(a, b http.Header) bool {
+	return maps.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Helpers of the hardening tests (crash_test.go, serverhygiene_test.go),
+// which run the real clientreg binary as a separate process: it is the only
+// way to kill it with SIGKILL, to stop it with a real SIGTERM and to see the
+// net/http server exactly as it is configured for production.
+
+// hardBuild builds cmd/clientreg into a temporary directory of t and returns
+// the path of the executable. The build cache makes every build after the
+// first a link step.
+func hardBuild(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build clientreg: %v", err)
+	}
+	exe := filepath.Join(t.TempDir(), "clientreg")
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, "github.com/clientreg/clientreg/cmd/clientreg").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// hardEnv is the environment of the processes the tests start: the test's
+// own, without any CLIENTREG_ variable that would change a flag.
+func hardEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, EnvPrefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// hardLog is a buffer that a process writes while the test reads it.
+type hardLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *hardLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *hardLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// hardProc is a running "clientreg serve" process.
+type hardProc struct {
+	cmd    *exec.Cmd
+	stderr *hardLog
+	issuer string        // from its "listening on" line
+	exited chan struct{} // closed once the process has exited
+}
+
+var hardListeningRE = regexp.MustCompile(`(?m)^listening on (\S+)$`)
+
+// hardServe starts "clientreg serve --addr 127.0.0.1:0 ARGS..." and waits
+// until it is listening. A process still running at the end of the test is
+// killed. ok is false when the process exited before listening; its stderr
+// then tells why.
+func hardServe(t *testing.T, bin string, args ...string) (p *hardProc, ok bool) {
+	t.Helper()
+	p = &hardProc{stderr: &hardLog{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	p.cmd.Env = hardEnv()
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start clientreg serve: %v", err)
+	}
+	go func() {
+		_ = p.cmd.Wait() // inspected through ProcessState
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	deadline := time.After(60 * time.Second)
+	for {
+		if m := hardListeningRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			p.issuer = m[1]
+			return p, true
+		}
+		select {
+		case <-p.exited:
+			return p, false
+		case <-deadline:
+			t.Fatalf("clientreg serve did not listen within 60s; stderr:\n%s", p.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// mustServe is hardServe for a process that must start.
+func mustServe(t *testing.T, bin string, args ...string) *hardProc {
+	t.Helper()
+	p, ok := hardServe(t, bin, args...)
+	if !ok {
+		t.Fatalf("clientreg serve exited before listening (%v); stderr:\n%s", p.cmd.ProcessState, p.stderr)
+	}
+	return p
+}
+
+// wait waits up to d for the process to exit and returns its state.
+func (p *hardProc) wait(t *testing.T, d time.Duration) *os.ProcessState {
+	t.Helper()
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState
+	case <-time.After(d):
+		t.Fatalf("clientreg serve still runs %v later; stderr:\n%s", d, p.stderr)
+		return nil
+	}
+}
+
+// terminate sends SIGTERM and fails the test unless the process then exits
+// with code 0 within 30 seconds.
+func (p *hardProc) terminate(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	if st := p.wait(t, 30*time.Second); st.ExitCode() != ExitOK {
+		t.Fatalf("clientreg serve exited with %v after SIGTERM, want code 0; stderr:\n%s", st, p.stderr)
+	}
+}
+
+// hardClient is the HTTP client of the hardening tests: its own
+// connections, a bound on every request.
+func hardClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+}
+
+// hardResponse is a response read completely.
+type hardResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// hardDo sends a request with an optional Bearer token and JSON body. It
+// returns an error instead of failing the test, so that goroutines may use
+// it.
+func hardDo(ctx context.Context, c *http.Client, method, url, token, body string) (hardResponse, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return hardResponse{}, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return hardResponse{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return hardResponse{}, err
+	}
+	return hardResponse{status: res.StatusCode, header: res.Header, body: b}, nil
+}
+
+// mustDo is hardDo for the test goroutine; it also checks the status.
+func mustDo(t *testing.T, c *http.Client, method, url, token, body string, want int) hardResponse {
+	t.Helper()
+	r, err := hardDo(t.Context(), c, method, url, token, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, url, r.status, want, r.body)
+	}
+	return r
+}
+
+// hardCredForms returns the encodings under which a credential could leak:
+// the string, its hex and base64 encodings, and, for a base64url
+// credential, the random bytes it encodes with their hex and base64
+// encodings.
+func hardCredForms(cred string) [][]byte {
+	forms := [][]byte{[]byte(cred)}
+	add := func(b []byte) {
+		forms = append(forms, b, []byte(hex.EncodeToString(b)), []byte(strings.ToUpper(hex.EncodeToString(b))),
+			[]byte(base64.StdEncoding.EncodeToString(b)), []byte(base64.RawStdEncoding.EncodeToString(b)),
+			[]byte(base64.URLEncoding.EncodeToString(b)), []byte(base64.RawURLEncoding.EncodeToString(b)))
+	}
+	add([]byte(cred))
+	if raw, err := base64.RawURLEncoding.DecodeString(cred); err == nil && len(raw) >= 16 {
+		add(raw)
+	}
+	return forms
+}
+
+// hardFindCred describes the first credential of creds found in data under
+// any of its forms, or returns "".
+func hardFindCred(data []byte, creds map[string]string) string {
+	for name, c := range creds {
+		if c == "" {
+			continue
+		}
+		for _, f := range hardCredForms(c) {
+			if bytes.Contains(data, f) {
+				return fmt.Sprintf("%s (as %q)", name, f)
+			}
+		}
+	}
+	return ""
+}
