@@ -26,7 +26,8 @@ type Error struct {
 	// Challenge is the WWW-Authenticate header to send, if any.
 	Challenge string
 
-	cause error
+	cause      error
+	retryAfter int // seconds, for 429
 }
 
 // Error implements the error interface.

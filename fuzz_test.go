@@ -91,6 +91,7 @@ func newFzEnv(t *testing.T, mod func(*clientreg.Config)) *fzEnv {
 		Store:     st,
 		SecretKey: testKey,
 		Rand:      detRand(1),
+		Limits:    clientreg.Limits{Disabled: true, MaxMemberLength: 1 << 20}, // fuzzing the validator, not the limiter
 		Metadata: &clientreg.ServerMetadata{
 			GrantTypesSupported: []string{"authorization_code", "implicit", "refresh_token", "client_credentials",
 				"urn:ietf:params:oauth:grant-type:device_code"},

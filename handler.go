@@ -131,6 +131,9 @@ type Config struct {
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.
 	Fetch FetchPolicy
+	// Limits are the abuse limits (rate limits and request limits); the
+	// zero value is on, with generous defaults.
+	Limits Limits
 	// MaxBodyBytes limits request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Extensions are the extension members clients may register.
@@ -219,6 +222,7 @@ type Handler struct {
 	revoker          TokenRevoker
 	statements       SoftwareStatementVerifier
 	requireStatement bool
+	limits           *limiter
 	redirectPreset   RedirectPreset
 	newID            IDGenerator
 	newSecret        SecretGenerator
@@ -371,6 +375,7 @@ func New(cfg Config) (*Handler, error) {
 	default:
 		return nil, fmt.Errorf("clientreg: unknown Config.RedirectPreset %q (want mcp, web or native)", cfg.RedirectPreset)
 	}
+	h.limits = newLimiter(cfg.Limits)
 	h.requireStatement = cfg.RequireSoftwareStatement
 	switch {
 	case len(cfg.TrustedIssuers) > 0 && h.statements != nil:
@@ -533,6 +538,11 @@ func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
+	addr := h.limits.clientAddr(r)
+	if err := h.limits.allowRegistration(h.now(), "addr:"+addr); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	token, err := bearerToken(r)
 	if h.requireIAT {
 		if err != nil {
@@ -548,6 +558,17 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := h.readBody(w, r)
 	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var iatKey, swKey string
+	if token != "" {
+		iatKey = "iat:" + string(h.keys.hash(purposeInitialToken, token)[:16])
+	}
+	if d.SoftwareID != "" && len(d.SoftwareID) <= h.limits.cfg.MaxMemberLength {
+		swKey = "sw:" + d.SoftwareID
+	}
+	if err := h.limits.allowRegistration(h.now(), iatKey, swKey); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -590,6 +611,11 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(allow...).ServeHTTP(w, r)
 		return
 	}
+	addr := h.limits.clientAddr(r)
+	if err := h.limits.checkAuth(h.now(), addr, id); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	token, err := bearerToken(r)
 	if err == nil && token == "" {
 		err = ErrMissingToken
@@ -599,6 +625,9 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// A wrong token counts against the client ID and the address (RFC 7592
+	// §5: tokens must not be guessable, attempts are limited too).
+	w = &authFailureRecorder{ResponseWriter: w, onUnauthorized: func() { h.limits.recordFailedAuth(h.now(), addr, id) }}
 	switch r.Method {
 	case http.MethodGet:
 		info, err := h.Read(ctx, token, id)
@@ -713,6 +742,21 @@ func validToken68(s string) bool {
 	return true
 }
 
+// authFailureRecorder calls onUnauthorized when the response is a 401.
+type authFailureRecorder struct {
+	http.ResponseWriter
+	onUnauthorized func()
+}
+
+func (a *authFailureRecorder) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		a.onUnauthorized()
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *authFailureRecorder) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
 // errNotFound answers a path the handler does not serve.
 var errNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound, Description: "no such endpoint"}
 
@@ -746,6 +790,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 func writeErrorBody(w http.ResponseWriter, e *Error) {
+	if ra := retryAfterHeader(e); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
 	if e.Challenge != "" {
 		w.Header().Set("WWW-Authenticate", e.Challenge)
 	}

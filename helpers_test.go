@@ -125,6 +125,9 @@ func newEnvWithStore(t *testing.T, st *spyStore, opts ...option) *testEnv {
 		Store:     st,
 		SecretKey: testKey,
 		Now:       clock.Now,
+		// The suite tests validation with many requests from one address;
+		// the rate limits have tests of their own (limits_test.go).
+		Limits: clientreg.Limits{Disabled: true, MaxMemberLength: 1 << 20},
 	}
 	for _, o := range opts {
 		o(&cfg)

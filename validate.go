@@ -17,6 +17,7 @@ import (
 type validationStep func(ctx context.Context, h *Handler, m *Metadata, srv *ServerMetadata) error
 
 var validationPipeline = []validationStep{
+	checkSizes,             // request limits: list lengths, member length
 	applySoftwareStatement, // §2.3: statement claims take precedence over the body
 	keepDeclaredExtensions, // §2: unknown members are ignored
 	checkGrantAndResponseTypes,
@@ -55,6 +56,10 @@ func (h *Handler) ValidateMetadata(ctx context.Context, m Metadata) (Metadata, e
 // keptStatementKey marks, in an update's context, the software statement
 // the client registered with.
 type keptStatementKey struct{}
+
+func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+	return h.limits.checkSizes(m)
+}
 
 func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
 	if m.SoftwareStatement == "" {

@@ -223,7 +223,7 @@ func TestCrashSIGKILLSQLite(t *testing.T) {
 	t.Parallel()
 	bin := hardBuild(t)
 	path := filepath.Join(t.TempDir(), "crash.db")
-	acked, sent := crashRun(t, bin, "--db", path)
+	acked, sent := crashRun(t, bin, "--db", path, "--rate-limits=false")
 
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
 	if err != nil {
@@ -284,7 +284,7 @@ func TestCrashSIGKILLPostgres(t *testing.T) {
 	} else {
 		p.terminate(t)
 	}
-	acked, sent := crashRun(t, bin, "--db", dsn, "--secret-key-file", key)
+	acked, sent := crashRun(t, bin, "--db", dsn, "--secret-key-file", key, "--rate-limits=false")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -111,6 +112,8 @@ type serveOptions struct {
 	accessTokenLifetime, secretOverlap *time.Duration
 	introspectors, trustIssuers        *[]string
 	redirectPreset                     *string
+	rateLimits                         *bool
+	trustedProxies                     *[]string
 	requireStatement                   *bool
 }
 
@@ -169,6 +172,13 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"redirect URI rules (`preset`): mcp (https, loopback http, private-use\n"+
 			"schemes), web (https and loopback http only) or native (RFC 8252:\n"+
 			"loopback http, claimed https, reverse-domain private-use schemes)", "mcp", "web", "native")
+	o.rateLimits = fs.Bool("rate-limits", true,
+		"rate-limit registrations (120/min, burst 60, per address, initial access\n"+
+			"token and software_id) and failed registration access token attempts\n"+
+			"(60/min, burst 100, per client and address); 429 when exceeded")
+	o.trustedProxies = newList(fs, "trusted-proxy", nil,
+		"comma-separated proxy `CIDRs` whose X-Forwarded-For names the client\n"+
+			"address for the rate limits (default: none; the header is ignored)")
 	o.requireStatement = fs.Bool("require-software-statement", false,
 		"refuse registrations without a software statement from a trusted issuer")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
@@ -270,6 +280,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return caller.ID == tok.ClientID || slices.Contains(ids, caller.ID)
 		}
 	}
+	var proxies []netip.Prefix
+	for _, p := range *o.trustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return &usageError{err: fmt.Errorf("serve: invalid value %q for --trusted-proxy: want a CIDR or an address", p), hint: `Run "clientreg serve -help" for usage.`}
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		proxies = append(proxies, pfx)
+	}
 	overlap := *o.secretOverlap
 	if overlap == 0 {
 		overlap = -1 // Config.SecretOverlap: negative means none, zero the default
@@ -303,6 +325,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		TrustedIssuers:           trusted,
 		RequireSoftwareStatement: *o.requireStatement,
 		RedirectPreset:           clientreg.RedirectPreset(*o.redirectPreset),
+		Limits:                   clientreg.Limits{Disabled: !*o.rateLimits, TrustedProxies: proxies},
 		Logger:                   log,
 	})
 	if err != nil {

@@ -1,0 +1,290 @@
+package clientreg
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Abuse limits. A registration endpoint is open to the internet by design
+// (RFC 7591 §3 recommends open registration), so the handler rate-limits
+// registrations per client address, per initial access token and per
+// software_id, and failed registration access token attempts per client ID
+// and per address (RFC 7592 §5: guard against token guessing). A limited
+// request gets 429 with Retry-After and a JSON error, and changes nothing.
+// The limits are on by default with generous numbers; the request limits
+// (body size, nesting depth, list lengths, member length) always apply.
+
+// Limits configures the abuse limits. Zero fields get the defaults named.
+type Limits struct {
+	// Disabled turns the rate limits off (the request limits stay).
+	Disabled bool
+	// RegistrationsPerMinute is the sustained rate of registrations per
+	// client address, per initial access token and per software_id;
+	// default 120.
+	RegistrationsPerMinute float64
+	// RegistrationBurst is how many registrations may come at once before
+	// the rate applies; default 60.
+	RegistrationBurst int
+	// FailedAuthPerMinute is the sustained rate of failed registration
+	// access token attempts per client ID and per address; default 60.
+	FailedAuthPerMinute float64
+	// FailedAuthBurst is the burst of failed attempts; default 100.
+	FailedAuthBurst int
+	// TrustedProxies are the proxies whose X-Forwarded-For header names the
+	// client address; from anyone else the header is ignored. Empty: the
+	// connection's address is the client address.
+	TrustedProxies []netip.Prefix
+	// MaxRedirectURIs bounds redirect_uris; default 64.
+	MaxRedirectURIs int
+	// MaxContacts bounds contacts; default 32.
+	MaxContacts int
+	// MaxMemberLength bounds the length in bytes of every string member
+	// and array element; default 2048 (a software statement or jwks may be
+	// larger: they are bounded by the body size).
+	MaxMemberLength int
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.RegistrationsPerMinute, 120)
+	defInt(&l.RegistrationBurst, 60)
+	def(&l.FailedAuthPerMinute, 60)
+	defInt(&l.FailedAuthBurst, 100)
+	defInt(&l.MaxRedirectURIs, 64)
+	defInt(&l.MaxContacts, 32)
+	defInt(&l.MaxMemberLength, 2048)
+	return l
+}
+
+// ErrRateLimited answers a request over a rate limit (429, with
+// Retry-After).
+var ErrRateLimited = &Error{Code: "temporarily_unavailable", Status: http.StatusTooManyRequests}
+
+// rateError is ErrRateLimited with the wait the client is told.
+func rateError(wait time.Duration) *Error {
+	e := ErrRateLimited.WithDescription("too many requests; retry later")
+	e.retryAfter = int(math.Ceil(wait.Seconds()))
+	if e.retryAfter < 1 {
+		e.retryAfter = 1
+	}
+	return e
+}
+
+// buckets is a set of token buckets by key, bounded in size.
+type buckets struct {
+	mu    sync.Mutex
+	rate  float64 // tokens per second
+	burst float64
+	m     map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+const maxBuckets = 100_000
+
+func newBuckets(perMinute float64, burst int) *buckets {
+	return &buckets{rate: perMinute / 60, burst: float64(burst), m: make(map[string]*bucket)}
+}
+
+// refill returns key's bucket brought up to now; the caller holds mu.
+func (b *buckets) refill(key string, now time.Time) *bucket {
+	bk, ok := b.m[key]
+	if !ok {
+		if len(b.m) >= maxBuckets {
+			b.prune(now)
+		}
+		bk = &bucket{tokens: b.burst, last: now}
+		b.m[key] = bk
+		return bk
+	}
+	if el := now.Sub(bk.last).Seconds(); el > 0 {
+		bk.tokens = math.Min(b.burst, bk.tokens+el*b.rate)
+		bk.last = now
+	}
+	return bk
+}
+
+// prune drops the buckets that are full again (they hold no state worth
+// keeping), and all of them if that is not enough.
+func (b *buckets) prune(now time.Time) {
+	for k, bk := range b.m {
+		if bk.tokens+now.Sub(bk.last).Seconds()*b.rate >= b.burst {
+			delete(b.m, k)
+		}
+	}
+	if len(b.m) >= maxBuckets {
+		clear(b.m)
+	}
+}
+
+// take spends one token of key, or reports how long until one is there.
+func (b *buckets) take(key string, now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.refill(key, now)
+	if bk.tokens >= 1 {
+		bk.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
+}
+
+// check reports, without spending, whether key has a token left.
+func (b *buckets) check(key string, now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bk := b.refill(key, now)
+	if bk.tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
+}
+
+// limiter holds the handler's rate limit state.
+type limiter struct {
+	cfg          Limits
+	registration *buckets // keys: "addr:", "iat:", "sw:"
+	failedAuth   *buckets // keys: "addr:", "client:"
+}
+
+func newLimiter(cfg Limits) *limiter {
+	cfg = cfg.withDefaults()
+	return &limiter{
+		cfg:          cfg,
+		registration: newBuckets(cfg.RegistrationsPerMinute, cfg.RegistrationBurst),
+		failedAuth:   newBuckets(cfg.FailedAuthPerMinute, cfg.FailedAuthBurst),
+	}
+}
+
+// allowRegistration spends a registration token of every key given
+// (empty keys are skipped); any exhausted key refuses the request.
+func (l *limiter) allowRegistration(now time.Time, keys ...string) error {
+	if l.cfg.Disabled {
+		return nil
+	}
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if ok, wait := l.registration.take(k, now); !ok {
+			return rateError(wait)
+		}
+	}
+	return nil
+}
+
+// checkAuth refuses a configuration request whose client ID or address
+// failed to authenticate too often lately.
+func (l *limiter) checkAuth(now time.Time, addr, clientID string) error {
+	if l.cfg.Disabled {
+		return nil
+	}
+	for _, k := range []string{"addr:" + addr, "client:" + clientID} {
+		if ok, wait := l.failedAuth.check(k, now); !ok {
+			return rateError(wait)
+		}
+	}
+	return nil
+}
+
+// failedAuth records a failed authentication attempt.
+func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) {
+	if l.cfg.Disabled {
+		return
+	}
+	l.failedAuth.take("addr:"+addr, now)
+	l.failedAuth.take("client:"+clientID, now)
+}
+
+// clientAddr returns the address of the client that made r: the
+// connection's address, or, when that is a trusted proxy, the nearest
+// address in X-Forwarded-For that is not a trusted proxy.
+func (l *limiter) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(addr) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host // a malformed hop: trust nothing beyond the proxy
+		}
+		if !l.trusted(a) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+func (l *limiter) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range l.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSizes enforces the list and member length limits on m.
+func (l *limiter) checkSizes(m *Metadata) error {
+	if n := len(m.RedirectURIs); n > l.cfg.MaxRedirectURIs {
+		return ErrInvalidClientMetadata.WithDescription("redirect_uris has %d entries; at most %d are allowed", n, l.cfg.MaxRedirectURIs)
+	}
+	if n := len(m.Contacts); n > l.cfg.MaxContacts {
+		return ErrInvalidClientMetadata.WithDescription("contacts has %d entries; at most %d are allowed", n, l.cfg.MaxContacts)
+	}
+	max := l.cfg.MaxMemberLength
+	for i := range members {
+		mb := &members[i]
+		switch {
+		case mb.kind == kindString && mb.name != "software_statement":
+			if len(*mb.str(m)) > max {
+				return ErrInvalidClientMetadata.WithDescription("member %s is longer than %d bytes", mb.name, max)
+			}
+		case mb.kind == kindStrings:
+			for _, v := range *mb.strs(m) {
+				if len(v) > max {
+					return ErrInvalidClientMetadata.WithDescription("an element of %s is longer than %d bytes", mb.name, max)
+				}
+			}
+		}
+	}
+	for k, v := range m.Localized {
+		if len(v) > max {
+			return ErrInvalidClientMetadata.WithDescription("member %s is longer than %d bytes", quote(k), max)
+		}
+	}
+	return nil
+}
+
+// retryAfterHeader returns the Retry-After value of e, or "".
+func retryAfterHeader(e *Error) string {
+	if e.retryAfter <= 0 {
+		return ""
+	}
+	return strconv.Itoa(e.retryAfter)
+}

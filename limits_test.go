@@ -1,0 +1,122 @@
+package clientreg_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clientreg/clientreg"
+)
+
+func (e *oauthEnv) registerFrom(xff string, body map[string]any) reply {
+	e.t.Helper()
+	b := strings.NewReader(mustJSON(e.t, body))
+	req, _ := http.NewRequest(http.MethodPost, e.iss+"/register", b)
+	req.Header.Set("Content-Type", "application/json")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	return e.send(req)
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func want429(t *testing.T, r reply) {
+	t.Helper()
+	if r.status != http.StatusTooManyRequests || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %s (Retry-After %q), want 429 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}
+
+func TestRegistrationRateLimits(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{RegistrationBurst: 3, RegistrationsPerMinute: 60,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	})
+	body := map[string]any{"grant_types": []string{"client_credentials"}}
+	// Per client address (named by the trusted proxy).
+	for i := range 3 {
+		if r := e.registerFrom("203.0.113.7", body); r.status != 201 {
+			t.Fatalf("registration %d: %d %s", i, r.status, r.body)
+		}
+	}
+	want429(t, e.registerFrom("203.0.113.7", body))
+	if r := e.registerFrom("203.0.113.8", body); r.status != 201 {
+		t.Fatalf("another address is limited too: %d", r.status)
+	}
+	e.clock.Add(time.Second) // one more token at 1/s
+	if r := e.registerFrom("203.0.113.7", body); r.status != 201 {
+		t.Fatalf("after the refill: %d %s", r.status, r.body)
+	}
+	// Per software_id, whatever the address.
+	sw := map[string]any{"grant_types": []string{"client_credentials"}, "software_id": "bot"}
+	for i := range 3 {
+		if r := e.registerFrom("198.51.100."+string(rune('1'+i)), sw); r.status != 201 {
+			t.Fatalf("software_id registration %d: %d", i, r.status)
+		}
+	}
+	want429(t, e.registerFrom("198.51.100.9", sw))
+}
+
+// X-Forwarded-For counts only when the connection comes from a trusted
+// proxy: otherwise every request is the connection's address.
+func TestForwardedForNeedsTrustedProxy(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{RegistrationBurst: 2, RegistrationsPerMinute: 1}
+	})
+	body := map[string]any{"grant_types": []string{"client_credentials"}}
+	e.registerFrom("203.0.113.1", body)
+	e.registerFrom("203.0.113.2", body)
+	want429(t, e.registerFrom("203.0.113.3", body))
+}
+
+// Failed registration access token attempts are limited per client ID: past
+// the burst even the right token waits, then works again.
+func TestFailedAuthLimit(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{FailedAuthBurst: 5, FailedAuthPerMinute: 60}
+	})
+	reg := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"grant_types": []string{"client_credentials"}})
+	uri, rat := reg.str("registration_client_uri"), reg.str("registration_access_token")
+	for range 5 {
+		if r := e.jsonReq("GET", uri, "wrong-token", nil); r.status != 401 {
+			t.Fatalf("wrong token: %d", r.status)
+		}
+	}
+	want429(t, e.jsonReq("GET", uri, "wrong-token", nil))
+	want429(t, e.jsonReq("GET", uri, rat, nil))
+	e.clock.Add(2 * time.Second)
+	if r := e.jsonReq("GET", uri, rat, nil); r.status != 200 {
+		t.Fatalf("after the refill: %d %s", r.status, r.body)
+	}
+}
+
+func TestRequestLimits(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{MaxRedirectURIs: 2, MaxContacts: 1, MaxMemberLength: 20}
+	})
+	for name, body := range map[string]map[string]any{
+		"redirect_uris": {"redirect_uris": []string{"https://a.example/1", "https://a.example/2", "https://a.example/3"}},
+		"contacts":      {"grant_types": []string{"client_credentials"}, "contacts": []string{"a@x", "b@x"}},
+		"client_name":   {"grant_types": []string{"client_credentials"}, "client_name": strings.Repeat("n", 21)},
+		"tagged":        {"grant_types": []string{"client_credentials"}, "client_name#fr": strings.Repeat("n", 21)},
+	} {
+		r := e.jsonReq("POST", e.iss+"/register", "", body)
+		if r.status != 400 || r.str("error") != "invalid_client_metadata" {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"redirect_uris": []string{"https://a.example/1"}, "client_name": strings.Repeat("n", 20)}); r.status != 201 {
+		t.Errorf("at the limits: %d %s", r.status, r.body)
+	}
+}
