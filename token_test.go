@@ -510,3 +510,18 @@ func TestDiscoveryListsTokenEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// A secret past its client_secret_expires_at is refused.
+func TestExpiredSecretRefused(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) { c.SecretLifetime = time.Hour })
+	reg := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"grant_types": []string{"client_credentials"}})
+	if exp, _ := reg.m["client_secret_expires_at"].(float64); int64(exp) != e.clock.Now().Add(time.Hour).Unix() {
+		t.Fatalf("client_secret_expires_at = %v", reg.m["client_secret_expires_at"])
+	}
+	c := clientCreds{id: reg.str("client_id"), secret: reg.str("client_secret"), method: "client_secret_basic"}
+	if r := e.token(c, ""); r.status != 200 {
+		t.Fatalf("fresh secret: %d %s", r.status, r.body)
+	}
+	e.clock.Add(time.Hour)
+	wantOAuthError(t, e.token(c, ""), 401, "invalid_client")
+}
