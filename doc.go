@@ -49,4 +49,19 @@
 //     invalid_token, so no response reveals whether a client exists.
 //   - A public client (token_endpoint_auth_method none) cannot register the
 //     client_credentials grant (RFC 6749 §4.4).
+//   - Access tokens (Config.ServeTokenEndpoints) are opaque and stored as
+//     keyed hashes, so deletion, revocation and scope changes take effect at
+//     once on every instance. A client introspects and revokes only its own
+//     tokens unless Config.MayIntrospect says otherwise.
+//   - Extensions of RFC 7592: PUT with ?rotate_secret=true issues a new
+//     secret (the previous one works for Config.SecretOverlap), and POST
+//     {registration_client_uri}/registration_access_token with client
+//     authentication recovers a lost registration access token.
+//   - POST with ?dry_run=true validates a registration and stores nothing.
+//   - A rate-limited request gets 429 with Retry-After and the registered
+//     error code temporarily_unavailable ("retry later"); RFC 6749 has no
+//     code of its own for it.
+//   - grant_types_supported lists the grant types clients may register,
+//     including redirect-based ones that an authorization server sharing the
+//     store serves; the token endpoint itself implements client_credentials.
 package clientreg
