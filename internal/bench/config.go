@@ -1,0 +1,190 @@
+// Package bench is a load generator for OAuth 2.0 Dynamic Client
+// Registration servers: the registration endpoint of RFC 7591 and the
+// client configuration endpoint of RFC 7592. It backs the
+// clientreg-bench command and works against any server that implements
+// those RFCs, not only clientreg.
+//
+// A run discovers the registration endpoint from the server's metadata
+// document, then measures phases in order:
+//
+//	register  POST registration_endpoint                   (2xx expected, 201 by RFC 7591)
+//	read      GET  registration_client_uri, Bearer token   (200)
+//	update    PUT  registration_client_uri, Bearer token   (200)
+//	delete    DELETE registration_client_uri, Bearer token (204)
+//
+// Each phase runs Config.Concurrency workers until Config.Requests requests
+// were started or Config.Duration has passed, whichever comes first. The
+// clients that register builds are the ones read, update and delete work
+// on; each client is used by one worker at a time, so a registration access
+// token that an update response rotates is never raced by its predecessor.
+//
+// Every measured request is counted. A request counts as successful when
+// the server answered the status the RFC names for the operation (any 2xx
+// for registration, 200 for read and update, 2xx for delete) with a usable
+// body; anything else (a non-2xx status, a transport error, a body without
+// client_id) counts as an error, by status code or error kind. Throughput
+// (Phase.RPS) and the latency percentiles are those of the successful
+// requests.
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// DefaultBody is the registration request sent unless Config.Body is set: a
+// confidential web client using the authorization code grant.
+const DefaultBody = `{"redirect_uris":["https://client.example.org/cb"],"client_name":"bench","grant_types":["authorization_code"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_basic"}`
+
+// The phases, in the order a full run measures them.
+const (
+	PhaseRegister = "register"
+	PhaseRead     = "read"
+	PhaseUpdate   = "update"
+	PhaseDelete   = "delete"
+)
+
+// AllPhases lists every phase in run order.
+var AllPhases = []string{PhaseRegister, PhaseRead, PhaseUpdate, PhaseDelete}
+
+// Defaults of Config fields left zero.
+const (
+	DefaultConcurrency = 16
+	DefaultRequests    = 2000
+	DefaultDuration    = 30 * time.Second
+	DefaultTimeout     = 10 * time.Second
+)
+
+// Hard limits, so that no run is unbounded.
+const (
+	MaxConcurrency = 1024
+	MaxRequests    = 1_000_000
+	MaxDuration    = 10 * time.Minute
+	MaxTimeout     = time.Minute
+)
+
+// Config describes one load run. Base (or RegistrationEndpoint) is
+// required; every other field has a default.
+type Config struct {
+	// Base is the server's base URL (its issuer), e.g.
+	// http://127.0.0.1:8080. The registration endpoint is discovered from
+	// Base + "/.well-known/oauth-authorization-server", then Base +
+	// "/.well-known/openid-configuration".
+	Base string
+	// RegistrationEndpoint, when set, is used as is and discovery is
+	// skipped.
+	RegistrationEndpoint string
+	// InitialAccessToken is sent as a Bearer token with every registration
+	// (RFC 7591 §3); empty sends none.
+	InitialAccessToken string
+	// Concurrency is the number of workers; default DefaultConcurrency.
+	Concurrency int
+	// Requests is the maximum number of requests per phase; default
+	// DefaultRequests. The delete phase deletes at most as many clients as
+	// are registered.
+	Requests int
+	// Duration bounds each phase: no request starts after it has passed.
+	// Default DefaultDuration.
+	Duration time.Duration
+	// Timeout bounds each request; default DefaultTimeout.
+	Timeout time.Duration
+	// Phases are measured in the given order; default AllPhases.
+	Phases []string
+	// Body is the registration request, a JSON object; default DefaultBody.
+	// Update requests send the same object with client_id added and
+	// client_name changed (RFC 7592 §2.2).
+	Body []byte
+	// SendSecret adds the client's latest client_secret to update requests
+	// (RFC 7592 §2.2 allows it; the server must then check it).
+	SendSecret bool
+	// Warmup is the number of unmeasured register, read, update and delete
+	// cycles run before the first phase, bounded by Duration.
+	Warmup int
+	// AllowRemote lets the run target hosts other than loopback addresses.
+	// By default every connection, including to a registration_client_uri
+	// a server hands out, must go to 127.0.0.0/8, ::1 or localhost.
+	AllowRemote bool
+	// Label is copied into the report, to tell runs apart.
+	Label string
+	// OnPhase, when set, is called with each phase's result as soon as the
+	// phase ends (e.g. to print progress).
+	OnPhase func(Phase)
+	// Client sends the requests; default NewHTTPClient(Concurrency,
+	// Timeout, AllowRemote). A caller-supplied client is used as is (its
+	// Timeout, redirects and loopback policy are its own).
+	Client *http.Client
+}
+
+// withDefaults returns a copy of c with defaults applied, or an error
+// naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.Base == "" && c.RegistrationEndpoint == "" {
+		return c, configError(errors.New("bench: a base URL or a registration endpoint is required"))
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Requests == 0 {
+		c.Requests = DefaultRequests
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Phases == nil {
+		c.Phases = AllPhases
+	}
+	if c.Body == nil {
+		c.Body = []byte(DefaultBody)
+	}
+	switch {
+	case c.Concurrency < 1 || c.Concurrency > MaxConcurrency:
+		return c, configError(fmt.Errorf("bench: concurrency must be in [1, %d]", MaxConcurrency))
+	case c.Requests < 1 || c.Requests > MaxRequests:
+		return c, configError(fmt.Errorf("bench: requests per phase must be in [1, %d]", MaxRequests))
+	case c.Duration < 0 || c.Duration > MaxDuration:
+		return c, configError(fmt.Errorf("bench: phase duration must be in (0, %s]", MaxDuration))
+	case c.Timeout < 0 || c.Timeout > MaxTimeout:
+		return c, configError(fmt.Errorf("bench: request timeout must be in (0, %s]", MaxTimeout))
+	case c.Warmup < 0 || c.Warmup > MaxRequests:
+		return c, configError(fmt.Errorf("bench: warmup must be in [0, %d]", MaxRequests))
+	}
+	for _, p := range c.Phases {
+		if !slices.Contains(AllPhases, p) {
+			return c, configError(fmt.Errorf("bench: unknown phase %q (want register, read, update or delete)", p))
+		}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(c.Body, &obj); err != nil || obj == nil {
+		return c, configError(errors.New("bench: the registration request body must be a JSON object"))
+	}
+	for _, u := range []string{c.Base, c.RegistrationEndpoint} {
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u, c.AllowRemote); err != nil {
+			return c, configError(err)
+		}
+	}
+	if c.Client == nil {
+		c.Client = NewHTTPClient(c.Concurrency, c.Timeout, c.AllowRemote)
+	}
+	return c, nil
+}
+
+// ConfigError is the error Run returns for an invalid Config, as opposed to
+// a server that cannot be reached or measured.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(err error) error { return &ConfigError{Err: err} }

@@ -1,0 +1,416 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// regClient is a registered client as last described by the server.
+type regClient struct {
+	id, secret, uri, token string
+}
+
+// runner holds the state of one run.
+type runner struct {
+	cfg         Config
+	regEndpoint string
+	// bodyMeta is cfg.Body decoded, the base of every update request.
+	bodyMeta map[string]json.RawMessage
+
+	mu      sync.Mutex
+	clients []*regClient // registered and not deleted, in registration order
+}
+
+// Run measures the configured phases against the server and returns the
+// report. It returns an error only when the run cannot start (an invalid
+// Config, or no registration endpoint); failed requests are counted in the
+// report. When ctx ends, the phase in progress stops, the remaining phases
+// are skipped and Report.Aborted says why.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cpu0 := processCPUSeconds()
+	rep := newReport(cfg)
+	r := &runner{cfg: cfg}
+	if err := json.Unmarshal(cfg.Body, &r.bodyMeta); err != nil {
+		return nil, fmt.Errorf("bench: registration request body: %w", err)
+	}
+	if cfg.RegistrationEndpoint != "" {
+		rep.Discovery = Discovery{Source: "configured", RegistrationEndpoint: cfg.RegistrationEndpoint}
+	} else {
+		rep.Discovery, err = Discover(ctx, cfg.Client, cfg.Base, cfg.AllowRemote)
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.regEndpoint = rep.Discovery.RegistrationEndpoint
+
+	if cfg.Warmup > 0 {
+		r.warmup(ctx)
+	}
+	for _, name := range cfg.Phases {
+		if ctx.Err() != nil {
+			break
+		}
+		ph := r.phase(ctx, name)
+		rep.Phases = append(rep.Phases, ph)
+		if cfg.OnPhase != nil {
+			cfg.OnPhase(ph)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		rep.Aborted = err.Error()
+	}
+	rep.WallS = roundS(time.Since(rep.Started))
+	rep.LoadgenCPUS = float64(int64((processCPUSeconds()-cpu0)*1000)) / 1000
+	return rep, nil
+}
+
+func roundS(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+
+// phase runs one phase with cfg.Concurrency workers until cfg.Requests
+// requests were started, cfg.Duration has passed, or ctx ends.
+func (r *runner) phase(ctx context.Context, name string) Phase {
+	cfg := r.cfg
+	r.mu.Lock()
+	live := append([]*regClient(nil), r.clients...)
+	r.mu.Unlock()
+
+	total := cfg.Requests
+	var pool chan *regClient
+	if name != PhaseRegister {
+		if len(live) == 0 {
+			return Phase{Name: name, Note: "no registered clients to work on (measure register first)"}
+		}
+		if name == PhaseDelete {
+			total = min(total, len(live))
+		} else {
+			// Each client is in the hands of one worker at a time, so
+			// that a registration access token rotated by a response is
+			// what the next request for that client uses. Requests cycle
+			// over the clients in registration order.
+			pool = make(chan *regClient, len(live))
+			for _, c := range live {
+				pool <- c
+			}
+		}
+	}
+
+	var (
+		next      atomic.Int64
+		stoppedBy atomic.Value
+		wg        sync.WaitGroup
+	)
+	deleted := make([]bool, len(live))
+	perWorker := make([][]outcome, cfg.Concurrency)
+	start := time.Now()
+	deadline := start.Add(cfg.Duration)
+	for w := range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs := make([]outcome, 0, total/cfg.Concurrency+1)
+			defer func() { perWorker[w] = outs }()
+			for {
+				switch {
+				case ctx.Err() != nil:
+					stoppedBy.CompareAndSwap(nil, "canceled")
+					return
+				case !time.Now().Before(deadline):
+					stoppedBy.CompareAndSwap(nil, "duration")
+					return
+				}
+				i := next.Add(1) - 1
+				if i >= int64(total) {
+					stoppedBy.CompareAndSwap(nil, "count")
+					return
+				}
+				switch name {
+				case PhaseRegister:
+					outs = append(outs, r.register(ctx))
+				case PhaseDelete:
+					o := r.delete(ctx, live[i])
+					deleted[i] = o.errKind == ""
+					outs = append(outs, o)
+				default:
+					var c *regClient
+					select {
+					case c = <-pool:
+					case <-ctx.Done():
+						stoppedBy.CompareAndSwap(nil, "canceled")
+						return
+					}
+					if name == PhaseRead {
+						outs = append(outs, r.read(ctx, c))
+					} else {
+						outs = append(outs, r.update(ctx, c, i))
+					}
+					pool <- c
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	if name == PhaseDelete {
+		gone := make(map[*regClient]bool)
+		for i, ok := range deleted {
+			if ok {
+				gone[live[i]] = true
+			}
+		}
+		r.forget(gone)
+	}
+	var all []outcome
+	for _, outs := range perWorker {
+		all = append(all, outs...)
+	}
+	ph := summarize(name, all, elapsed)
+	if s, ok := stoppedBy.Load().(string); ok {
+		ph.StoppedBy = s
+	}
+	return ph
+}
+
+// forget drops the given clients from the live list.
+func (r *runner) forget(gone map[*regClient]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.clients[:0]
+	for _, c := range r.clients {
+		if !gone[c] {
+			kept = append(kept, c)
+		}
+	}
+	clear(r.clients[len(kept):])
+	r.clients = kept
+}
+
+// send performs one request and classifies a failure: a transport error,
+// or a status other than the wanted one (want 0: any 2xx).
+func (r *runner) send(ctx context.Context, method, u, bearer string, body []byte, want int) (outcome, []byte) {
+	t0 := time.Now()
+	resp, err := do(ctx, r.cfg.Client, method, u, bearer, body)
+	o := outcome{lat: time.Since(t0), status: resp.status}
+	switch {
+	case err != nil:
+		o.errKind, o.sample = errKind(err), err.Error()
+	case want == 0 && resp.status/100 != 2, want != 0 && resp.status != want:
+		o.errKind, o.sample = "http_"+strconv.Itoa(resp.status), failureSample(resp)
+	}
+	return o, resp.body
+}
+
+// failureSample describes a failed response: its challenge, if any, and the
+// start of its body.
+func failureSample(resp response) string {
+	s := sampleOf(resp.body)
+	if s == "" {
+		s = "(empty body)"
+	}
+	if resp.challenge != "" {
+		s = "WWW-Authenticate: " + resp.challenge + "; " + s
+	}
+	return s
+}
+
+// decodeInfo decodes a client information response (RFC 7591 §3.2.1).
+func decodeInfo(b []byte) (map[string]any, bool) {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+func str(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+// register sends one registration request and keeps the client it creates.
+func (r *runner) register(ctx context.Context) outcome {
+	o, body := r.send(ctx, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
+	if o.errKind != "" {
+		return o
+	}
+	c, counters, ok := r.newClient(body)
+	if !ok {
+		o.errKind, o.sample = "bad_body", sampleOf(body)
+		return o
+	}
+	o.counters = counters
+	if o.status != http.StatusCreated {
+		o.counters = append(o.counters, "register_status_"+strconv.Itoa(o.status))
+	}
+	if c != nil {
+		r.mu.Lock()
+		r.clients = append(r.clients, c)
+		r.mu.Unlock()
+	}
+	return o
+}
+
+// newClient reads a registration response. It returns a nil client (and a
+// counter saying why) for a registration that cannot be managed.
+func (r *runner) newClient(body []byte) (*regClient, []string, bool) {
+	m, ok := decodeInfo(body)
+	if !ok || str(m, "client_id") == "" {
+		return nil, nil, false
+	}
+	c := &regClient{id: str(m, "client_id"), secret: str(m, "client_secret"),
+		uri: str(m, "registration_client_uri"), token: str(m, "registration_access_token")}
+	switch {
+	case c.uri == "" || c.token == "":
+		return nil, []string{"unmanageable"}, true
+	case checkURL(c.uri, r.cfg.AllowRemote) != nil:
+		return nil, []string{"uri_refused"}, true
+	}
+	return c, nil, true
+}
+
+// absorb applies a read or update response to c: a registration access
+// token, client secret or configuration URI in the response replaces the
+// one held (RFC 7592 §2.1, §2.2), and is what the next request uses. It
+// returns counters naming what changed.
+func absorb(c *regClient, m map[string]any) []string {
+	var cs []string
+	if t := str(m, "registration_access_token"); t != "" && t != c.token {
+		c.token = t
+		cs = append(cs, "rat_rotated")
+	}
+	if s := str(m, "client_secret"); s != "" {
+		cs = append(cs, "secret_returned")
+		if s != c.secret {
+			c.secret = s
+			cs = append(cs, "secret_rotated")
+		}
+	}
+	if u := str(m, "registration_client_uri"); u != "" && u != c.uri {
+		c.uri = u
+		cs = append(cs, "uri_changed")
+	}
+	return cs
+}
+
+// read sends one read request (RFC 7592 §2.1) for c.
+func (r *runner) read(ctx context.Context, c *regClient) outcome {
+	o, body := r.send(ctx, http.MethodGet, c.uri, c.token, nil, http.StatusOK)
+	if o.errKind != "" {
+		return o
+	}
+	m, ok := decodeInfo(body)
+	if !ok || str(m, "client_id") != c.id {
+		o.errKind, o.sample = "bad_body", sampleOf(body)
+		return o
+	}
+	o.counters = absorb(c, m)
+	return o
+}
+
+// updateBody is the update request for c: the registration request plus
+// client_id, with client_name changed (RFC 7592 §2.2 forbids the
+// server-managed members, which the registration request does not have).
+func (r *runner) updateBody(c *regClient, seq int64) []byte {
+	m := make(map[string]any, len(r.bodyMeta)+3)
+	for k, v := range r.bodyMeta {
+		m[k] = v
+	}
+	delete(m, "client_secret")
+	m["client_id"] = c.id
+	m["client_name"] = "bench-updated-" + strconv.FormatInt(seq, 10)
+	if r.cfg.SendSecret && c.secret != "" {
+		m["client_secret"] = c.secret
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // unreachable: every value is a valid JSON value
+	}
+	return b
+}
+
+// update sends one update request (RFC 7592 §2.2) for c.
+func (r *runner) update(ctx context.Context, c *regClient, seq int64) outcome {
+	o, body := r.send(ctx, http.MethodPut, c.uri, c.token, r.updateBody(c, seq), http.StatusOK)
+	if o.errKind != "" {
+		return o
+	}
+	m, ok := decodeInfo(body)
+	if !ok || str(m, "client_id") != c.id {
+		o.errKind, o.sample = "bad_body", sampleOf(body)
+		return o
+	}
+	o.counters = absorb(c, m)
+	return o
+}
+
+// delete sends one delete request (RFC 7592 §2.3) for c.
+func (r *runner) delete(ctx context.Context, c *regClient) outcome {
+	o, _ := r.send(ctx, http.MethodDelete, c.uri, c.token, nil, 0)
+	if o.errKind == "" && o.status != http.StatusNoContent {
+		o.counters = append(o.counters, "delete_status_"+strconv.Itoa(o.status))
+	}
+	return o
+}
+
+// warmup runs cfg.Warmup unmeasured register, read, update and delete
+// cycles, bounded by cfg.Duration. It leaves no client behind unless a
+// delete fails.
+func (r *runner) warmup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range r.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && next.Add(1) <= int64(r.cfg.Warmup) {
+				o, body := r.send(ctx, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
+				if o.errKind != "" {
+					continue
+				}
+				c, _, ok := r.newClient(body)
+				if !ok || c == nil {
+					continue
+				}
+				r.read(ctx, c)
+				r.update(ctx, c, 0)
+				r.delete(ctx, c)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// errKind names a transport error.
+func errKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "conn_refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "conn_reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "eof"
+	default:
+		return "transport"
+	}
+}
