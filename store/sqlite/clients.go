@@ -23,6 +23,8 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 
 // queryClientByTokenHash finds a client by either token hash; each branch
 // searches its own UNIQUE index.
+const queryClientByID = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
+
 const queryClientByTokenHash = `SELECT ` + clientColumns + ` FROM clients WHERE token_hash = ?1
 UNION ALL
 SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = ?1
@@ -70,8 +72,7 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 
 // GetClient returns the client with the given ID, or clientreg.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
-	c, err := scanClient(s.reader.QueryRowContext(ctx,
-		`SELECT `+clientColumns+` FROM clients WHERE id = ?`, id))
+	c, err := scanClient(s.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client", err)
 	}
@@ -81,7 +82,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, er
 // GetClientByTokenHash returns the client whose TokenHash or
 // PreviousTokenHash equals hash, or clientreg.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
-	c, err := scanClient(s.reader.QueryRowContext(ctx, queryClientByTokenHash, hash))
+	c, err := scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client by token", err)
 	}

@@ -66,6 +66,11 @@ type Store struct {
 	writer *sql.DB // one connection; every write goes through it
 	reader *sql.DB // query-only connections
 	closed atomic.Bool
+
+	// Statements of the hot read paths, prepared once on the reader pool
+	// (database/sql keeps one prepared copy per connection), so SQLite
+	// does not parse their SQL on every request.
+	getClient, getClientByTokenHash *sql.Stmt
 }
 
 // Options tunes OpenWithOptions. The zero value gives the defaults that Open
@@ -140,6 +145,13 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
+	if s.getClient, err = reader.PrepareContext(ctx, queryClientByID); err == nil {
+		s.getClientByTokenHash, err = reader.PrepareContext(ctx, queryClientByTokenHash)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: prepare statements: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -204,7 +216,13 @@ func (s *Store) init(ctx context.Context) error {
 // fail with clientreg.ErrUnavailable.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	return errors.Join(s.writer.Close(), s.reader.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.writer.Close(), s.reader.Close())...)
 }
 
 //go:embed migrations/*.sql
