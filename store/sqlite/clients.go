@@ -49,14 +49,10 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 		return s.mapErr(ctx, op, err)
 	}
 	defer tx.Rollback()
-	if err := tokenHashTaken(ctx, tx, c); err != nil {
+	if err := s.tokenHashTaken(ctx, tx, c); err != nil {
 		return s.mapErr(ctx, op, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO clients (
-	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
-	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := s.exec(ctx, tx, queryInsertClient,
 		c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
 		c.SecretHash, nullMicro(c.SecretExpiresAt),
 		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
@@ -106,12 +102,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 		return s.mapErr(ctx, op, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE clients SET
-	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
-	secret_hash = ?, secret_expires_at = ?,
-	secret_ciphertext = ?, prev_secret_hash = ?, prev_secret_ciphertext = ?, prev_secret_expires_at = ?,
-	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?
-WHERE id = ? AND revision = ?`,
+	res, err := s.exec(ctx, tx, queryUpdateClient,
 		c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
 		c.SecretHash, nullMicro(c.SecretExpiresAt),
 		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
@@ -127,7 +118,7 @@ WHERE id = ? AND revision = ?`,
 	}
 	if n == 0 {
 		var stored int64
-		err := tx.QueryRowContext(ctx, `SELECT revision FROM clients WHERE id = ?`, c.ID).Scan(&stored)
+		err := s.queryRow(ctx, tx, queryClientRevision, c.ID).Scan(&stored)
 		switch {
 		case err == nil:
 			return fmt.Errorf("sqlite: %s %q: revision %d, stored %d: %w", op, c.ID, c.Revision, stored, clientreg.ErrConflict)
@@ -136,7 +127,7 @@ WHERE id = ? AND revision = ?`,
 		}
 		return s.mapErr(ctx, op, err)
 	}
-	if err := tokenHashTaken(ctx, tx, c); err != nil {
+	if err := s.tokenHashTaken(ctx, tx, c); err != nil {
 		return s.mapErr(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -158,7 +149,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return s.mapErr(ctx, op, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	res, err := s.exec(ctx, tx, queryDeleteClient, id)
 	if err != nil {
 		return s.mapErr(ctx, op, err)
 	}
@@ -169,11 +160,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if n == 0 {
 		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
 	}
-	for _, q := range []string{
-		`DELETE FROM access_tokens WHERE client_id = ?`,
-		`DELETE FROM assertion_ids WHERE client_id = ?`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+	for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions} {
+		if _, err := s.exec(ctx, tx, q, id); err != nil {
 			return s.mapErr(ctx, op, err)
 		}
 	}
@@ -190,9 +178,9 @@ var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
 // tokenHashTaken returns errTokenHashTaken when a client other than c has
 // c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
 // It runs in the write transaction, so the answer holds until it commits.
-func tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error {
+func (s *Store) tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error {
 	var taken bool
-	err := tx.QueryRowContext(ctx, queryTokenHashTaken,
+	err := s.queryRow(ctx, tx, queryTokenHashTaken,
 		c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
 	switch {
 	case err != nil:
@@ -290,4 +278,46 @@ func fromNullMicro(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return fromMicro(n.Int64)
+}
+
+// The write statements, prepared once on the writer connection at Open
+// (see Store.exec).
+const (
+	queryInsertClient = `INSERT INTO clients (
+	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
+	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
+	token_hash, prev_token_hash, prev_token_expires_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	queryUpdateClient = `UPDATE clients SET
+	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
+	secret_hash = ?, secret_expires_at = ?,
+	secret_ciphertext = ?, prev_secret_hash = ?, prev_secret_ciphertext = ?, prev_secret_expires_at = ?,
+	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?
+WHERE id = ? AND revision = ?`
+	queryClientRevision         = `SELECT revision FROM clients WHERE id = ?`
+	queryDeleteClient           = `DELETE FROM clients WHERE id = ?`
+	queryDeleteClientTokens     = `DELETE FROM access_tokens WHERE client_id = ?`
+	queryDeleteClientAssertions = `DELETE FROM assertion_ids WHERE client_id = ?`
+)
+
+// writeQueries are prepared on the writer at Open.
+var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
+	queryDeleteClientTokens, queryDeleteClientAssertions, queryTokenHashTaken}
+
+// exec runs q in tx, through its prepared statement when there is one: the
+// statement was prepared on the writer's only connection, which tx holds,
+// so SQLite does not parse the SQL again.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.prepared[q]; st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+// queryRow is exec for a query returning one row.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.prepared[q]; st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }

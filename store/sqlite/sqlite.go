@@ -71,6 +71,8 @@ type Store struct {
 	// (database/sql keeps one prepared copy per connection), so SQLite
 	// does not parse their SQL on every request.
 	getClient, getClientByTokenHash *sql.Stmt
+	// prepared holds the write statements, prepared on the writer.
+	prepared map[string]*sql.Stmt
 }
 
 // Options tunes OpenWithOptions. The zero value gives the defaults that Open
@@ -148,6 +150,13 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	if s.getClient, err = reader.PrepareContext(ctx, queryClientByID); err == nil {
 		s.getClientByTokenHash, err = reader.PrepareContext(ctx, queryClientByTokenHash)
 	}
+	s.prepared = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		if err != nil {
+			break
+		}
+		s.prepared[q], err = writer.PrepareContext(ctx, q)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: prepare statements: %w", path, err)
@@ -218,6 +227,11 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	var errs []error
 	for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	for _, st := range s.prepared {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
