@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/clientreg/clientreg"
 )
 
 // defaultRequestTimeout is the default of --request-timeout.
@@ -21,8 +19,9 @@ var errRequestTimeout = errors.New("the request took longer than --request-timeo
 
 // withDeadline gives every request's context a deadline d from now, with the
 // cause errRequestTimeout, so that no request waits for the database for
-// longer than d; deadlineStore turns the resulting errors into
-// clientreg.ErrUnavailable. Requests that run out of time are logged.
+// longer than d; the handler answers a store call cut off by the deadline
+// with 503 temporarily_unavailable. Requests that run out of time are
+// logged.
 func withDeadline(d time.Duration, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeoutCause(r.Context(), d, errRequestTimeout)
@@ -35,96 +34,6 @@ func withDeadline(d time.Duration, log *slog.Logger, next http.Handler) http.Han
 				slog.Duration("request_timeout", d))
 		}
 	})
-}
-
-// deadlineStore is a Store whose errors caused by the end of the request
-// deadline that withDeadline sets wrap clientreg.ErrUnavailable, which the
-// handler answers with 503 temporarily_unavailable. (The backends return the
-// context's error when the context ends, which the handler would answer with
-// 500 server_error.) It declares every method of clientreg.Store itself, so
-// that none is promoted unwrapped from the embedded Store; a test checks
-// that this stays so when the interface grows.
-type deadlineStore struct{ clientreg.Store }
-
-// timedOut returns err, wrapped in clientreg.ErrUnavailable when it comes
-// from the request deadline of ctx.
-func timedOut(ctx context.Context, err error) error {
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), errRequestTimeout) &&
-		!errors.Is(err, clientreg.ErrUnavailable) {
-		return fmt.Errorf("%w: %w: %w", clientreg.ErrUnavailable, errRequestTimeout, err)
-	}
-	return err
-}
-
-// CreateClient implements clientreg.ClientStore.
-func (s deadlineStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
-	return timedOut(ctx, s.Store.CreateClient(ctx, c))
-}
-
-// GetClient implements clientreg.ClientStore.
-func (s deadlineStore) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
-	c, err := s.Store.GetClient(ctx, id)
-	return c, timedOut(ctx, err)
-}
-
-// GetClientByTokenHash implements clientreg.ClientStore.
-func (s deadlineStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
-	c, err := s.Store.GetClientByTokenHash(ctx, hash)
-	return c, timedOut(ctx, err)
-}
-
-// UpdateClient implements clientreg.ClientStore.
-func (s deadlineStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {
-	return timedOut(ctx, s.Store.UpdateClient(ctx, c))
-}
-
-// DeleteClient implements clientreg.ClientStore.
-func (s deadlineStore) DeleteClient(ctx context.Context, id string) error {
-	return timedOut(ctx, s.Store.DeleteClient(ctx, id))
-}
-
-// CreateInitialToken implements clientreg.InitialTokenStore.
-func (s deadlineStore) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
-	return timedOut(ctx, s.Store.CreateInitialToken(ctx, t))
-}
-
-// GetInitialToken implements clientreg.InitialTokenStore.
-func (s deadlineStore) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
-	t, err := s.Store.GetInitialToken(ctx, hash)
-	return t, timedOut(ctx, err)
-}
-
-// UseInitialToken implements clientreg.InitialTokenStore.
-func (s deadlineStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
-	t, err := s.Store.UseInitialToken(ctx, hash, now)
-	return t, timedOut(ctx, err)
-}
-
-// CreateAccessToken implements clientreg.AccessTokenStore.
-func (s deadlineStore) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
-	return timedOut(ctx, s.Store.CreateAccessToken(ctx, t))
-}
-
-// GetAccessToken implements clientreg.AccessTokenStore.
-func (s deadlineStore) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
-	t, err := s.Store.GetAccessToken(ctx, hash)
-	return t, timedOut(ctx, err)
-}
-
-// DeleteAccessToken implements clientreg.AccessTokenStore.
-func (s deadlineStore) DeleteAccessToken(ctx context.Context, hash []byte) error {
-	return timedOut(ctx, s.Store.DeleteAccessToken(ctx, hash))
-}
-
-// UseAssertionID implements clientreg.AccessTokenStore.
-func (s deadlineStore) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
-	return timedOut(ctx, s.Store.UseAssertionID(ctx, clientID, jti, expiresAt, now))
-}
-
-// DeleteExpired implements clientreg.AccessTokenStore.
-func (s deadlineStore) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	n, err := s.Store.DeleteExpired(ctx, now)
-	return n, timedOut(ctx, err)
 }
 
 // Health check paths, outside the issuer's paths.

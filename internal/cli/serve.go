@@ -306,7 +306,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	h, err := clientreg.New(clientreg.Config{
 		Issuer:    issuer,
-		Store:     deadlineStore{st},
+		Store:     st,
 		SecretKey: key,
 		Metadata: &clientreg.ServerMetadata{
 			AuthorizationEndpoint: *o.authzEndpoint,
