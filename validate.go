@@ -14,7 +14,20 @@ import (
 // pipeline of steps over the decoded metadata. Each step checks or completes
 // one concern; the order matters only where a step relies on defaults that
 // an earlier one applied. Registration and update run the same pipeline.
-type validationStep func(ctx context.Context, h *Handler, m *Metadata, srv *ServerMetadata) error
+type validationStep func(ctx context.Context, h *Handler, m *Metadata, v *validation) error
+
+// validation is the state of one run of the pipeline: what the request is
+// checked against. Steps may narrow it (a registration policy restricts the
+// server's lists); they never widen it.
+type validation struct {
+	// srv is the server metadata the request is checked against: what the
+	// server advertises, narrowed by the policy in force.
+	srv *ServerMetadata
+	// preset is the redirect URI rule set in force.
+	preset RedirectPreset
+	// defaultScopes are registered when the request has no scope.
+	defaultScopes []string
+}
 
 var validationPipeline = []validationStep{
 	checkSizes,             // request limits: list lengths, member length
@@ -31,8 +44,9 @@ var validationPipeline = []validationStep{
 
 // validate runs the validation pipeline on m, completing it with defaults.
 func (h *Handler) validate(ctx context.Context, m *Metadata, srv *ServerMetadata) error {
+	v := &validation{srv: srv, preset: h.redirectPreset, defaultScopes: h.defaultScopes}
 	for _, step := range validationPipeline {
-		if err := step(ctx, h, m, srv); err != nil {
+		if err := step(ctx, h, m, v); err != nil {
 			return err
 		}
 	}
@@ -57,11 +71,11 @@ func (h *Handler) ValidateMetadata(ctx context.Context, m Metadata) (Metadata, e
 // the client registered with.
 type keptStatementKey struct{}
 
-func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *validation) error {
 	return h.limits.checkSizes(m)
 }
 
-func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *validation) error {
 	if m.SoftwareStatement == "" {
 		if h.requireStatement {
 			return ErrUnapprovedSoftwareStatement.WithDescription("this server requires a software_statement from a trusted issuer")
@@ -123,7 +137,7 @@ func (m *Metadata) overlay(o *Metadata) {
 	}
 }
 
-func keepDeclaredExtensions(ctx context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+func keepDeclaredExtensions(ctx context.Context, h *Handler, m *Metadata, _ *validation) error {
 	for name, value := range m.Extensions {
 		ext, ok := h.extensions[name]
 		if !ok {
@@ -178,7 +192,8 @@ func normalizeResponseType(rt string) string {
 	return strings.Join(w, " ")
 }
 
-func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, srv *ServerMetadata) error {
+func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
+	srv := v.srv
 	for _, g := range m.GrantTypes {
 		if g == "" {
 			return ErrInvalidClientMetadata.WithDescription("grant_types must not contain an empty string")
@@ -250,7 +265,8 @@ func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, srv 
 	return nil
 }
 
-func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, srv *ServerMetadata) error {
+func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
+	srv := v.srv
 	if m.TokenEndpointAuthMethod == "" {
 		// RFC 7591 §2 default; §3.2.1 lets the server substitute another
 		// when it does not support it.
@@ -272,20 +288,20 @@ func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, srv *ServerMeta
 	return nil
 }
 
-func checkRedirectURIs(_ context.Context, h *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkRedirectURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
 	redirectBased := slices.Contains(m.GrantTypes, grantAuthorizationCode) || slices.Contains(m.GrantTypes, grantImplicit)
 	if redirectBased && len(m.RedirectURIs) == 0 {
 		return ErrInvalidRedirectURI.WithDescription("redirect_uris is required for the authorization_code and implicit grant types")
 	}
 	for _, u := range m.RedirectURIs {
-		if err := checkRedirectURI(u, h.redirectPreset); err != nil {
+		if err := checkRedirectURI(u, v.preset); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkURLMembers(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkURLMembers(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
 	for i := range members {
 		mb := &members[i]
 		if !mb.url {
@@ -308,7 +324,7 @@ func checkURLMembers(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetada
 	return nil
 }
 
-func checkJWKS(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkJWKS(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
 	if m.JWKS == nil {
 		return nil
 	}
@@ -336,10 +352,11 @@ func checkJWKS(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) er
 	return nil
 }
 
-func checkScope(_ context.Context, h *Handler, m *Metadata, srv *ServerMetadata) error {
+func checkScope(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
+	srv := v.srv
 	if m.Scope == "" {
 		// Omitted: the configured default scopes, never "all scopes".
-		m.Scope = strings.Join(h.defaultScopes, " ")
+		m.Scope = strings.Join(v.defaultScopes, " ")
 		return nil
 	}
 	for _, s := range strings.Split(m.Scope, " ") {
@@ -371,7 +388,7 @@ func validScopeToken(s string) bool {
 	return true
 }
 
-func checkContacts(_ context.Context, _ *Handler, m *Metadata, _ *ServerMetadata) error {
+func checkContacts(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
 	for i, c := range m.Contacts {
 		if strings.TrimSpace(c) == "" {
 			return ErrInvalidClientMetadata.WithDescription("contacts: element %d is empty", i)
