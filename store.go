@@ -22,6 +22,10 @@ var (
 	// answers it with 503 temporarily_unavailable. After a write it can mean
 	// that the outcome of the write is unknown.
 	ErrUnavailable = errors.New("clientreg: storage unavailable")
+	// ErrLimitReached reports that CreateClient refused a client because
+	// CreateOptions.MaxClients clients with the same Policy are stored.
+	// Nothing was written.
+	ErrLimitReached = errors.New("clientreg: client limit reached")
 )
 
 // Client is a registered client as it is stored. Credentials are kept only as
@@ -43,6 +47,10 @@ type Client struct {
 
 	// Metadata is the client's registered metadata, defaults applied.
 	Metadata Metadata
+	// Policy is the name of the registration policy in force when the
+	// client registered ("" for none). It keeps applying to the client's
+	// updates, and CreateOptions.MaxClients counts clients by it.
+	Policy string
 
 	// SecretHash is the keyed hash of the client secret; nil when the
 	// client's authentication method uses no shared secret.
@@ -105,6 +113,31 @@ type InitialToken struct {
 	MaxUses int64
 	// Uses is how many registrations the token has been used for.
 	Uses int64
+	// Policy is the name of the registration policy that registrations
+	// with this token are subject to ("" for none).
+	Policy string
+}
+
+// CreateOptions are the conditions that CreateClient checks in the same
+// transaction as it stores the client, so that a refused condition stores
+// nothing and a failed store spends nothing. The zero value stores the
+// client unconditionally.
+type CreateOptions struct {
+	// InitialTokenHash, when non-nil, is the hash of the initial access
+	// token the registration uses: CreateClient records one use of it, as
+	// UseInitialToken does, and returns ErrNotFound without storing the
+	// client when the token does not exist, has expired at Now or is used
+	// up.
+	InitialTokenHash []byte
+	// Now is the time against which the initial access token's expiry is
+	// checked.
+	Now time.Time
+	// MaxClients, when positive, is how many clients whose Policy equals
+	// the new client's the store may hold: CreateClient returns
+	// ErrLimitReached and stores nothing when it already holds that many.
+	// The limit is exact under any concurrency, across every process that
+	// shares the store.
+	MaxClients int64
 }
 
 // Usable reports whether t may be used for one more registration at now.
