@@ -161,11 +161,12 @@ type storeCloser interface {
 	Close() error
 }
 
-// openStore opens the database d: a SQLite file, created if needed, or a
-// PostgreSQL database, whose schema is created or migrated.
-func openStore(ctx context.Context, d database) (storeCloser, error) {
+// openStore opens the database d: a SQLite file, created if needed, with
+// the synchronous level sync (--sqlite-synchronous; empty is the store's
+// default), or a PostgreSQL database, whose schema is created or migrated.
+func openStore(ctx context.Context, d database, sync string) (storeCloser, error) {
 	if d.postgres() {
 		return postgres.Open(ctx, withConnectTimeout(d.dsn)) // its errors mask the password
 	}
-	return sqlite.Open(ctx, d.path) // its errors name the path
+	return sqlite.OpenWithOptions(ctx, d.path, sqlite.Options{Synchronous: strings.ToUpper(sync)}) // its errors name the path
 }

@@ -38,6 +38,9 @@ const (
 type storeFlags struct {
 	db      *database
 	keyFile *string
+	// sync is --sqlite-synchronous (serve only; nil for iat create, which
+	// opens SQLite with its default).
+	sync *string
 }
 
 func addStoreFlags(fs *flagSet) storeFlags {
@@ -92,7 +95,11 @@ func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, storeC
 	case created:
 		log.Info("created a new server key; back it up together with the database", "key_file", keyPath)
 	}
-	st, err := openStore(ctx, *sf.db)
+	sync := ""
+	if sf.sync != nil {
+		sync = *sf.sync
+	}
+	st, err := openStore(ctx, *sf.db, sync)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,6 +138,10 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"issuer `URL` (RFC 8414), e.g. https://auth.example.com; clients are told to\n"+
 			"use ISSUER/register (default: http:// and the address actually listened on)")
 	o.store = addStoreFlags(fs)
+	o.store.sync = newChoice(fs, "sqlite-synchronous", "normal",
+		"SQLite durability (`level`): normal (a commit survives a crash of the\n"+
+			"process) or full (also a power loss: a sync to disk on every commit,\n"+
+			"slower writes); ignored for PostgreSQL", "normal", "full")
 	o.registration = newChoice(fs, "registration", "open",
 		"who may register (`mode`): open (anyone) or token (an initial access\n"+
 			"token from \"clientreg iat create\" is required)", "open", "token")
