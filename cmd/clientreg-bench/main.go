@@ -25,6 +25,20 @@
 // second and the p50, p90, p99 and maximum latency of the successful
 // requests, as text or, with -json, as JSON.
 //
+// Several instances of one server that share a database and an issuer are
+// measured together by giving -base once for each: the registration
+// endpoint is discovered from the first, and request i of a phase goes to
+// base i mod (number of bases), whatever URL the server handed out
+// (scheme and host:port replaced).
+//
+// -clients-out FILE writes the clients still registered at the end (with
+// their latest registration access tokens) as JSON lines; -clients-in FILE
+// makes read, update and delete work on such clients too, so that a large
+// population registered once can be measured in later runs:
+//
+//	clientreg-bench -base URL -phases register -n 100000 -clients-out pop.jsonl
+//	clientreg-bench -base URL -phases read,update -clients-in sample.jsonl
+//
 // Only loopback servers (127.0.0.0/8, ::1, localhost) are measured unless
 // -allow-remote is given: a load test must never reach a server by
 // accident.
@@ -57,11 +71,31 @@ func main() {
 
 // options are the parsed command line.
 type options struct {
-	cfg      bench.Config
-	jsonOut  bool
-	outFile  string
-	quiet    bool
-	bodyFile string
+	cfg        bench.Config
+	jsonOut    bool
+	outFile    string
+	quiet      bool
+	bodyFile   string
+	clientsIn  string
+	clientsOut string
+}
+
+// baseList is the repeatable -base flag.
+type baseList struct{ bases *[]string }
+
+func (b baseList) String() string {
+	if b.bases == nil {
+		return ""
+	}
+	return strings.Join(*b.bases, " ")
+}
+
+func (b baseList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty URL")
+	}
+	*b.bases = append(*b.bases, s)
+	return nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -76,7 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	c := &o.cfg
 	var phases string
-	fs.StringVar(&c.Base, "base", "", "base `URL` (issuer) of the server, e.g. http://127.0.0.1:8080")
+	fs.Var(baseList{&c.Bases}, "base", "base `URL` (issuer) of the server, e.g. http://127.0.0.1:8080; repeat it for\n"+
+		"instances of one server (same database and issuer) to spread requests round-robin")
 	fs.StringVar(&c.RegistrationEndpoint, "reg", "", "registration endpoint `URL`; skips discovery")
 	fs.StringVar(&c.InitialAccessToken, "iat", "", "initial access `token` sent as Bearer with each registration")
 	fs.IntVar(&c.Concurrency, "c", bench.DefaultConcurrency, "concurrent clients")
@@ -91,6 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow servers that are not on a loopback address")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout (the text table goes to stderr)")
 	fs.StringVar(&o.outFile, "o", "", "also write the JSON report to `file`")
+	fs.StringVar(&o.clientsIn, "clients-in", "", "`file` of registered clients (JSON lines, as -clients-out writes) that\n"+
+		"read, update and delete work on, before the ones register adds")
+	fs.StringVar(&o.clientsOut, "clients-out", "", "write the clients still registered at the end to `file` (JSON lines)")
 	fs.BoolVar(&o.quiet, "q", false, "print no progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -98,8 +136,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if c.Base == "" && c.RegistrationEndpoint == "" {
+	if len(c.Bases) == 0 && c.RegistrationEndpoint == "" {
 		return nil, errors.New("-base (or -reg) is required")
+	}
+	if len(c.Bases) > 0 {
+		c.Base = c.Bases[0]
 	}
 	c.Phases = []string{}
 	for _, p := range strings.Split(phases, ",") {
@@ -116,6 +157,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, err
 		}
 		c.Body = b
+	}
+	if o.clientsIn != "" {
+		f, err := os.Open(o.clientsIn)
+		if err != nil {
+			return nil, err
+		}
+		c.Clients, err = bench.ReadClients(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("-clients-in %s: %w", o.clientsIn, err)
+		}
 	}
 	// Flag values of zero would mean "default" to bench.Config; here they
 	// are mistakes.
@@ -180,8 +232,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if o.clientsOut != "" {
+		if err := writeClients(o.clientsOut, rep.Clients); err != nil {
+			fmt.Fprintln(stderr, "clientreg-bench:", err)
+			return 1
+		}
+	}
 	if !rep.OK() {
 		return 1
 	}
 	return 0
+}
+
+// writeClients writes cs to the file path as JSON lines.
+func writeClients(path string, cs []bench.Client) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteClients(f, cs); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

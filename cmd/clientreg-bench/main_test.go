@@ -169,3 +169,37 @@ func TestUnreachableServerExitsOne(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and the discovery failure", code, stderr)
 	}
 }
+
+func TestClientsFilesAndBases(t *testing.T) {
+	ts, h := startServer(t, false)
+	ts2 := httptest.NewServer(h) // a second instance: same handler, same issuer
+	t.Cleanup(ts2.Close)
+	dir := t.TempDir()
+	pop := filepath.Join(dir, "pop.jsonl")
+	if code, _, stderr := runCmd(t, "-base", ts.URL, "-phases", "register", "-n", "10", "-c", "2", "-clients-out", pop, "-q"); code != 0 {
+		t.Fatalf("register: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(pop)
+	if err != nil || strings.Count(string(b), "\n") != 10 || !strings.Contains(string(b), `"registration_access_token"`) {
+		t.Fatalf("-clients-out wrote %q (%v)", b, err)
+	}
+	after := filepath.Join(dir, "after.jsonl")
+	code, stdout, stderr := runCmd(t, "-base", ts.URL, "-base", ts2.URL, "-phases", "read,update,delete", "-n", "10", "-c", "2",
+		"-clients-in", pop, "-clients-out", after, "-json", "-q")
+	if code != 0 {
+		t.Fatalf("read/update/delete of saved clients over two bases: exit %d: %s\n%s", code, stderr, stdout)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Bases) != 2 || len(rep.Phases) != 3 || rep.Phases[2].OK != 10 {
+		t.Errorf("report: bases %v, phases %+v", rep.Bases, rep.Phases)
+	}
+	if b, err := os.ReadFile(after); err != nil || len(b) != 0 {
+		t.Errorf("after deleting every client -clients-out wrote %q (%v)", b, err)
+	}
+	if code, _, stderr := runCmd(t, "-base", ts.URL, "-clients-in", filepath.Join(dir, "missing.jsonl")); code != 2 || stderr == "" {
+		t.Errorf("missing -clients-in file: exit %d, stderr %q", code, stderr)
+	}
+}

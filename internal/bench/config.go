@@ -78,6 +78,21 @@ type Config struct {
 	// RegistrationEndpoint, when set, is used as is and discovery is
 	// skipped.
 	RegistrationEndpoint string
+	// Bases, when it has more than one entry, spreads the requests
+	// round-robin (by request number within a phase) over several
+	// instances of one server that share a database and an issuer: every
+	// URL of the server's origin (the origin of the registration endpoint,
+	// found from Base) is sent to the origin of Bases[i mod len(Bases)]
+	// instead. Only the scheme and host:port are replaced; paths are the
+	// server's. Base, if empty, is Bases[0].
+	Bases []string
+	// Clients are clients registered before the run (e.g. read with
+	// ReadClients from what an earlier run's Report.Clients left) that
+	// read, update and delete work on besides the ones the register phase
+	// adds; they come first, in the given order. Their registration access
+	// tokens must be current: the report's Clients has them as the run
+	// leaves them.
+	Clients []Client
 	// InitialAccessToken is sent as a Bearer token with every registration
 	// (RFC 7591 §3); empty sends none.
 	InitialAccessToken string
@@ -122,6 +137,9 @@ type Config struct {
 // withDefaults returns a copy of c with defaults applied, or an error
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
+	if c.Base == "" && len(c.Bases) > 0 {
+		c.Base = c.Bases[0]
+	}
 	if c.Base == "" && c.RegistrationEndpoint == "" {
 		return c, configError(errors.New("bench: a base URL or a registration endpoint is required"))
 	}
@@ -164,12 +182,20 @@ func (c Config) withDefaults() (Config, error) {
 	if err := json.Unmarshal(c.Body, &obj); err != nil || obj == nil {
 		return c, configError(errors.New("bench: the registration request body must be a JSON object"))
 	}
-	for _, u := range []string{c.Base, c.RegistrationEndpoint} {
+	for _, u := range append([]string{c.Base, c.RegistrationEndpoint}, c.Bases...) {
 		if u == "" {
 			continue
 		}
 		if err := checkURL(u, c.AllowRemote); err != nil {
 			return c, configError(err)
+		}
+	}
+	for i, cl := range c.Clients {
+		if cl.ID == "" || cl.URI == "" || cl.Token == "" {
+			return c, configError(fmt.Errorf("bench: client %d: client_id, registration_client_uri and registration_access_token are required", i+1))
+		}
+		if err := checkURL(cl.URI, c.AllowRemote); err != nil {
+			return c, configError(fmt.Errorf("bench: client %d: %w", i+1, err))
 		}
 	}
 	if c.Client == nil {

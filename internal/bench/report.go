@@ -25,6 +25,9 @@ type Report struct {
 	Host Host `json:"host"`
 	// Base is the server's base URL.
 	Base string `json:"base,omitempty"`
+	// Bases lists the base URLs the requests were spread over, when there
+	// were several (Config.Bases).
+	Bases []string `json:"bases,omitempty"`
 	// Discovery tells where the registration endpoint came from.
 	Discovery Discovery `json:"discovery"`
 	// Settings are the run's parameters.
@@ -40,6 +43,10 @@ type Report struct {
 	// used during the run (0 where the platform does not tell): on a
 	// machine shared with the server, what the load itself cost.
 	LoadgenCPUS float64 `json:"loadgen_cpu_s"`
+	// Clients are the clients registered and not deleted when the run
+	// ended (Config.Clients included), with their latest registration
+	// access tokens; see WriteClients. Not part of the JSON report.
+	Clients []Client `json:"-"`
 }
 
 // Host describes a machine.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,6 +28,12 @@ type runner struct {
 	regEndpoint string
 	// bodyMeta is cfg.Body decoded, the base of every update request.
 	bodyMeta map[string]json.RawMessage
+
+	// origin is the scheme://host:port of the server's URLs, and origins
+	// those of Config.Bases that requests are spread over; both empty
+	// unless there are several bases.
+	origin  string
+	origins []string
 
 	mu      sync.Mutex
 	clients []*regClient // registered and not deleted, in registration order
@@ -56,6 +64,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	r.regEndpoint = rep.Discovery.RegistrationEndpoint
+	if len(cfg.Bases) > 1 {
+		rep.Bases = slices.Clone(cfg.Bases)
+		r.origin = originOf(r.regEndpoint)
+		for _, b := range cfg.Bases {
+			r.origins = append(r.origins, originOf(b))
+		}
+	}
+	for _, c := range cfg.Clients {
+		r.clients = append(r.clients, &regClient{id: c.ID, secret: c.Secret, uri: c.URI, token: c.Token})
+	}
 
 	if cfg.Warmup > 0 {
 		r.warmup(ctx)
@@ -74,6 +92,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Aborted = err.Error()
 	}
 	rep.WallS = roundS(time.Since(rep.Started))
+	rep.Clients = make([]Client, len(r.clients))
+	for i, c := range r.clients {
+		rep.Clients[i] = Client{ID: c.id, Secret: c.secret, URI: c.uri, Token: c.token}
+	}
 	rep.LoadgenCPUS = float64(int64((processCPUSeconds()-cpu0)*1000)) / 1000
 	return rep, nil
 }
@@ -139,9 +161,9 @@ func (r *runner) phase(ctx context.Context, name string) Phase {
 				}
 				switch name {
 				case PhaseRegister:
-					outs = append(outs, r.register(ctx))
+					outs = append(outs, r.register(ctx, i))
 				case PhaseDelete:
-					o := r.delete(ctx, live[i])
+					o := r.delete(ctx, live[i], i)
 					deleted[i] = o.errKind == ""
 					outs = append(outs, o)
 				default:
@@ -153,7 +175,7 @@ func (r *runner) phase(ctx context.Context, name string) Phase {
 						return
 					}
 					if name == PhaseRead {
-						outs = append(outs, r.read(ctx, c))
+						outs = append(outs, r.read(ctx, c, i))
 					} else {
 						outs = append(outs, r.update(ctx, c, i))
 					}
@@ -199,9 +221,36 @@ func (r *runner) forget(gone map[*regClient]bool) {
 	r.clients = kept
 }
 
-// send performs one request and classifies a failure: a transport error,
-// or a status other than the wanted one (want 0: any 2xx).
-func (r *runner) send(ctx context.Context, method, u, bearer string, body []byte, want int) (outcome, []byte) {
+// originOf returns the scheme://host[:port] of the absolute URL u.
+func originOf(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	return scheme + "://" + rest
+}
+
+// target returns the URL request number seq of a phase goes to: u itself,
+// or with several bases, u on the origin of base seq mod len(bases) if u is
+// on the server's origin.
+func (r *runner) target(u string, seq int64) string {
+	if len(r.origins) == 0 {
+		return u
+	}
+	rest, ok := strings.CutPrefix(u, r.origin)
+	if !ok || rest != "" && !strings.ContainsAny(rest[:1], "/?#") {
+		return u
+	}
+	return r.origins[seq%int64(len(r.origins))] + rest
+}
+
+// send performs request number seq of a phase and classifies a failure: a
+// transport error, or a status other than the wanted one (want 0: any 2xx).
+func (r *runner) send(ctx context.Context, seq int64, method, u, bearer string, body []byte, want int) (outcome, []byte) {
+	u = r.target(u, seq)
 	t0 := time.Now()
 	resp, err := do(ctx, r.cfg.Client, method, u, bearer, body)
 	o := outcome{lat: time.Since(t0), status: resp.status}
@@ -242,8 +291,8 @@ func str(m map[string]any, k string) string {
 }
 
 // register sends one registration request and keeps the client it creates.
-func (r *runner) register(ctx context.Context) outcome {
-	o, body := r.send(ctx, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
+func (r *runner) register(ctx context.Context, seq int64) outcome {
+	o, body := r.send(ctx, seq, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
 	if o.errKind != "" {
 		return o
 	}
@@ -307,8 +356,8 @@ func absorb(c *regClient, m map[string]any) []string {
 }
 
 // read sends one read request (RFC 7592 §2.1) for c.
-func (r *runner) read(ctx context.Context, c *regClient) outcome {
-	o, body := r.send(ctx, http.MethodGet, c.uri, c.token, nil, http.StatusOK)
+func (r *runner) read(ctx context.Context, c *regClient, seq int64) outcome {
+	o, body := r.send(ctx, seq, http.MethodGet, c.uri, c.token, nil, http.StatusOK)
 	if o.errKind != "" {
 		return o
 	}
@@ -344,7 +393,7 @@ func (r *runner) updateBody(c *regClient, seq int64) []byte {
 
 // update sends one update request (RFC 7592 §2.2) for c.
 func (r *runner) update(ctx context.Context, c *regClient, seq int64) outcome {
-	o, body := r.send(ctx, http.MethodPut, c.uri, c.token, r.updateBody(c, seq), http.StatusOK)
+	o, body := r.send(ctx, seq, http.MethodPut, c.uri, c.token, r.updateBody(c, seq), http.StatusOK)
 	if o.errKind != "" {
 		return o
 	}
@@ -358,8 +407,8 @@ func (r *runner) update(ctx context.Context, c *regClient, seq int64) outcome {
 }
 
 // delete sends one delete request (RFC 7592 §2.3) for c.
-func (r *runner) delete(ctx context.Context, c *regClient) outcome {
-	o, _ := r.send(ctx, http.MethodDelete, c.uri, c.token, nil, 0)
+func (r *runner) delete(ctx context.Context, c *regClient, seq int64) outcome {
+	o, _ := r.send(ctx, seq, http.MethodDelete, c.uri, c.token, nil, 0)
 	if o.errKind == "" && o.status != http.StatusNoContent {
 		o.counters = append(o.counters, "delete_status_"+strconv.Itoa(o.status))
 	}
@@ -378,8 +427,12 @@ func (r *runner) warmup(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && next.Add(1) <= int64(r.cfg.Warmup) {
-				o, body := r.send(ctx, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(r.cfg.Warmup) {
+					break
+				}
+				o, body := r.send(ctx, i, http.MethodPost, r.regEndpoint, r.cfg.InitialAccessToken, r.cfg.Body, 0)
 				if o.errKind != "" {
 					continue
 				}
@@ -387,9 +440,9 @@ func (r *runner) warmup(ctx context.Context) {
 				if !ok || c == nil {
 					continue
 				}
-				r.read(ctx, c)
-				r.update(ctx, c, 0)
-				r.delete(ctx, c)
+				r.read(ctx, c, i)
+				r.update(ctx, c, i)
+				r.delete(ctx, c, i)
 			}
 		}()
 	}
