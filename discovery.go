@@ -37,6 +37,65 @@ type ServerMetadata struct {
 	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
 	CodeChallengeMethodsSupported                      []string `json:"code_challenge_methods_supported,omitempty"`
+
+	// The members below are those of OpenID Connect Discovery 1.0 §3 that
+	// RFC 8414 §2 admits. The lists are enforced on the client metadata of
+	// OpenID Connect Dynamic Client Registration 1.0 (see oidc.go); the
+	// others are published as given.
+
+	// UserinfoEndpoint is the URL of the UserInfo endpoint, if any.
+	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
+	// EndSessionEndpoint is the RP-Initiated Logout endpoint, if any.
+	EndSessionEndpoint string `json:"end_session_endpoint,omitempty"`
+	// SubjectTypesSupported bounds subject_type; default
+	// DefaultSubjectTypes.
+	SubjectTypesSupported []string `json:"subject_types_supported,omitempty"`
+	// IDTokenSigningAlgValuesSupported bounds id_token_signed_response_alg;
+	// default DefaultIDTokenSigningAlgs.
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	// IDTokenEncryptionAlgValuesSupported bounds
+	// id_token_encrypted_response_alg; empty (the default) refuses it.
+	IDTokenEncryptionAlgValuesSupported []string `json:"id_token_encryption_alg_values_supported,omitempty"`
+	// IDTokenEncryptionEncValuesSupported bounds
+	// id_token_encrypted_response_enc; empty (the default) refuses it.
+	IDTokenEncryptionEncValuesSupported []string `json:"id_token_encryption_enc_values_supported,omitempty"`
+	// UserinfoSigningAlgValuesSupported bounds userinfo_signed_response_alg;
+	// empty (the default) refuses it.
+	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	// UserinfoEncryptionAlgValuesSupported bounds
+	// userinfo_encrypted_response_alg; empty (the default) refuses it.
+	UserinfoEncryptionAlgValuesSupported []string `json:"userinfo_encryption_alg_values_supported,omitempty"`
+	// UserinfoEncryptionEncValuesSupported bounds
+	// userinfo_encrypted_response_enc; empty (the default) refuses it.
+	UserinfoEncryptionEncValuesSupported []string `json:"userinfo_encryption_enc_values_supported,omitempty"`
+	// RequestObjectSigningAlgValuesSupported bounds
+	// request_object_signing_alg; empty (the default) refuses it.
+	RequestObjectSigningAlgValuesSupported []string `json:"request_object_signing_alg_values_supported,omitempty"`
+	// RequestObjectEncryptionAlgValuesSupported bounds
+	// request_object_encryption_alg; empty (the default) refuses it.
+	RequestObjectEncryptionAlgValuesSupported []string `json:"request_object_encryption_alg_values_supported,omitempty"`
+	// RequestObjectEncryptionEncValuesSupported bounds
+	// request_object_encryption_enc; empty (the default) refuses it.
+	RequestObjectEncryptionEncValuesSupported []string `json:"request_object_encryption_enc_values_supported,omitempty"`
+	// ACRValuesSupported bounds default_acr_values when set; empty accepts
+	// any value.
+	ACRValuesSupported []string `json:"acr_values_supported,omitempty"`
+	// ClaimsSupported lists the claims the OP can supply; published as
+	// given.
+	ClaimsSupported []string `json:"claims_supported,omitempty"`
+	// ClaimsParameterSupported says whether the OP supports the claims
+	// request parameter; published as given.
+	ClaimsParameterSupported bool `json:"claims_parameter_supported,omitempty"`
+	// RequestParameterSupported says whether the OP supports the request
+	// parameter; published as given.
+	RequestParameterSupported bool `json:"request_parameter_supported,omitempty"`
+	// RequestURIParameterSupported says whether the OP supports the
+	// request_uri parameter (absent means true, OpenID Connect Discovery
+	// 1.0 §3). Set to false, registering request_uris is refused.
+	RequestURIParameterSupported *bool `json:"request_uri_parameter_supported,omitempty"`
+	// RequireRequestURIRegistration says whether request_uri values must be
+	// pre-registered with request_uris; published as given.
+	RequireRequestURIRegistration bool `json:"require_request_uri_registration,omitempty"`
 }
 
 // ServerMetadata returns m itself, so that a *ServerMetadata is a static
@@ -58,6 +117,13 @@ var (
 	// DefaultAuthMethods are the token endpoint authentication methods
 	// supported by default: every method AuthenticateClient verifies.
 	DefaultAuthMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
+	// DefaultSubjectTypes are the subject identifier types supported by
+	// default (OpenID Connect Discovery 1.0 §3 requires the member).
+	DefaultSubjectTypes = []string{"public"}
+	// DefaultIDTokenSigningAlgs are the ID Token JWS algorithms supported
+	// by default: RS256, which OpenID Connect Discovery 1.0 §3 requires,
+	// and the other public-key algorithms of go-jose.
+	DefaultIDTokenSigningAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 
 // completed returns a copy of m with the members the handler manages set
@@ -80,6 +146,12 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 	}
 	if len(c.TokenEndpointAuthMethodsSupported) == 0 {
 		c.TokenEndpointAuthMethodsSupported = slices.Clone(DefaultAuthMethods)
+	}
+	if len(c.SubjectTypesSupported) == 0 {
+		c.SubjectTypesSupported = slices.Clone(DefaultSubjectTypes)
+	}
+	if len(c.IDTokenSigningAlgValuesSupported) == 0 {
+		c.IDTokenSigningAlgValuesSupported = slices.Clone(DefaultIDTokenSigningAlgs)
 	}
 	usesJWT := slices.Contains(c.TokenEndpointAuthMethodsSupported, "client_secret_jwt") ||
 		slices.Contains(c.TokenEndpointAuthMethodsSupported, "private_key_jwt")

@@ -6,4 +6,4 @@ package clientreg
 // CheckRedirectURI is checkRedirectURI with the default preset (PresetMCP),
 // the redirect URI classification that registration and update apply to
 // every member of redirect_uris.
-func CheckRedirectURI(uri string) error { return checkRedirectURI(uri, PresetMCP) }
+func CheckRedirectURI(uri string) error { return checkRedirectURI("/redirect_uris/0", uri, PresetMCP) }

@@ -40,7 +40,9 @@ type Limits struct {
 	// client address; from anyone else the header is ignored. Empty: the
 	// connection's address is the client address.
 	TrustedProxies []netip.Prefix
-	// MaxRedirectURIs bounds redirect_uris; default 64.
+	// MaxRedirectURIs bounds redirect_uris, and each of the OpenID Connect
+	// lists request_uris, post_logout_redirect_uris and default_acr_values;
+	// default 64.
 	MaxRedirectURIs int
 	// MaxContacts bounds contacts; default 32.
 	MaxContacts int
@@ -252,10 +254,10 @@ func (l *limiter) trusted(a netip.Addr) bool {
 // checkSizes enforces the list and member length limits on m.
 func (l *limiter) checkSizes(m *Metadata) error {
 	if n := len(m.RedirectURIs); n > l.cfg.MaxRedirectURIs {
-		return ErrInvalidClientMetadata.WithDescription("redirect_uris has %d entries; at most %d are allowed", n, l.cfg.MaxRedirectURIs)
+		return metadataError(jsonPointer("redirect_uris"), "has %d entries; at most %d are allowed", n, l.cfg.MaxRedirectURIs)
 	}
 	if n := len(m.Contacts); n > l.cfg.MaxContacts {
-		return ErrInvalidClientMetadata.WithDescription("contacts has %d entries; at most %d are allowed", n, l.cfg.MaxContacts)
+		return metadataError(jsonPointer("contacts"), "has %d entries; at most %d are allowed", n, l.cfg.MaxContacts)
 	}
 	max := l.cfg.MaxMemberLength
 	for i := range members {
@@ -263,19 +265,23 @@ func (l *limiter) checkSizes(m *Metadata) error {
 		switch {
 		case mb.kind == kindString && mb.name != "software_statement":
 			if len(*mb.str(m)) > max {
-				return ErrInvalidClientMetadata.WithDescription("member %s is longer than %d bytes", mb.name, max)
+				return metadataError(jsonPointer(mb.name), "is longer than %d bytes", max)
 			}
 		case mb.kind == kindStrings:
-			for _, v := range *mb.strs(m) {
+			list := *mb.strs(m)
+			if oidcLists[mb.name] && len(list) > l.cfg.MaxRedirectURIs {
+				return metadataError(jsonPointer(mb.name), "has %d entries; at most %d are allowed", len(list), l.cfg.MaxRedirectURIs)
+			}
+			for i, v := range list {
 				if len(v) > max {
-					return ErrInvalidClientMetadata.WithDescription("an element of %s is longer than %d bytes", mb.name, max)
+					return metadataError(jsonPointer(mb.name, i), "is longer than %d bytes", max)
 				}
 			}
 		}
 	}
 	for k, v := range m.Localized {
 		if len(v) > max {
-			return ErrInvalidClientMetadata.WithDescription("member %s is longer than %d bytes", quote(k), max)
+			return metadataError(jsonPointer(k), "is longer than %d bytes", max)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -53,6 +54,62 @@ type Metadata struct {
 	// SoftwareStatement is the software statement (a JWS), kept verbatim.
 	SoftwareStatement string
 
+	// The members below are those of OpenID Connect Dynamic Client
+	// Registration 1.0 §2 (and post_logout_redirect_uris of OpenID Connect
+	// RP-Initiated Logout 1.0). See oidc.go for their rules.
+
+	// ApplicationType is "web" or "native"; absent unless sent.
+	ApplicationType string
+	// SectorIdentifierURI is the https URL of a JSON array that lists the
+	// client's redirect URIs, the host of which is the sector identifier
+	// used for pairwise subject identifiers.
+	SectorIdentifierURI string
+	// SubjectType is the subject identifier type requested, e.g. "public"
+	// or "pairwise".
+	SubjectType string
+	// IDTokenSignedResponseAlg is the JWS alg for ID Tokens.
+	IDTokenSignedResponseAlg string
+	// IDTokenEncryptedResponseAlg is the JWE alg for ID Tokens.
+	IDTokenEncryptedResponseAlg string
+	// IDTokenEncryptedResponseEnc is the JWE enc for ID Tokens.
+	IDTokenEncryptedResponseEnc string
+	// UserinfoSignedResponseAlg is the JWS alg for UserInfo responses.
+	UserinfoSignedResponseAlg string
+	// UserinfoEncryptedResponseAlg is the JWE alg for UserInfo responses.
+	UserinfoEncryptedResponseAlg string
+	// UserinfoEncryptedResponseEnc is the JWE enc for UserInfo responses.
+	UserinfoEncryptedResponseEnc string
+	// RequestObjectSigningAlg is the JWS alg of the client's request
+	// objects.
+	RequestObjectSigningAlg string
+	// RequestObjectEncryptionAlg is the JWE alg of the client's request
+	// objects.
+	RequestObjectEncryptionAlg string
+	// RequestObjectEncryptionEnc is the JWE enc of the client's request
+	// objects.
+	RequestObjectEncryptionEnc string
+	// TokenEndpointAuthSigningAlg is the JWS alg of the client's
+	// authentication JWTs (client_secret_jwt, private_key_jwt).
+	TokenEndpointAuthSigningAlg string
+	// DefaultMaxAge is the default maximum authentication age in seconds;
+	// nil when absent.
+	DefaultMaxAge *int64
+	// RequireAuthTime says whether the auth_time claim is required in ID
+	// Tokens; nil when absent.
+	RequireAuthTime *bool
+	// DefaultACRValues are the default requested authentication context
+	// class references, in order of preference.
+	DefaultACRValues []string
+	// InitiateLoginURI is the https URI at which a third party can start a
+	// login by the client.
+	InitiateLoginURI string
+	// RequestURIs are the request_uri values (https) the client
+	// pre-registers.
+	RequestURIs []string
+	// PostLogoutRedirectURIs are the URIs the client may be sent back to
+	// after logout; they follow the redirect URI rules.
+	PostLogoutRedirectURIs []string
+
 	// Localized holds the language-tagged variants of the human-readable
 	// members (RFC 7591 §2.2), keyed by their member name as sent, e.g.
 	// "client_name#ja-Jpan-JP". Values are kept byte-exact.
@@ -68,11 +125,9 @@ type Metadata struct {
 // Clone returns a deep copy of m.
 func (m Metadata) Clone() Metadata {
 	c := m
-	c.RedirectURIs = slices.Clone(m.RedirectURIs)
-	c.GrantTypes = slices.Clone(m.GrantTypes)
-	c.ResponseTypes = slices.Clone(m.ResponseTypes)
-	c.Contacts = slices.Clone(m.Contacts)
-	c.JWKS = slices.Clone(m.JWKS)
+	for i := range members {
+		members[i].copyFrom(&c, &m)
+	}
 	c.Localized = maps.Clone(m.Localized)
 	if m.Extensions != nil {
 		c.Extensions = make(map[string]json.RawMessage, len(m.Extensions))
@@ -87,9 +142,11 @@ func (m Metadata) Clone() Metadata {
 type memberKind int
 
 const (
-	kindString memberKind = iota
-	kindStrings
-	kindObject
+	kindString  memberKind = iota
+	kindStrings            // array of strings
+	kindObject             // JSON object, kept compact
+	kindNumber             // JSON number: a non-negative integer
+	kindBool               // JSON boolean
 )
 
 // member describes one RFC 7591 §2 metadata member: its name, its JSON type
@@ -100,9 +157,54 @@ type member struct {
 	kind        memberKind
 	localizable bool // RFC 7591 §2.2: accepts member#language-tag variants
 	url         bool // must be an http(s) URL
+	httpsOnly   bool // a url member that must be https even on loopback
 	str         func(*Metadata) *string
 	strs        func(*Metadata) *[]string
 	raw         func(*Metadata) *json.RawMessage
+	num         func(*Metadata) **int64
+	flag        func(*Metadata) **bool
+}
+
+// copyFrom sets mb's member of dst to a deep copy of src's, absent
+// included.
+func (mb *member) copyFrom(dst, src *Metadata) {
+	switch mb.kind {
+	case kindString:
+		*mb.str(dst) = *mb.str(src)
+	case kindStrings:
+		*mb.strs(dst) = slices.Clone(*mb.strs(src))
+	case kindObject:
+		*mb.raw(dst) = slices.Clone(*mb.raw(src))
+	case kindNumber:
+		*mb.num(dst) = clonePtr(*mb.num(src))
+	case kindBool:
+		*mb.flag(dst) = clonePtr(*mb.flag(src))
+	}
+}
+
+// present reports whether m carries mb's member.
+func (mb *member) present(m *Metadata) bool {
+	switch mb.kind {
+	case kindString:
+		return *mb.str(m) != ""
+	case kindStrings:
+		return *mb.strs(m) != nil
+	case kindObject:
+		return *mb.raw(m) != nil
+	case kindNumber:
+		return *mb.num(m) != nil
+	case kindBool:
+		return *mb.flag(m) != nil
+	}
+	return false
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 var members = []member{
@@ -117,11 +219,33 @@ var members = []member{
 	{name: "contacts", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.Contacts }},
 	{name: "tos_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.TOSURI }},
 	{name: "policy_uri", kind: kindString, localizable: true, url: true, str: func(m *Metadata) *string { return &m.PolicyURI }},
-	{name: "jwks_uri", kind: kindString, url: true, str: func(m *Metadata) *string { return &m.JWKSURI }},
+	{name: "jwks_uri", kind: kindString, url: true, httpsOnly: true, str: func(m *Metadata) *string { return &m.JWKSURI }},
 	{name: "jwks", kind: kindObject, raw: func(m *Metadata) *json.RawMessage { return &m.JWKS }},
 	{name: "software_id", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareID }},
 	{name: "software_version", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareVersion }},
 	{name: "software_statement", kind: kindString, str: func(m *Metadata) *string { return &m.SoftwareStatement }},
+
+	// OpenID Connect Dynamic Client Registration 1.0 §2.
+	{name: "application_type", kind: kindString, str: func(m *Metadata) *string { return &m.ApplicationType }},
+	{name: "sector_identifier_uri", kind: kindString, url: true, httpsOnly: true, str: func(m *Metadata) *string { return &m.SectorIdentifierURI }},
+	{name: "subject_type", kind: kindString, str: func(m *Metadata) *string { return &m.SubjectType }},
+	{name: "id_token_signed_response_alg", kind: kindString, str: func(m *Metadata) *string { return &m.IDTokenSignedResponseAlg }},
+	{name: "id_token_encrypted_response_alg", kind: kindString, str: func(m *Metadata) *string { return &m.IDTokenEncryptedResponseAlg }},
+	{name: "id_token_encrypted_response_enc", kind: kindString, str: func(m *Metadata) *string { return &m.IDTokenEncryptedResponseEnc }},
+	{name: "userinfo_signed_response_alg", kind: kindString, str: func(m *Metadata) *string { return &m.UserinfoSignedResponseAlg }},
+	{name: "userinfo_encrypted_response_alg", kind: kindString, str: func(m *Metadata) *string { return &m.UserinfoEncryptedResponseAlg }},
+	{name: "userinfo_encrypted_response_enc", kind: kindString, str: func(m *Metadata) *string { return &m.UserinfoEncryptedResponseEnc }},
+	{name: "request_object_signing_alg", kind: kindString, str: func(m *Metadata) *string { return &m.RequestObjectSigningAlg }},
+	{name: "request_object_encryption_alg", kind: kindString, str: func(m *Metadata) *string { return &m.RequestObjectEncryptionAlg }},
+	{name: "request_object_encryption_enc", kind: kindString, str: func(m *Metadata) *string { return &m.RequestObjectEncryptionEnc }},
+	{name: "token_endpoint_auth_signing_alg", kind: kindString, str: func(m *Metadata) *string { return &m.TokenEndpointAuthSigningAlg }},
+	{name: "default_max_age", kind: kindNumber, num: func(m *Metadata) **int64 { return &m.DefaultMaxAge }},
+	{name: "require_auth_time", kind: kindBool, flag: func(m *Metadata) **bool { return &m.RequireAuthTime }},
+	{name: "default_acr_values", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.DefaultACRValues }},
+	{name: "initiate_login_uri", kind: kindString, url: true, httpsOnly: true, str: func(m *Metadata) *string { return &m.InitiateLoginURI }},
+	{name: "request_uris", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.RequestURIs }},
+	// OpenID Connect RP-Initiated Logout 1.0 §3.1.
+	{name: "post_logout_redirect_uris", kind: kindStrings, strs: func(m *Metadata) *[]string { return &m.PostLogoutRedirectURIs }},
 }
 
 var membersByName = func() map[string]*member {
@@ -182,23 +306,28 @@ func (m *Metadata) encodeMembers(buf *bytes.Buffer, comma bool) bool {
 			buf.WriteByte(']')
 		case json.RawMessage:
 			buf.Write(v)
+		case int64:
+			buf.WriteString(strconv.FormatInt(v, 10))
+		case bool:
+			buf.WriteString(strconv.FormatBool(v))
 		}
 	}
 	for i := range members {
 		mb := &members[i]
+		if !mb.present(m) {
+			continue
+		}
 		switch mb.kind {
 		case kindString:
-			if s := *mb.str(m); s != "" {
-				field(mb.name, s)
-			}
+			field(mb.name, *mb.str(m))
 		case kindStrings:
-			if s := *mb.strs(m); s != nil {
-				field(mb.name, s)
-			}
+			field(mb.name, *mb.strs(m))
 		case kindObject:
-			if r := *mb.raw(m); r != nil {
-				field(mb.name, r)
-			}
+			field(mb.name, *mb.raw(m))
+		case kindNumber:
+			field(mb.name, **mb.num(m))
+		case kindBool:
+			field(mb.name, **mb.flag(m))
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.Localized)) {
@@ -303,7 +432,10 @@ func decodeMetadata(data []byte) (decoded, error) {
 	}
 	m := &d.Metadata
 	seenTags := make(map[string]string) // lower-cased member#tag -> as sent
-	for name, value := range raw {
+	// Members in name order, so that of several faults the same one is
+	// always reported.
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		value := raw[name]
 		if isNull(value) {
 			continue
 		}
@@ -322,17 +454,18 @@ func decodeMetadata(data []byte) (decoded, error) {
 		}
 		if base, tag, ok := strings.Cut(name, "#"); ok {
 			if mb := membersByName[base]; mb != nil && mb.localizable {
+				ptr := jsonPointer(name)
 				if !langtag.Valid(tag) {
-					return d, ErrInvalidClientMetadata.WithDescription("member %s: %s is not a well-formed BCP 47 language tag", quote(name), quote(tag))
+					return d, metadataError(ptr, "%s is not a well-formed BCP 47 language tag (RFC 7591 section 2.2)", quote(tag))
 				}
 				key := base + "#" + strings.ToLower(tag)
 				if prev, dup := seenTags[key]; dup {
-					return d, ErrInvalidClientMetadata.WithDescription("members %s and %s name the same language tag", quote(prev), quote(name))
+					return d, metadataError(ptr, "names the same language tag as the member %s", quote(prev))
 				}
 				seenTags[key] = name
 				var s string
 				if err := json.Unmarshal(value, &s); err != nil {
-					return d, ErrInvalidClientMetadata.WithDescription("member %s must be a string", quote(name))
+					return d, metadataError(ptr, "must be a string")
 				}
 				if s == "" {
 					continue
@@ -353,30 +486,58 @@ func decodeMetadata(data []byte) (decoded, error) {
 }
 
 func (mb *member) decode(m *Metadata, value json.RawMessage) error {
+	ptr := jsonPointer(mb.name)
 	switch mb.kind {
 	case kindString:
 		var s string
 		if err := json.Unmarshal(value, &s); err != nil {
-			return ErrInvalidClientMetadata.WithDescription("member %s must be a string", mb.name)
+			return metadataError(ptr, "must be a string")
 		}
 		*mb.str(m) = s
 	case kindStrings:
 		var raw []json.RawMessage
 		if err := json.Unmarshal(value, &raw); err != nil {
-			return ErrInvalidClientMetadata.WithDescription("member %s must be an array of strings", mb.name)
+			return metadataError(ptr, "must be an array of strings")
 		}
 		out := make([]string, len(raw))
 		for i, r := range raw {
 			if err := json.Unmarshal(r, &out[i]); err != nil || isNull(r) {
-				return ErrInvalidClientMetadata.WithDescription("member %s must be an array of strings (element %d is not a string)", mb.name, i)
+				return metadataError(jsonPointer(mb.name, i), "must be a string (the member is an array of strings)")
 			}
 		}
 		*mb.strs(m) = out
 	case kindObject:
 		if t := bytes.TrimSpace(value); len(t) == 0 || t[0] != '{' {
-			return ErrInvalidClientMetadata.WithDescription("member %s must be a JSON object", mb.name)
+			return metadataError(ptr, "must be a JSON object")
 		}
 		*mb.raw(m) = compactJSON(value)
+	case kindNumber:
+		// The value is valid JSON (the body was parsed): a leading digit or
+		// minus sign makes it a number.
+		t := bytes.TrimSpace(value)
+		if len(t) == 0 || t[0] != '-' && (t[0] < '0' || t[0] > '9') {
+			return metadataError(ptr, "must be a number")
+		}
+		if t[0] == '-' {
+			return metadataError(ptr, "must not be negative")
+		}
+		if bytes.ContainsAny(t, ".eE") {
+			return metadataError(ptr, "must be an integer, written without fraction or exponent")
+		}
+		n, err := strconv.ParseInt(string(t), 10, 64)
+		if err != nil {
+			return metadataError(ptr, "is too large")
+		}
+		*mb.num(m) = &n
+	case kindBool:
+		switch string(bytes.TrimSpace(value)) {
+		case "true":
+			*mb.flag(m) = new(true)
+		case "false":
+			*mb.flag(m) = new(false)
+		default:
+			return metadataError(ptr, "must be a boolean (true or false)")
+		}
 	}
 	return nil
 }
@@ -416,4 +577,65 @@ func quote(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// Error descriptions about a member of the request (invalid_client_metadata,
+// invalid_redirect_uri) all have one form: the RFC 6901 JSON pointer to the
+// member (or to the element of it) that fails, ": ", then the rule, e.g.
+//
+//	/redirect_uris/1: http is allowed only for loopback hosts (RFC 8252 section 7.3): 'http://app.example/cb'
+//
+// Values quoted from the request are rendered by quote.
+
+// jsonPointer returns the RFC 6901 JSON pointer to the member name of the
+// request body, and below it to the array indexes (int) and object member
+// names (string) of path. "~" and "/" in names are escaped as "~0" and "~1".
+func jsonPointer(name string, path ...any) string {
+	var b strings.Builder
+	b.WriteByte('/')
+	b.WriteString(pointerToken(name))
+	for _, p := range path {
+		b.WriteByte('/')
+		switch p := p.(type) {
+		case int:
+			b.WriteString(strconv.Itoa(p))
+		case string:
+			b.WriteString(pointerToken(p))
+		default:
+			fmt.Fprint(&b, p)
+		}
+	}
+	return b.String()
+}
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func pointerToken(s string) string { return pointerEscaper.Replace(s) }
+
+// pointerText renders a JSON pointer for an error description: bytes
+// outside printable ASCII, the space, '"', the backslash and '%' are percent-encoded
+// (as in the URI fragment form of RFC 6901 section 6), so the pointer never
+// contains a space and the first ": " of a description ends it.
+func pointerText(ptr string) string {
+	var b strings.Builder
+	for i := 0; i < len(ptr); i++ {
+		c := ptr[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// memberError returns a copy of sentinel whose description is the member's
+// pointer, ": " and the rule given by format and args.
+func memberError(sentinel *Error, ptr, format string, args ...any) *Error {
+	return sentinel.WithDescription("%s: %s", pointerText(ptr), fmt.Sprintf(format, args...))
+}
+
+// metadataError is an invalid_client_metadata error about the member at ptr.
+func metadataError(ptr, format string, args ...any) *Error {
+	return memberError(ErrInvalidClientMetadata, ptr, format, args...)
 }

@@ -39,80 +39,94 @@ const (
 	PresetNative RedirectPreset = "native"
 )
 
-// checkRedirectURI returns an invalid_redirect_uri error naming the URI and
-// the rule it breaks, or nil.
-func checkRedirectURI(raw string, preset RedirectPreset) error {
-	bad := func(rule string) error {
-		return ErrInvalidRedirectURI.WithDescription("redirect URI %s %s", quote(raw), rule)
-	}
-	if raw == "" {
-		return bad("is empty")
-	}
-	if strings.ContainsAny(raw, " \t\r\n") || hasControl(raw) {
-		return bad("contains white space or control characters")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return bad("is not a valid URI")
-	}
-	if u.Scheme == "" {
-		return bad("is not an absolute URI (it has no scheme)")
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return bad("must not contain a fragment (RFC 6749 section 3.1.2)")
-	}
-	scheme := strings.ToLower(u.Scheme)
-	switch {
-	case dangerousSchemes[scheme]:
-		return bad("uses the scheme " + scheme + ", which is never allowed")
-	case scheme == "https":
-		if u.Hostname() == "" {
-			return bad("has no host")
-		}
-	case scheme == "http":
-		if u.Hostname() == "" {
-			return bad("has no host")
-		}
-		if !isLoopbackHost(u.Hostname()) {
-			return bad("uses http with a host that is not loopback; use https (http is allowed only for 127.0.0.1, [::1] and localhost)")
-		}
-	case preset == PresetWeb:
-		return bad("uses the scheme " + scheme + "; this server accepts only https (and http on loopback) redirect URIs")
-	default:
-		// A private-use scheme: it must at least have something after the
-		// colon (RFC 8252 §7.1: scheme:/path or scheme://host/path).
-		if u.Opaque == "" && u.Path == "" && u.Host == "" {
-			return bad("has nothing after its scheme")
-		}
-		if preset == PresetNative && !strings.Contains(scheme, ".") {
-			return bad("uses the private-use scheme " + scheme + ", which is not in reverse domain name form (RFC 8252 section 7.1), e.g. com.example.app")
-		}
-	}
-	if u.User != nil {
-		return bad("must not contain user information")
+// checkRedirectURI returns an invalid_redirect_uri error whose description
+// is ptr (the URI's JSON pointer in the request), the rule the URI breaks
+// and the URI, or nil.
+func checkRedirectURI(ptr, raw string, preset RedirectPreset) error {
+	if rule := redirectURIRule(raw, preset); rule != "" {
+		return memberError(ErrInvalidRedirectURI, ptr, "%s: %s", rule, quote(raw))
 	}
 	return nil
 }
 
+// redirectURIRule returns the rule of the preset that the redirect URI raw
+// breaks, or "".
+func redirectURIRule(raw string, preset RedirectPreset) string {
+	if raw == "" {
+		return "must not be empty"
+	}
+	if strings.ContainsAny(raw, " \t\r\n") || hasControl(raw) {
+		return "must not contain white space or control characters"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "is not a valid URI (RFC 3986)"
+	}
+	if u.Scheme == "" {
+		return "must be an absolute URI, with a scheme (RFC 6749 section 3.1.2)"
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "must not contain a fragment (RFC 6749 section 3.1.2)"
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case dangerousSchemes[scheme]:
+		return "the scheme " + scheme + " is never allowed"
+	case scheme == "https":
+		if u.Hostname() == "" {
+			return "must have a host"
+		}
+	case scheme == "http":
+		if u.Hostname() == "" {
+			return "must have a host"
+		}
+		if !isLoopbackHost(u.Hostname()) {
+			return "http is allowed only for loopback hosts, 127.0.0.1, [::1] and localhost (RFC 8252 section 7.3); use https"
+		}
+	case preset == PresetWeb:
+		return "the scheme " + scheme + " is not allowed; this server accepts only https (and http on loopback) redirect URIs"
+	default:
+		// A private-use scheme: it must at least have something after the
+		// colon (RFC 8252 §7.1: scheme:/path or scheme://host/path).
+		if u.Opaque == "" && u.Path == "" && u.Host == "" {
+			return "must have something after its scheme"
+		}
+		if preset == PresetNative && !strings.Contains(scheme, ".") {
+			return "the private-use scheme " + scheme + " must be in reverse domain name form, e.g. com.example.app (RFC 8252 section 7.1)"
+		}
+	}
+	if u.User != nil {
+		return "must not contain user information"
+	}
+	return ""
+}
+
 // checkWebURL checks a URL member (client_uri, logo_uri, tos_uri,
-// policy_uri, jwks_uri): an absolute http(s) URL, https unless the host is
-// loopback; httpsOnly demands https everywhere.
-func checkWebURL(member, raw string, httpsOnly bool) error {
+// policy_uri, jwks_uri, ...) at the JSON pointer ptr: an absolute http(s)
+// URL, https unless the host is loopback; httpsOnly demands https
+// everywhere.
+func checkWebURL(ptr, raw string, httpsOnly bool) error {
 	bad := func(rule string) error {
-		return ErrInvalidClientMetadata.WithDescription("%s: %s %s", member, quote(raw), rule)
+		return metadataError(ptr, "%s: %s", rule, quote(raw))
 	}
 	if hasControl(raw) || strings.ContainsAny(raw, " \t\r\n") {
-		return bad("contains white space or control characters")
+		return bad("must not contain white space or control characters")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return bad("is not an absolute URL")
+		return bad("must be an absolute URL")
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
+		if u.Hostname() == "" {
+			return bad("must have a host")
+		}
 	case "http":
-		if httpsOnly || !isLoopbackHost(u.Hostname()) {
+		if httpsOnly {
 			return bad("must use https")
+		}
+		if !isLoopbackHost(u.Hostname()) {
+			return bad("must use https (http is allowed only for loopback hosts)")
 		}
 	default:
 		return bad("must be an https URL")

@@ -17,7 +17,8 @@ import (
 // SPEC §3: client metadata (RFC 7591 §2, §2.1, §2.2).
 
 // metadataKinds is the RFC 7591 type of every member clientreg.Metadata
-// models: "string", "strings" (array of strings) or "object".
+// models: "string", "strings" (array of strings), "object", "number" (a
+// non-negative integer) or "bool".
 var metadataKinds = map[string]string{
 	"redirect_uris":              "strings",
 	"token_endpoint_auth_method": "string",
@@ -35,6 +36,26 @@ var metadataKinds = map[string]string{
 	"software_id":                "string",
 	"software_version":           "string",
 	"software_statement":         "string",
+	// OpenID Connect Dynamic Client Registration 1.0 §2.
+	"application_type":                "string",
+	"sector_identifier_uri":           "string",
+	"subject_type":                    "string",
+	"id_token_signed_response_alg":    "string",
+	"id_token_encrypted_response_alg": "string",
+	"id_token_encrypted_response_enc": "string",
+	"userinfo_signed_response_alg":    "string",
+	"userinfo_encrypted_response_alg": "string",
+	"userinfo_encrypted_response_enc": "string",
+	"request_object_signing_alg":      "string",
+	"request_object_encryption_alg":   "string",
+	"request_object_encryption_enc":   "string",
+	"token_endpoint_auth_signing_alg": "string",
+	"default_max_age":                 "number",
+	"require_auth_time":               "bool",
+	"default_acr_values":              "strings",
+	"initiate_login_uri":              "string",
+	"request_uris":                    "strings",
+	"post_logout_redirect_uris":       "strings",
 	// Language-tagged variants are typed like their member.
 	"client_name#fr":      "string",
 	"logo_uri#ja-Jpan-JP": "string",
@@ -55,6 +76,10 @@ func modelledMembers(t *testing.T) []string {
 			f.Set(reflect.ValueOf([]string{"x"}))
 		case json.RawMessage:
 			f.Set(reflect.ValueOf(json.RawMessage(`{}`)))
+		case *int64:
+			f.Set(reflect.ValueOf(new(int64(1))))
+		case *bool:
+			f.Set(reflect.ValueOf(new(true)))
 		}
 	}
 	b, err := json.Marshal(m)
@@ -81,6 +106,8 @@ func TestMetadataWrongTypes(t *testing.T) {
 		"string":  {1, 1.5, true, false, []string{"a"}, []any{}, map[string]any{}, map[string]any{"a": "b"}},
 		"strings": {"a", 1, true, map[string]any{}, []any{1}, []any{"a", nil}, []any{[]string{"a"}}, []any{map[string]any{}}, []any{true}},
 		"object":  {"a", 1, true, []any{}, []any{map[string]any{}}},
+		"number":  {"1", "x", true, false, []any{1}, map[string]any{}, -1, 1.5, json.RawMessage(`1e3`), json.RawMessage(`1.0`), json.RawMessage(`99999999999999999999`)},
+		"bool":    {"true", "false", 1, 0, []any{true}, map[string]any{}},
 	}
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
@@ -106,12 +133,12 @@ func TestMetadataUnknownMembersIgnored(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
 		unknown := obj{
-			"x_unknown":             "v",
-			"unknown_object":        map[string]any{"a": []any{1, "b", nil}},
-			"unknown_number":        42,
-			"scope#fr":              "openid", // scope is not a human-readable member
-			"redirect_uris#fr":      []string{"javascript:alert(1)"},
-			"sector_identifier_uri": 1,
+			"x_unknown":               "v",
+			"unknown_object":          map[string]any{"a": []any{1, "b", nil}},
+			"unknown_number":          42,
+			"scope#fr":                "openid", // scope is not a human-readable member
+			"redirect_uris#fr":        []string{"javascript:alert(1)"},
+			"frontchannel_logout_uri": 1, // OpenID Connect, not modelled
 		}
 		c := e.register(body(unknown))
 		read := e.mustGet(c, c.Token)

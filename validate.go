@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,6 +41,9 @@ var validationPipeline = []validationStep{
 	checkJWKS,
 	checkScope,
 	checkContacts,
+	checkApplicationType,  // OpenID Connect Registration §2 (oidc.go)
+	checkOIDCMetadata,     // OpenID Connect Registration §2 (oidc.go)
+	checkSectorIdentifier, // OpenID Connect Core §8.1, fetches: keep last
 }
 
 // validate runs the validation pipeline on m, completing it with defaults.
@@ -105,23 +109,10 @@ func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *val
 func (m *Metadata) overlay(o *Metadata) {
 	for i := range members {
 		mb := &members[i]
-		if mb.name == "software_statement" {
+		if mb.name == "software_statement" || !mb.present(o) {
 			continue
 		}
-		switch mb.kind {
-		case kindString:
-			if s := *mb.str(o); s != "" {
-				*mb.str(m) = s
-			}
-		case kindStrings:
-			if s := *mb.strs(o); s != nil {
-				*mb.strs(m) = slices.Clone(s)
-			}
-		case kindObject:
-			if r := *mb.raw(o); r != nil {
-				*mb.raw(m) = slices.Clone(r)
-			}
-		}
+		mb.copyFrom(m, o)
 	}
 	for k, v := range o.Localized {
 		if m.Localized == nil {
@@ -148,17 +139,36 @@ func keepDeclaredExtensions(ctx context.Context, h *Handler, m *Metadata, _ *val
 			continue
 		}
 		if err := ext.Validate(ctx, value); err != nil {
-			var oe *Error
-			if errors.As(err, &oe) {
-				return oe
-			}
-			return ErrInvalidClientMetadata.WithDescription("member %s: %s", name, err.Error())
+			return extensionError(name, err)
 		}
 	}
 	if len(m.Extensions) == 0 {
 		m.Extensions = nil
 	}
 	return nil
+}
+
+// extensionError makes the error of an extension member's validator a
+// description that starts with the member's pointer: an *Error keeps its
+// code and status, and its description is prefixed unless it already starts
+// with the pointer; any other error becomes invalid_client_metadata with
+// the error's text as the rule.
+func extensionError(name string, err error) *Error {
+	ptr := pointerText(jsonPointer(name))
+	var oe *Error
+	if !errors.As(err, &oe) {
+		return ErrInvalidClientMetadata.WithDescription("%s: %s", ptr, err.Error())
+	}
+	d := oe.Description
+	if d == ptr || strings.HasPrefix(d, ptr+": ") || strings.HasPrefix(d, ptr+"/") {
+		return oe
+	}
+	if d == "" {
+		d = "is not valid"
+	}
+	c := *oe
+	c.Description = asciiOnly(ptr + ": " + d)
+	return &c
 }
 
 // Grant types and the response types they go with (RFC 7591 §2.1 table;
@@ -194,16 +204,17 @@ func normalizeResponseType(rt string) string {
 
 func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
 	srv := v.srv
-	for _, g := range m.GrantTypes {
+	for i, g := range m.GrantTypes {
 		if g == "" {
-			return ErrInvalidClientMetadata.WithDescription("grant_types must not contain an empty string")
+			return metadataError(jsonPointer("grant_types", i), "must not be an empty string")
 		}
 	}
-	for _, rt := range m.ResponseTypes {
+	for i, rt := range m.ResponseTypes {
 		if strings.TrimSpace(rt) == "" {
-			return ErrInvalidClientMetadata.WithDescription("response_types must not contain an empty string")
+			return metadataError(jsonPointer("response_types", i), "must not be an empty string")
 		}
 	}
+	grantsSent := m.GrantTypes != nil
 	// Defaults (RFC 7591 §2): authorization_code and code. When only one of
 	// the two members is sent, the other defaults to what it implies, so
 	// that the defaults never contradict what the client sent.
@@ -232,9 +243,9 @@ func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *v
 			m.ResponseTypes = append(m.ResponseTypes, "token")
 		}
 	}
-	for _, g := range m.GrantTypes {
+	for i, g := range m.GrantTypes {
 		if !slices.Contains(srv.GrantTypesSupported, g) {
-			return ErrInvalidClientMetadata.WithDescription("grant_types: %s is not supported by this server (supported: %s)", quote(g), strings.Join(srv.GrantTypesSupported, ", "))
+			return metadataError(jsonPointer("grant_types", i), "%s is not supported by this server (supported: %s)", quote(g), strings.Join(srv.GrantTypesSupported, ", "))
 		}
 	}
 	supported := make([]string, len(srv.ResponseTypesSupported))
@@ -242,24 +253,29 @@ func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *v
 		supported[i] = normalizeResponseType(rt)
 	}
 	needs := map[string]bool{}
-	for _, rt := range m.ResponseTypes {
+	for i, rt := range m.ResponseTypes {
 		if !slices.Contains(supported, normalizeResponseType(rt)) {
-			return ErrInvalidClientMetadata.WithDescription("response_types: %s is not supported by this server", quote(rt))
+			return metadataError(jsonPointer("response_types", i), "%s is not supported by this server (supported: %s)", quote(rt), strings.Join(srv.ResponseTypesSupported, ", "))
 		}
 		for _, g := range responseTypeGrants(rt) {
 			if !slices.Contains(m.GrantTypes, g) {
-				return ErrInvalidClientMetadata.WithDescription("response type %s requires grant type %s in grant_types (RFC 7591 section 2.1)", quote(rt), g)
+				return metadataError(jsonPointer("response_types", i), "%s requires the grant type %s in grant_types (RFC 7591 section 2.1)", quote(rt), g)
 			}
 			needs[g] = true
 		}
 	}
-	for _, g := range []string{grantAuthorizationCode, grantImplicit} {
-		if slices.Contains(m.GrantTypes, g) && !needs[g] {
+	for i, g := range m.GrantTypes {
+		if (g == grantAuthorizationCode || g == grantImplicit) && !needs[g] {
 			rt := "code"
 			if g == grantImplicit {
 				rt = "token"
 			}
-			return ErrInvalidClientMetadata.WithDescription("grant type %s requires response type %s in response_types (RFC 7591 section 2.1)", g, rt)
+			if !grantsSent {
+				// The grant type is the default, derived from what
+				// response_types lacks: that is the member to fix.
+				return metadataError(jsonPointer("response_types"), "must contain the response type %s of the grant type %s (RFC 7591 section 2.1)", rt, g)
+			}
+			return metadataError(jsonPointer("grant_types", i), "%s requires the response type %s in response_types (RFC 7591 section 2.1)", g, rt)
 		}
 	}
 	return nil
@@ -277,13 +293,13 @@ func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 	}
 	am := m.TokenEndpointAuthMethod
 	if !slices.Contains(srv.TokenEndpointAuthMethodsSupported, am) {
-		return ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method: %s is not supported by this server (supported: %s)", quote(am), strings.Join(srv.TokenEndpointAuthMethodsSupported, ", "))
+		return metadataError(jsonPointer("token_endpoint_auth_method"), "%s is not supported by this server (supported: %s)", quote(am), strings.Join(srv.TokenEndpointAuthMethodsSupported, ", "))
 	}
-	if am == "none" && slices.Contains(m.GrantTypes, grantClientCredentials) {
-		return ErrInvalidClientMetadata.WithDescription("grant type client_credentials needs a confidential client; token_endpoint_auth_method none is a public client (RFC 6749 section 4.4)")
+	if i := slices.Index(m.GrantTypes, grantClientCredentials); am == "none" && i >= 0 {
+		return metadataError(jsonPointer("grant_types", i), "client_credentials needs a confidential client, and token_endpoint_auth_method none is a public client (RFC 6749 section 4.4)")
 	}
 	if am == "private_key_jwt" && m.JWKS == nil && m.JWKSURI == "" {
-		return ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method private_key_jwt requires jwks or jwks_uri")
+		return metadataError(jsonPointer("token_endpoint_auth_method"), "private_key_jwt requires jwks or jwks_uri")
 	}
 	return nil
 }
@@ -291,10 +307,10 @@ func checkAuthMethod(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 func checkRedirectURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
 	redirectBased := slices.Contains(m.GrantTypes, grantAuthorizationCode) || slices.Contains(m.GrantTypes, grantImplicit)
 	if redirectBased && len(m.RedirectURIs) == 0 {
-		return ErrInvalidRedirectURI.WithDescription("redirect_uris is required for the authorization_code and implicit grant types")
+		return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris"), "is required (at least one URI) for the authorization_code and implicit grant types")
 	}
-	for _, u := range m.RedirectURIs {
-		if err := checkRedirectURI(u, v.preset); err != nil {
+	for i, u := range m.RedirectURIs {
+		if err := checkRedirectURI(jsonPointer("redirect_uris", i), u, v.preset); err != nil {
 			return err
 		}
 	}
@@ -308,15 +324,15 @@ func checkURLMembers(_ context.Context, _ *Handler, m *Metadata, _ *validation) 
 			continue
 		}
 		if v := *mb.str(m); v != "" {
-			if err := checkWebURL(mb.name, v, mb.name == "jwks_uri"); err != nil {
+			if err := checkWebURL(jsonPointer(mb.name), v, mb.httpsOnly); err != nil {
 				return err
 			}
 		}
 	}
-	for name, v := range m.Localized {
+	for _, name := range slices.Sorted(maps.Keys(m.Localized)) {
 		base, _, _ := strings.Cut(name, "#")
 		if mb := membersByName[base]; mb != nil && mb.url {
-			if err := checkWebURL(name, v, false); err != nil {
+			if err := checkWebURL(jsonPointer(name), m.Localized[name], false); err != nil {
 				return err
 			}
 		}
@@ -329,24 +345,25 @@ func checkJWKS(_ context.Context, _ *Handler, m *Metadata, _ *validation) error 
 		return nil
 	}
 	if m.JWKSURI != "" {
-		return ErrInvalidClientMetadata.WithDescription("jwks and jwks_uri must not both be present (RFC 7591 section 2)")
+		return metadataError(jsonPointer("jwks"), "must not be present together with jwks_uri (RFC 7591 section 2)")
 	}
 	var probe struct {
-		Keys []json.RawMessage `json:"keys"`
+		Keys json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(m.JWKS, &probe); err != nil || probe.Keys == nil {
-		return ErrInvalidClientMetadata.WithDescription("jwks must be a JWK Set: an object with a keys array")
+		return metadataError(jsonPointer("jwks"), "must be a JWK Set: an object with a keys array (RFC 7517 section 5)")
 	}
-	for i, raw := range probe.Keys {
+	var keys []json.RawMessage
+	if err := json.Unmarshal(probe.Keys, &keys); err != nil || keys == nil {
+		return metadataError(jsonPointer("jwks", "keys"), "must be an array of JWKs (RFC 7517 section 5)")
+	}
+	for i, raw := range keys {
 		var k jose.JSONWebKey
-		if err := k.UnmarshalJSON(raw); err != nil {
-			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a valid JWK", i)
-		}
-		if !k.Valid() {
-			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a valid JWK", i)
+		if err := k.UnmarshalJSON(raw); err != nil || !k.Valid() {
+			return metadataError(jsonPointer("jwks", "keys", i), "is not a valid JWK (RFC 7517)")
 		}
 		if !k.IsPublic() {
-			return ErrInvalidClientMetadata.WithDescription("jwks: key %d is not a public key (private or symmetric key material must never be registered)", i)
+			return metadataError(jsonPointer("jwks", "keys", i), "is not a public key (private or symmetric key material must never be registered)")
 		}
 	}
 	return nil
@@ -359,15 +376,16 @@ func checkScope(_ context.Context, _ *Handler, m *Metadata, v *validation) error
 		m.Scope = strings.Join(v.defaultScopes, " ")
 		return nil
 	}
+	ptr := jsonPointer("scope")
 	for _, s := range strings.Split(m.Scope, " ") {
 		if !validScopeToken(s) {
 			if s == "" {
-				return ErrInvalidClientMetadata.WithDescription("scope must be scope tokens separated by single spaces (RFC 6749 section 3.3)")
+				return metadataError(ptr, "must be scope tokens separated by single spaces (RFC 6749 section 3.3)")
 			}
-			return ErrInvalidClientMetadata.WithDescription("scope: %s is not a valid scope token (RFC 6749 section 3.3)", quote(s))
+			return metadataError(ptr, "%s is not a valid scope token (RFC 6749 section 3.3)", quote(s))
 		}
 		if len(srv.ScopesSupported) > 0 && !slices.Contains(srv.ScopesSupported, s) {
-			return ErrInvalidClientMetadata.WithDescription("scope: %s is not supported by this server", quote(s))
+			return metadataError(ptr, "%s is not supported by this server", quote(s))
 		}
 	}
 	return nil
@@ -391,7 +409,7 @@ func validScopeToken(s string) bool {
 func checkContacts(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
 	for i, c := range m.Contacts {
 		if strings.TrimSpace(c) == "" {
-			return ErrInvalidClientMetadata.WithDescription("contacts: element %d is empty", i)
+			return metadataError(jsonPointer("contacts", i), "must not be empty")
 		}
 	}
 	return nil
