@@ -41,9 +41,9 @@ type createCounter struct {
 	creates atomic.Int64
 }
 
-func (s *createCounter) CreateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *createCounter) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	s.creates.Add(1)
-	return s.Store.CreateClient(ctx, c)
+	return s.Store.CreateClient(ctx, c, opts)
 }
 
 func TestDryRunNeedsInitialToken(t *testing.T) {

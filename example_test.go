@@ -105,8 +105,8 @@ type auditStore struct {
 	log []string
 }
 
-func (s *auditStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
-	err := s.Store.CreateClient(ctx, c)
+func (s *auditStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+	err := s.Store.CreateClient(ctx, c, opts)
 	if err == nil {
 		s.record("created " + c.Metadata.ClientName)
 	}

@@ -93,11 +93,11 @@ func (s *faultStore) hit(ctx context.Context, method string) error {
 	return nil
 }
 
-func (s *faultStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *faultStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	if err := s.hit(ctx, "CreateClient"); err != nil {
 		return err
 	}
-	return s.Store.CreateClient(ctx, c)
+	return s.Store.CreateClient(ctx, c, opts)
 }
 
 func (s *faultStore) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {

@@ -61,8 +61,8 @@ func (s *fzStore) count(n *int, err error) error {
 	return err
 }
 
-func (s *fzStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
-	return s.count(&s.creates, s.Store.CreateClient(ctx, c))
+func (s *fzStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
 }
 
 func (s *fzStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {

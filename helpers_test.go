@@ -482,11 +482,11 @@ func (s *spyStore) created() int {
 	return c
 }
 
-func (s *spyStore) CreateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *spyStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	if err := s.injected("CreateClient"); err != nil {
 		return err
 	}
-	return s.count(&s.creates, s.Store.CreateClient(ctx, c))
+	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
 }
 
 func (s *spyStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {

@@ -169,7 +169,7 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		if c.ID, err = h.newID(ctx); err != nil {
 			return nil, fmt.Errorf("generate client_id: %w", err)
 		}
-		err = h.store.CreateClient(ctx, c)
+		err = h.store.CreateClient(ctx, c, CreateOptions{})
 		if err == nil {
 			break
 		}

@@ -160,9 +160,23 @@ func (t *InitialToken) Usable(now time.Time) bool {
 // nil and empty slices stay empty, strings stay byte-exact. A backend may
 // encode it with Metadata.MarshalJSON. TokenHash is never empty.
 type ClientStore interface {
-	// CreateClient stores a new client whose Revision the caller set to 1.
-	// It returns ErrAlreadyExists when the ID or a token hash is taken.
-	CreateClient(ctx context.Context, c *Client) error
+	// CreateClient stores a new client whose Revision the caller set to 1,
+	// under the conditions of opts, all in one transaction:
+	//
+	//   - when opts.InitialTokenHash is non-nil, it records one use of that
+	//     initial access token, as UseInitialToken does at opts.Now, and
+	//     returns ErrNotFound when the token does not exist, has expired or
+	//     is used up;
+	//   - when opts.MaxClients is positive, it returns ErrLimitReached when
+	//     the store already holds opts.MaxClients clients whose Policy
+	//     equals c.Policy;
+	//   - it returns ErrAlreadyExists when the ID or a token hash is taken.
+	//
+	// On any error nothing is written: no client is stored and no use of the
+	// initial access token is spent. Under any concurrency, across every
+	// process sharing the store, a token with MaxUses N admits exactly N
+	// clients and a policy never holds more than MaxClients clients.
+	CreateClient(ctx context.Context, c *Client, opts CreateOptions) error
 	// GetClient returns the client with the given ID, or ErrNotFound (also
 	// for an ID that no client can have, such as one the backend cannot
 	// store).

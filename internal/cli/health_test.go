@@ -87,7 +87,7 @@ func TestReadyz(t *testing.T) {
 // do when the database does not answer.
 type blockingStore struct{ clientreg.Store }
 
-func (blockingStore) CreateClient(ctx context.Context, _ *clientreg.Client) error {
+func (blockingStore) CreateClient(ctx context.Context, _ *clientreg.Client, _ clientreg.CreateOptions) error {
 	<-ctx.Done()
 	return fmt.Errorf("blocked: %w", ctx.Err())
 }

@@ -25,6 +25,9 @@ type Store struct {
 	// client to its ID.
 	byToken map[string]string
 	tokens  map[string]*clientreg.InitialToken // by Hash
+	// policyCount counts the stored clients by Policy, for
+	// CreateOptions.MaxClients.
+	policyCount map[string]int64
 
 	accessTokens map[string]accessToken // by Hash
 	// clientTokens holds the hashes of every client's access tokens, by
@@ -42,21 +45,39 @@ func New() *Store {
 		byToken: make(map[string]string),
 		tokens:  make(map[string]*clientreg.InitialToken),
 
+		policyCount: make(map[string]int64),
+
 		accessTokens: make(map[string]accessToken),
 		clientTokens: make(map[string]map[string]struct{}),
 		assertionIDs: make(map[string]map[string]time.Time),
 	}
 }
 
-// CreateClient stores a copy of c. It returns clientreg.ErrAlreadyExists when
-// c.ID is taken or when c's TokenHash or PreviousTokenHash is already the
-// TokenHash or PreviousTokenHash of another client.
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
+// CreateClient stores a copy of c under the conditions of opts (see
+// clientreg.ClientStore): it returns clientreg.ErrNotFound when
+// opts.InitialTokenHash names no token usable at opts.Now,
+// clientreg.ErrLimitReached when opts.MaxClients clients with c.Policy are
+// stored, and clientreg.ErrAlreadyExists when c.ID is taken or when c's
+// TokenHash or PreviousTokenHash is already the TokenHash or
+// PreviousTokenHash of another client. Every check runs under the store's
+// lock before anything is written, so a refusal writes nothing.
+func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: create client: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var tok *clientreg.InitialToken
+	if opts.InitialTokenHash != nil {
+		t, ok := s.tokens[string(opts.InitialTokenHash)]
+		if !ok || !t.Usable(opts.Now) {
+			return fmt.Errorf("memory: create client: initial token: %w", clientreg.ErrNotFound)
+		}
+		tok = t
+	}
+	if opts.MaxClients > 0 && s.policyCount[c.Policy] >= opts.MaxClients {
+		return fmt.Errorf("memory: create client: policy %q: %w", c.Policy, clientreg.ErrLimitReached)
+	}
 	if _, ok := s.clients[c.ID]; ok {
 		return fmt.Errorf("memory: create client: %w", clientreg.ErrAlreadyExists)
 	}
@@ -64,6 +85,9 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 		if _, ok := s.byToken[h]; ok {
 			return fmt.Errorf("memory: create client: token hash: %w", clientreg.ErrAlreadyExists)
 		}
+	}
+	if tok != nil {
+		tok.Uses++
 	}
 	s.put(c)
 	return nil
@@ -212,6 +236,7 @@ func (s *Store) put(c *clientreg.Client) {
 	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
 	s.clients[d.ID] = d
+	s.policyCount[d.Policy]++
 	for _, h := range tokenHashes(d) {
 		s.byToken[h] = d.ID
 	}
@@ -223,6 +248,9 @@ func (s *Store) remove(c *clientreg.Client) {
 		delete(s.byToken, h)
 	}
 	delete(s.clients, c.ID)
+	if s.policyCount[c.Policy]--; s.policyCount[c.Policy] == 0 {
+		delete(s.policyCount, c.Policy)
+	}
 }
 
 // tokenHashes returns the registration access token hashes of c as map keys.

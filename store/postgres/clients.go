@@ -20,7 +20,7 @@ import (
 const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at`
+	token_hash, prev_token_hash, prev_token_expires_at, policy`
 
 // queryClientByTokenHash finds a client by either token hash; each branch
 // searches its own UNIQUE index.
@@ -35,9 +35,14 @@ const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
 WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2::bytea))
 	AND id <> $3)`
 
-// CreateClient stores c. It returns clientreg.ErrAlreadyExists when c.ID is
-// taken or when c's TokenHash or PreviousTokenHash is already the TokenHash or
-// PreviousTokenHash of another client.
+// CreateClient stores c under the conditions of opts, in one transaction:
+// it records one use of the initial access token opts.InitialTokenHash
+// (clientreg.ErrNotFound when it does not exist, has expired at opts.Now or
+// is used up), counts the clients of c.Policy against opts.MaxClients
+// (clientreg.ErrLimitReached), and inserts c (clientreg.ErrAlreadyExists
+// when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
+// the TokenHash or PreviousTokenHash of another client). Any failure rolls
+// the whole transaction back, the token's use included.
 //
 // The two UNIQUE indexes catch a hash taken in the same column; a hash taken
 // in the other column is found by a query inside the transaction. For that
@@ -48,7 +53,15 @@ WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2
 // first has committed and released the lock, sees the first's row. Row locks
 // (SELECT ... FOR UPDATE) would not do: they cannot lock a row that does not
 // exist yet.
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
+//
+// The use of the initial access token is UseInitialToken's UPDATE, whose row
+// lock makes concurrent uses wait for each other's commit or rollback and
+// re-check the condition, so a rolled-back use is not spent and the uses
+// never exceed MaxUses. The count of the policy's clients runs under the
+// policy's advisory lock (see lockPolicy), taken after the token's row lock
+// and the hash locks: every CreateClient takes its locks in that order, so
+// they cannot deadlock.
+func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
 	meta, err := encodeMetadata(c.Metadata)
 	if err != nil {
@@ -58,21 +71,83 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
 		if err := lockTokenHashes(ctx, tx, c); err != nil {
 			return err
 		}
+		if opts.InitialTokenHash != nil {
+			tag, err := tx.Exec(ctx, `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = $1
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > $2)`, opts.InitialTokenHash, opts.Now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("initial token: %w", clientreg.ErrNotFound)
+			}
+		}
+		if opts.MaxClients > 0 {
+			if err := lockPolicy(ctx, tx, c.Policy); err != nil {
+				return err
+			}
+			q := queryCountPolicy
+			if c.Policy == "" {
+				q = queryCountNoPolicy
+			}
+			var n int64
+			if err := tx.QueryRow(ctx, q, c.Policy, opts.MaxClients).Scan(&n); err != nil {
+				return err
+			}
+			if n >= opts.MaxClients {
+				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, clientreg.ErrLimitReached)
+			}
+		}
 		if err := tokenHashTaken(ctx, tx, c); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	token_hash, prev_token_hash, prev_token_expires_at, policy
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, meta,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
-			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
 		)
 		return err
 	})
+}
+
+// The counts of a policy's clients for CreateOptions.MaxClients: the
+// clients of policy $1, up to $2, for the LIMIT bounds the work to the limit
+// the count is checked against. The term policy <> ” lets the planner use
+// the partial index clients_policy whatever plan it makes for the parameter;
+// the clients of no policy, which the index leaves out, are counted by a scan
+// of the table.
+const (
+	queryCountPolicy   = `SELECT COUNT(*) FROM (SELECT 1 FROM clients WHERE policy = $1 AND policy <> '' LIMIT $2) AS c`
+	queryCountNoPolicy = `SELECT COUNT(*) FROM (SELECT 1 FROM clients WHERE policy = $1 LIMIT $2) AS c`
+)
+
+// policyLockClass is the first key of the two-key advisory locks of policies
+// (the ASCII bytes of "plcy"). The two-key locks are a key space of their
+// own, apart from the one-key locks of token hashes and migrations.
+const policyLockClass int32 = 0x706c6379
+
+// lockPolicy takes the transaction-scoped advisory lock of the policy name,
+// keyed on (policyLockClass, hashtext(name)), so that the transactions that
+// count a policy's clients and then insert one run one at a time, across
+// every process, and each counts (READ COMMITTED: a fresh snapshot per
+// statement) the clients that the previous ones committed. Two policies
+// whose names hash alike only wait for each other.
+//
+// An advisory lock, rather than a table of counters per policy: it needs no
+// write besides the client's own, and DeleteClient and UpdateClient stay as
+// they are; registrations in one policy are serialized either way, while
+// those in different policies are not. A delete that runs concurrently is
+// not waited for: until it commits, its client still counts, so the limit
+// errs on the side of refusing.
+func lockPolicy(ctx context.Context, tx pgx.Tx, name string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, policyLockClass, name)
+	return err
 }
 
 // GetClient returns the client with the given ID, or clientreg.ErrNotFound.
@@ -128,13 +203,13 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	issued_at = $1, updated_at = $2, revision = revision + 1, metadata = $3,
 	secret_hash = $4, secret_expires_at = $5,
 	secret_ciphertext = $6, prev_secret_hash = $7, prev_secret_ciphertext = $8, prev_secret_expires_at = $9,
-	token_hash = $10, prev_token_hash = $11, prev_token_expires_at = $12
-WHERE id = $13 AND revision = $14
+	token_hash = $10, prev_token_hash = $11, prev_token_expires_at = $12, policy = $13
+WHERE id = $14 AND revision = $15
 RETURNING revision`,
 			c.IssuedAt, c.UpdatedAt, meta,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
-			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
 			c.ID, c.Revision,
 		).Scan(&revision)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -256,7 +331,7 @@ func scanClient(row pgx.Row) (*clientreg.Client, error) {
 	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &meta,
 		&c.SecretHash, &secretExp,
 		&c.SecretCiphertext, &c.PreviousSecretHash, &c.PreviousSecretCiphertext, &prevSecretExp,
-		&c.TokenHash, &c.PreviousTokenHash, &prevExp)
+		&c.TokenHash, &c.PreviousTokenHash, &prevExp, &c.Policy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
 	}

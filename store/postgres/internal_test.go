@@ -103,7 +103,7 @@ func TestTokenHashLock(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		err := s.CreateClient(ctx, c)
+		err := s.CreateClient(ctx, c, clientreg.CreateOptions{})
 		switch {
 		case wantWait && !errors.Is(err, context.DeadlineExceeded):
 			t.Errorf("%s: CreateClient did not wait for the lock: %v", what, err)
@@ -153,7 +153,7 @@ func TestTokenHashLockOrder(t *testing.T) {
 	c := testClient("c")
 	c.TokenHash, c.PreviousTokenHash = hi, lo // the higher key in the first column
 	done := make(chan error, 1)
-	go func() { done <- s.CreateClient(ctx, c) }()
+	go func() { done <- s.CreateClient(ctx, c, clientreg.CreateOptions{}) }()
 
 	// Wait until the write waits for the lower key.
 	key := uint64(hashLockKey(lo))

@@ -80,7 +80,7 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 }
 
 // numMigrations is the number of migrations in the package.
-const numMigrations = 2
+const numMigrations = 3
 
 func testClient(id string) *clientreg.Client {
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -139,7 +139,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 					return
 				}
 				// Each opener can write at once.
-				errs[i] = s.CreateClient(context.Background(), testClient(fmt.Sprintf("c%d", i)))
+				errs[i] = s.CreateClient(context.Background(), testClient(fmt.Sprintf("c%d", i)), clientreg.CreateOptions{})
 				s.Close()
 			})
 		}
@@ -192,7 +192,7 @@ func TestOptionsSchema(t *testing.T) {
 		}
 		t.Cleanup(func() { stores[i].Close() })
 	}
-	if err := stores[0].CreateClient(ctx, testClient("c")); err != nil {
+	if err := stores[0].CreateClient(ctx, testClient("c"), clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stores[openers-1].GetClient(ctx, "c"); err != nil {
@@ -247,7 +247,7 @@ func TestLeastPrivilege(t *testing.T) {
 	limited := addParams(dsn, "options", "-c role="+strings.Trim(role, `"`))
 	s = open(t, limited, postgres.Options{})
 	c := testClient("c")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatalf("CreateClient as the limited role: %v", err)
 	}
 	u := c.Clone()
@@ -284,7 +284,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testClient("keep")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Metadata.ClientName = "updated"
@@ -322,7 +322,7 @@ func TestReopen(t *testing.T) {
 // a stored client.
 func allOps(ctx context.Context, s *postgres.Store, c *clientreg.Client) map[string]error {
 	errs := make(map[string]error)
-	errs["CreateClient"] = s.CreateClient(ctx, testClient("new"))
+	errs["CreateClient"] = s.CreateClient(ctx, testClient("new"), clientreg.CreateOptions{})
 	_, errs["GetClient"] = s.GetClient(ctx, c.ID)
 	_, errs["GetClientByTokenHash"] = s.GetClientByTokenHash(ctx, c.TokenHash)
 	u := c.Clone()
@@ -347,7 +347,7 @@ func TestClosedIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testClient("c")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -372,7 +372,7 @@ func TestClosedIsUnavailable(t *testing.T) {
 func TestCanceledContext(t *testing.T) {
 	s := open(t, pgtest.DSN(t), postgres.Options{})
 	c := testClient("c")
-	if err := s.CreateClient(context.Background(), c); err != nil {
+	if err := s.CreateClient(context.Background(), c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -407,7 +407,7 @@ func TestCanceledMidQuery(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := open(t, dsn, postgres.Options{MaxConns: 1})
 	c := testClient("c")
-	if err := s.CreateClient(context.Background(), c); err != nil {
+	if err := s.CreateClient(context.Background(), c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Hold the client's row lock from another connection, so that an update
@@ -624,7 +624,7 @@ func TestOutage(t *testing.T) {
 	host, port, _ := net.SplitHostPort(p.addr)
 	s := open(t, addParams(dsn, "host", host, "port", port, "connect_timeout", "2"), postgres.Options{})
 	c := testClient("c")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateInitialToken(ctx, &clientreg.InitialToken{Hash: []byte("iat"), CreatedAt: c.IssuedAt}); err != nil {
@@ -675,7 +675,7 @@ func TestTerminatedConnection(t *testing.T) {
 	app := "clientreg-terminate-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	s := open(t, addParams(dsn, "application_name", app), postgres.Options{MaxConns: 1})
 	c := testClient("c")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	conn := rawConn(t, dsn)
@@ -757,7 +757,7 @@ func TestMetadataThatCannotBeRead(t *testing.T) {
 	s := open(t, pgtest.DSN(t), postgres.Options{})
 	c := testClient("bad")
 	c.Metadata.Localized = map[string]string{"client_name#not a tag": "x"}
-	err := s.CreateClient(ctx, c)
+	err := s.CreateClient(ctx, c, clientreg.CreateOptions{})
 	if err == nil {
 		t.Fatal("CreateClient with an invalid language tag succeeded")
 	}
@@ -769,7 +769,7 @@ func TestMetadataThatCannotBeRead(t *testing.T) {
 	}
 
 	good := testClient("good")
-	if err := s.CreateClient(ctx, good); err != nil {
+	if err := s.CreateClient(ctx, good, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	good.Metadata.Extensions = map[string]json.RawMessage{"x": nil}
@@ -794,7 +794,7 @@ func TestStoredForm(t *testing.T) {
 		"aa": json.RawMessage(`[3,1,2]`),
 	}
 	c.SecretExpiresAt = time.Date(2030, 1, 2, 3, 4, 5, 6789, time.FixedZone("X", 3600))
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want, err := c.Metadata.MarshalJSON()
@@ -844,7 +844,7 @@ func TestUnstorableID(t *testing.T) {
 		if err := s.UpdateClient(ctx, testClient(id)); !errors.Is(err, clientreg.ErrNotFound) {
 			t.Errorf("UpdateClient(%q): got %v, want ErrNotFound", id, err)
 		}
-		err := s.CreateClient(ctx, testClient(id))
+		err := s.CreateClient(ctx, testClient(id), clientreg.CreateOptions{})
 		if err == nil || errors.Is(err, clientreg.ErrAlreadyExists) || errors.Is(err, clientreg.ErrUnavailable) {
 			t.Errorf("CreateClient(%q): got %v, want an error of its own", id, err)
 		}
@@ -864,7 +864,7 @@ func TestUnstorableID(t *testing.T) {
 			}
 		}
 	}
-	if err := s.CreateClient(ctx, testClient("ok")); err != nil {
+	if err := s.CreateClient(ctx, testClient("ok"), clientreg.CreateOptions{}); err != nil {
 		t.Errorf("CreateClient afterwards: %v", err)
 	}
 }
@@ -900,25 +900,25 @@ func testTokenHashRace(t *testing.T, dsn string) {
 		case 0: // two creates: TokenHash against PreviousTokenHash
 			a.TokenHash = h
 			b.PreviousTokenHash = h
-			write[0] = func() error { return stores[0].CreateClient(ctx, a) }
-			write[1] = func() error { return stores[1].CreateClient(ctx, b) }
+			write[0] = func() error { return stores[0].CreateClient(ctx, a, clientreg.CreateOptions{}) }
+			write[1] = func() error { return stores[1].CreateClient(ctx, b, clientreg.CreateOptions{}) }
 		case 1: // a create and a rotation
 			a.PreviousTokenHash = h
-			if err := stores[1].CreateClient(ctx, b); err != nil {
+			if err := stores[1].CreateClient(ctx, b, clientreg.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			b.PreviousTokenHash, b.TokenHash = b.TokenHash, h
-			write[0] = func() error { return stores[0].CreateClient(ctx, a) }
+			write[0] = func() error { return stores[0].CreateClient(ctx, a, clientreg.CreateOptions{}) }
 			write[1] = func() error { return stores[1].UpdateClient(ctx, b) }
 		case 3: // two creates, each with both hashes of the other, swapped
 			h2 := fmt.Appendf(nil, "second shared %d", round)
 			a.TokenHash, a.PreviousTokenHash = h, h2
 			b.TokenHash, b.PreviousTokenHash = h2, h
-			write[0] = func() error { return stores[0].CreateClient(ctx, a) }
-			write[1] = func() error { return stores[1].CreateClient(ctx, b) }
+			write[0] = func() error { return stores[0].CreateClient(ctx, a, clientreg.CreateOptions{}) }
+			write[1] = func() error { return stores[1].CreateClient(ctx, b, clientreg.CreateOptions{}) }
 		case 2: // two updates
 			for i, c := range []*clientreg.Client{a, b} {
-				if err := stores[i].CreateClient(ctx, c); err != nil {
+				if err := stores[i].CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -979,7 +979,7 @@ func TestConcurrentStores(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWorker {
 				c := testClient(fmt.Sprintf("w%d-%d", w, i))
-				if err := s.CreateClient(ctx, c); err != nil {
+				if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 					errs <- err
 					continue
 				}
@@ -1039,7 +1039,7 @@ VALUES ('old', now(), now(), 3, convert_to('{"client_name":"old"}', 'UTF8'), '\x
 		t.Fatalf("GetClient after the upgrade: %v", err)
 	}
 	if c.Revision != 3 || c.Metadata.ClientName != "old" || string(c.SecretHash) != "\x01" ||
-		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() {
+		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() || c.Policy != "" {
 		t.Errorf("client after the upgrade: %+v", c)
 	}
 	c.PreviousSecretHash, c.PreviousSecretExpiresAt = c.SecretHash, time.Now()

@@ -12,14 +12,14 @@ import (
 )
 
 // tokenColumns are the columns scanToken reads, in its order.
-const tokenColumns = `hash, created_at, expires_at, max_uses, uses`
+const tokenColumns = `hash, created_at, expires_at, max_uses, uses, policy`
 
 // CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
 // token with the same Hash exists.
 func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
 	if _, err := s.pool.Exec(ctx,
-		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		t.Hash, t.CreatedAt, nullTime(t.ExpiresAt), t.MaxUses, t.Uses,
+		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.Hash, t.CreatedAt, nullTime(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy,
 	); err != nil {
 		return s.mapErr(ctx, "create initial token", err)
 	}
@@ -62,7 +62,7 @@ func scanToken(row pgx.Row) (*clientreg.InitialToken, error) {
 		t       clientreg.InitialToken
 		expires pgtype.Timestamptz
 	)
-	err := row.Scan(&t.Hash, &t.CreatedAt, &expires, &t.MaxUses, &t.Uses)
+	err := row.Scan(&t.Hash, &t.CreatedAt, &expires, &t.MaxUses, &t.Uses, &t.Policy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
 	}

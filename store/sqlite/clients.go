@@ -19,7 +19,8 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	secret_ciphertext, secret_ciphertext IS NOT NULL,
 	prev_secret_hash, prev_secret_hash IS NOT NULL,
 	prev_secret_ciphertext, prev_secret_ciphertext IS NOT NULL, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at`
+	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at,
+	policy`
 
 // queryClientByTokenHash finds a client by either token hash; each branch
 // searches its own UNIQUE index.
@@ -35,36 +36,65 @@ LIMIT 1`
 const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
 WHERE (token_hash IN (?1, ?2) OR prev_token_hash IN (?1, ?2)) AND id <> ?3)`
 
-// CreateClient stores c. It returns clientreg.ErrAlreadyExists when c.ID is
-// taken or when c's TokenHash or PreviousTokenHash is already the TokenHash or
-// PreviousTokenHash of another client.
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client) error {
+// CreateClient stores c under the conditions of opts, in one transaction:
+// it records one use of the initial access token opts.InitialTokenHash
+// (clientreg.ErrNotFound when it does not exist, has expired at opts.Now or
+// is used up), counts the clients of c.Policy against opts.MaxClients
+// (clientreg.ErrLimitReached), and inserts c (clientreg.ErrAlreadyExists
+// when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
+// the TokenHash or PreviousTokenHash of another client). Any failure rolls
+// the whole transaction back, the token's use included.
+//
+// The count is exact across processes: writes to the database run one at a
+// time, under SQLite's write lock, which the transaction takes when it
+// begins (BEGIN IMMEDIATE).
+func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
 	meta, err := encodeMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	defer tx.Rollback()
-	if err := s.tokenHashTaken(ctx, tx, c); err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if _, err := s.exec(ctx, tx, queryInsertClient,
-		c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
-		c.SecretHash, nullMicro(c.SecretExpiresAt),
-		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
-		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
-	); err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	return nil
+	return s.write(ctx, op, func(tx *sql.Tx) error {
+		if opts.InitialTokenHash != nil {
+			res, err := s.exec(ctx, tx, queryUseTokenForClient, opts.InitialTokenHash, opts.Now.UnixMicro())
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				return errTokenNotUsable
+			}
+		}
+		if opts.MaxClients > 0 {
+			q := queryCountPolicy
+			if c.Policy == "" {
+				q = queryCountNoPolicy
+			}
+			var n int64
+			if err := s.queryRow(ctx, tx, q, c.Policy, opts.MaxClients).Scan(&n); err != nil {
+				return err
+			}
+			if n >= opts.MaxClients {
+				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, clientreg.ErrLimitReached)
+			}
+		}
+		if err := s.tokenHashTaken(ctx, tx, c); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, queryInsertClient,
+			c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
+			c.SecretHash, nullMicro(c.SecretExpiresAt),
+			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
+		)
+		return err
+	})
 }
+
+// errTokenNotUsable reports that CreateOptions.InitialTokenHash names no
+// token usable at CreateOptions.Now.
+var errTokenNotUsable = fmt.Errorf("initial token: %w", clientreg.ErrNotFound)
 
 // GetClient returns the client with the given ID, or clientreg.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
@@ -97,41 +127,36 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	defer tx.Rollback()
-	res, err := s.exec(ctx, tx, queryUpdateClient,
-		c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
-		c.SecretHash, nullMicro(c.SecretExpiresAt),
-		c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
-		c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt),
-		c.ID, c.Revision,
-	)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if n == 0 {
-		var stored int64
-		err := s.queryRow(ctx, tx, queryClientRevision, c.ID).Scan(&stored)
-		switch {
-		case err == nil:
-			return fmt.Errorf("sqlite: %s %q: revision %d, stored %d: %w", op, c.ID, c.Revision, stored, clientreg.ErrConflict)
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, clientreg.ErrNotFound)
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, queryUpdateClient,
+			c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
+			c.SecretHash, nullMicro(c.SecretExpiresAt),
+			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
+			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
+			c.ID, c.Revision,
+		)
+		if err != nil {
+			return err
 		}
-		return s.mapErr(ctx, op, err)
-	}
-	if err := s.tokenHashTaken(ctx, tx, c); err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(ctx, op, err)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var stored int64
+			err := s.queryRow(ctx, tx, queryClientRevision, c.ID).Scan(&stored)
+			switch {
+			case err == nil:
+				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
+			case errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("%q: %w", c.ID, clientreg.ErrNotFound)
+			}
+			return err
+		}
+		return s.tokenHashTaken(ctx, tx, c)
+	})
+	if err != nil {
+		return err
 	}
 	c.Revision++
 	return nil
@@ -143,32 +168,25 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 // by the foreign key's ON DELETE CASCADE; deleting them explicitly does not
 // depend on foreign_keys=ON, which every connection must set for itself.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	const op = "delete client"
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	defer tx.Rollback()
-	res, err := s.exec(ctx, tx, queryDeleteClient, id)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
-	}
-	for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions} {
-		if _, err := s.exec(ctx, tx, q, id); err != nil {
-			return s.mapErr(ctx, op, err)
+	return s.write(ctx, "delete client", func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, queryDeleteClient, id)
+		if err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	return nil
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%q: %w", id, clientreg.ErrNotFound)
+		}
+		for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions} {
+			if _, err := s.exec(ctx, tx, q, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // errTokenHashTaken reports a token hash collision across the two hash
@@ -207,7 +225,8 @@ func scanClient(row *sql.Row) (*clientreg.Client, error) {
 		&c.SecretCiphertext, &hasCipher,
 		&c.PreviousSecretHash, &hasPrevSecret,
 		&c.PreviousSecretCiphertext, &hasPrevCipher, &prevSecretExp,
-		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp)
+		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp,
+		&c.Policy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
 	}
@@ -286,23 +305,37 @@ const (
 	queryInsertClient = `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	token_hash, prev_token_hash, prev_token_expires_at, policy
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	queryUpdateClient = `UPDATE clients SET
 	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
 	secret_hash = ?, secret_expires_at = ?,
 	secret_ciphertext = ?, prev_secret_hash = ?, prev_secret_ciphertext = ?, prev_secret_expires_at = ?,
-	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?
+	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?, policy = ?
 WHERE id = ? AND revision = ?`
 	queryClientRevision         = `SELECT revision FROM clients WHERE id = ?`
 	queryDeleteClient           = `DELETE FROM clients WHERE id = ?`
 	queryDeleteClientTokens     = `DELETE FROM access_tokens WHERE client_id = ?`
 	queryDeleteClientAssertions = `DELETE FROM assertion_ids WHERE client_id = ?`
+	// queryUseTokenForClient is UseInitialToken's statement, for
+	// CreateOptions.InitialTokenHash.
+	queryUseTokenForClient = `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = ?1
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > ?2)`
+	// queryCountPolicy counts the clients of policy ?1, up to ?2: the
+	// LIMIT bounds the work to the limit it is checked against. The term
+	// policy <> '' lets SQLite use the partial index clients_policy.
+	queryCountPolicy = `SELECT COUNT(*) FROM (SELECT 1 FROM clients WHERE policy = ?1 AND policy <> '' LIMIT ?2)`
+	// queryCountNoPolicy is queryCountPolicy for the policy "" (?1), whose
+	// clients the index leaves out: it scans the table.
+	queryCountNoPolicy = `SELECT COUNT(*) FROM (SELECT 1 FROM clients WHERE policy = ?1 LIMIT ?2)`
 )
 
 // writeQueries are prepared on the writer at Open.
 var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
-	queryDeleteClientTokens, queryDeleteClientAssertions, queryTokenHashTaken}
+	queryDeleteClientTokens, queryDeleteClientAssertions, queryTokenHashTaken,
+	queryUseTokenForClient, queryCountPolicy, queryCountNoPolicy}
 
 // exec runs q in tx, through its prepared statement when there is one: the
 // statement was prepared on the writer's only connection, which tx holds,

@@ -102,7 +102,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 					return
 				}
 				// Each opener can write at once.
-				errs[i] = s.CreateClient(context.Background(), testClient(fmt.Sprintf("c%d", i)))
+				errs[i] = s.CreateClient(context.Background(), testClient(fmt.Sprintf("c%d", i)), clientreg.CreateOptions{})
 				if err := s.Close(); errs[i] == nil {
 					errs[i] = err
 				}
@@ -137,7 +137,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testClient("keep")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	c.Metadata.ClientName = "updated"
@@ -177,7 +177,7 @@ func TestClosedIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testClient("c")
-	if err := s.CreateClient(ctx, c); err != nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -193,7 +193,7 @@ func TestClosedIsUnavailable(t *testing.T) {
 func TestCanceledContext(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "clientreg.db"), sqlite.Options{})
 	c := testClient("c")
-	if err := s.CreateClient(context.Background(), c); err != nil {
+	if err := s.CreateClient(context.Background(), c, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -219,7 +219,7 @@ func TestCanceledContext(t *testing.T) {
 // a stored client.
 func allOps(ctx context.Context, s *sqlite.Store, c *clientreg.Client) map[string]error {
 	errs := make(map[string]error)
-	errs["CreateClient"] = s.CreateClient(ctx, testClient("new"))
+	errs["CreateClient"] = s.CreateClient(ctx, testClient("new"), clientreg.CreateOptions{})
 	_, errs["GetClient"] = s.GetClient(ctx, c.ID)
 	_, errs["GetClientByTokenHash"] = s.GetClientByTokenHash(ctx, c.TokenHash)
 	errs["UpdateClient"] = s.UpdateClient(ctx, c)
@@ -243,7 +243,7 @@ func TestLockedIsUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "clientreg.db")
 	s := open(t, path, sqlite.Options{BusyTimeout: 50 * time.Millisecond})
 	stored := testClient("stored")
-	if err := s.CreateClient(ctx, stored); err != nil {
+	if err := s.CreateClient(ctx, stored, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -255,7 +255,7 @@ func TestLockedIsUnavailable(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	err = s.CreateClient(ctx, testClient("blocked"))
+	err = s.CreateClient(ctx, testClient("blocked"), clientreg.CreateOptions{})
 	if !errors.Is(err, clientreg.ErrUnavailable) {
 		t.Errorf("CreateClient while another connection holds the write lock: got %v, want ErrUnavailable", err)
 	}
@@ -276,7 +276,7 @@ func TestLockedIsUnavailable(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateClient(ctx, testClient("unblocked")); err != nil {
+	if err := s.CreateClient(ctx, testClient("unblocked"), clientreg.CreateOptions{}); err != nil {
 		t.Errorf("CreateClient after the lock is released: %v", err)
 	}
 }
@@ -299,7 +299,7 @@ func TestConcurrentStores(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWorker {
 				c := testClient(fmt.Sprintf("w%d-%d", w, i))
-				if err := s.CreateClient(ctx, c); err != nil {
+				if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
 					errs <- err
 					continue
 				}
@@ -383,7 +383,7 @@ func TestPathNeedsEscaping(t *testing.T) {
 	}
 	path := filepath.Join(dir, "client reg?.db")
 	s := open(t, path, sqlite.Options{})
-	if err := s.CreateClient(context.Background(), testClient("c")); err != nil {
+	if err := s.CreateClient(context.Background(), testClient("c"), clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -401,7 +401,7 @@ func TestPathNeedsEscaping(t *testing.T) {
 func TestRelativePath(t *testing.T) {
 	t.Chdir(t.TempDir())
 	s := open(t, "clientreg.db", sqlite.Options{})
-	if err := s.CreateClient(context.Background(), testClient("c")); err != nil {
+	if err := s.CreateClient(context.Background(), testClient("c"), clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat("clientreg.db"); err != nil {
@@ -417,7 +417,7 @@ func TestMetadataThatCannotBeRead(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "clientreg.db"), sqlite.Options{})
 	c := testClient("bad")
 	c.Metadata.Localized = map[string]string{"client_name#not a tag": "x"}
-	err := s.CreateClient(ctx, c)
+	err := s.CreateClient(ctx, c, clientreg.CreateOptions{})
 	if err == nil {
 		t.Fatal("CreateClient with an invalid language tag succeeded")
 	}
@@ -430,7 +430,7 @@ func TestMetadataThatCannotBeRead(t *testing.T) {
 	}
 
 	good := testClient("good")
-	if err := s.CreateClient(ctx, good); err != nil {
+	if err := s.CreateClient(ctx, good, clientreg.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	good.Metadata.Extensions = map[string]json.RawMessage{"x": nil}
@@ -472,7 +472,7 @@ VALUES ('old', 1700000000000000, 1700000000000000, 3, CAST('{"client_name":"old"
 		t.Fatalf("GetClient after the upgrade: %v", err)
 	}
 	if c.Revision != 3 || c.Metadata.ClientName != "old" || string(c.SecretHash) != "\x01" ||
-		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() {
+		c.SecretCiphertext != nil || c.PreviousSecretHash != nil || c.PreviousSecretCiphertext != nil || !c.PreviousSecretExpiresAt.IsZero() || c.Policy != "" {
 		t.Errorf("client after the upgrade: %+v", c)
 	}
 	c.PreviousSecretHash, c.PreviousSecretExpiresAt = c.SecretHash, time.Now()

@@ -9,12 +9,16 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
+// tokenColumns are the columns of initial_tokens that scanToken reads, in
+// its order.
+const tokenColumns = `hash, created_at, expires_at, max_uses, uses, policy`
+
 // CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
 // token with the same Hash exists.
 func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
 	if _, err := s.writer.ExecContext(ctx,
-		`INSERT INTO initial_tokens (hash, created_at, expires_at, max_uses, uses) VALUES (?, ?, ?, ?, ?)`,
-		t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses,
+		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy,
 	); err != nil {
 		return s.mapErr(ctx, "create initial token", err)
 	}
@@ -25,7 +29,7 @@ func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToke
 // clientreg.ErrNotFound.
 func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
 	t, err := scanToken(s.reader.QueryRowContext(ctx,
-		`SELECT hash, created_at, expires_at, max_uses, uses FROM initial_tokens WHERE hash = ?`, hash))
+		`SELECT `+tokenColumns+` FROM initial_tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get initial token", err)
 	}
@@ -42,7 +46,7 @@ func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time)
 WHERE hash = ?
 	AND (max_uses = 0 OR uses < max_uses)
 	AND (expires_at IS NULL OR expires_at > ?)
-RETURNING hash, created_at, expires_at, max_uses, uses`, hash, now.UnixMicro()))
+RETURNING `+tokenColumns, hash, now.UnixMicro()))
 	if err != nil {
 		return nil, s.mapErr(ctx, "use initial token", err)
 	}
@@ -57,7 +61,7 @@ func scanToken(row *sql.Row) (*clientreg.InitialToken, error) {
 		created int64
 		expires sql.NullInt64
 	)
-	err := row.Scan(&t.Hash, &created, &expires, &t.MaxUses, &t.Uses)
+	err := row.Scan(&t.Hash, &created, &expires, &t.MaxUses, &t.Uses, &t.Policy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, clientreg.ErrNotFound
 	}

@@ -10,7 +10,10 @@
 // compare-and-swap updates, atomic use of initial access tokens, access
 // tokens that never outlive their client (even a concurrent DeleteClient),
 // replay protection of client assertions that admits exactly one of
-// concurrent uses, the removal of expired records, and that values are owned
+// concurrent uses, the conditions of CreateOptions (an initial access token
+// used in the same transaction as the client is stored, and a per-policy
+// client limit, both exact under concurrency and spending nothing on a
+// failure), the removal of expired records, and that values are owned
 // by the caller.
 package storetest
 
@@ -54,6 +57,11 @@ func Run(t *testing.T, newStore func(t *testing.T) clientreg.Store) {
 		{"InitialTokenUse", testInitialTokenUse},
 		{"InitialTokenOwnership", testInitialTokenOwnership},
 		{"InitialTokenConcurrentUse", testInitialTokenConcurrentUse},
+		{"PolicyRoundTrip", testPolicyRoundTrip},
+		{"CreateWithInitialToken", testCreateWithInitialToken},
+		{"CreateMaxClients", testCreateMaxClients},
+		{"CreateMaxClientsConcurrent", testCreateMaxClientsConcurrent},
+		{"CreateWithInitialTokenConcurrent", testCreateWithInitialTokenConcurrent},
 		{"AccessTokenCRUD", testAccessTokenCRUD},
 		{"AccessTokenUnknownClient", testAccessTokenUnknownClient},
 		{"DeleteClientDeletesTokens", testDeleteClientDeletesTokens},
@@ -128,7 +136,7 @@ func newClient(id string) *clientreg.Client {
 
 func mustCreate(t *testing.T, s clientreg.Store, c *clientreg.Client) {
 	t.Helper()
-	if err := s.CreateClient(context.Background(), c); err != nil {
+	if err := s.CreateClient(context.Background(), c, clientreg.CreateOptions{}); err != nil {
 		t.Fatalf("CreateClient(%q): %v", c.ID, err)
 	}
 }
@@ -255,7 +263,7 @@ func testCreateDuplicateID(t *testing.T, s clientreg.Store) {
 	mustCreate(t, s, a)
 	b := newClient("other")
 	b.ID = "dup"
-	wantErr(t, "CreateClient with a taken ID", s.CreateClient(ctx, b), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateClient with a taken ID", s.CreateClient(ctx, b, clientreg.CreateOptions{}), clientreg.ErrAlreadyExists)
 	wantClient(t, "original client", mustGet(t, s, "dup"), a)
 	for _, h := range [][]byte{b.TokenHash, b.PreviousTokenHash} {
 		if _, err := s.GetClientByTokenHash(ctx, h); !errors.Is(err, clientreg.ErrNotFound) {
@@ -280,7 +288,7 @@ func testCreateTokenHashTaken(t *testing.T, s clientreg.Store) {
 	for _, tc := range cases {
 		b := newClient("b")
 		tc.set(b)
-		wantErr(t, "CreateClient with "+tc.name, s.CreateClient(ctx, b), clientreg.ErrAlreadyExists)
+		wantErr(t, "CreateClient with "+tc.name, s.CreateClient(ctx, b, clientreg.CreateOptions{}), clientreg.ErrAlreadyExists)
 		if _, err := s.GetClient(ctx, "b"); !errors.Is(err, clientreg.ErrNotFound) {
 			t.Errorf("CreateClient with %s stored the client: GetClient error %v", tc.name, err)
 		}
@@ -1051,7 +1059,7 @@ func testCanceledContext(t *testing.T, s clientreg.Store) {
 	cancel()
 
 	c := newClient("ctx")
-	if err := s.CreateClient(ctx, c); err == nil {
+	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err == nil {
 		got, err := s.GetClient(bg, "ctx")
 		if err != nil {
 			t.Fatalf("CreateClient with a canceled context reported success, but GetClient: %v", err)
@@ -1553,5 +1561,277 @@ func testDeleteExpired(t *testing.T, s clientreg.Store) {
 		if _, err := s.GetClient(ctx, id); err != nil {
 			t.Errorf("GetClient(%q) after DeleteExpired: %v", id, err)
 		}
+	}
+}
+
+// storedUses returns the stored Uses of the initial token with hash h.
+func storedUses(t *testing.T, s clientreg.Store, h []byte) int64 {
+	t.Helper()
+	got, err := s.GetInitialToken(context.Background(), h)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	return got.Uses
+}
+
+// wantNoClient fails the test unless no client id is stored.
+func wantNoClient(t *testing.T, what string, s clientreg.Store, id string) {
+	t.Helper()
+	if _, err := s.GetClient(context.Background(), id); !errors.Is(err, clientreg.ErrNotFound) {
+		t.Errorf("%s: client %q is stored (GetClient error %v)", what, id, err)
+	}
+}
+
+func testPolicyRoundTrip(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	c := newClient("pol")
+	c.Policy = "partners · ünïcode"
+	mustCreate(t, s, c)
+	wantClient(t, "GetClient", mustGet(t, s, "pol"), c)
+	got, err := s.GetClientByTokenHash(ctx, c.TokenHash)
+	if err != nil {
+		t.Fatalf("GetClientByTokenHash: %v", err)
+	}
+	wantClient(t, "GetClientByTokenHash", got, c)
+
+	// An update stores the Policy it is given: unchanged, then another.
+	u := mustGet(t, s, "pol")
+	u.Metadata.ClientName = "renamed"
+	mustUpdate(t, s, u)
+	wantClient(t, "after an update keeping the policy", mustGet(t, s, "pol"), u)
+	u.Policy = "other"
+	mustUpdate(t, s, u)
+	wantClient(t, "after an update changing the policy", mustGet(t, s, "pol"), u)
+	u.Policy = ""
+	mustUpdate(t, s, u)
+	wantClient(t, "after an update clearing the policy", mustGet(t, s, "pol"), u)
+
+	none := newClient("none")
+	mustCreate(t, s, none)
+	wantClient(t, "client without policy", mustGet(t, s, "none"), none)
+
+	tok := newToken("pol", 3, base.Add(time.Hour))
+	tok.Policy = "partners"
+	mustCreateToken(t, s, tok)
+	gotTok, err := s.GetInitialToken(ctx, tok.Hash)
+	if err != nil {
+		t.Fatalf("GetInitialToken: %v", err)
+	}
+	wantToken(t, "GetInitialToken", gotTok, tok)
+	used, err := s.UseInitialToken(ctx, tok.Hash, base)
+	if err != nil {
+		t.Fatalf("UseInitialToken: %v", err)
+	}
+	want := *tok
+	want.Uses = 1
+	wantToken(t, "UseInitialToken", used, &want)
+}
+
+func testCreateWithInitialToken(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	expiry := base.Add(time.Hour)
+	tok := newToken("create", 2, expiry)
+	tok.Policy = "p"
+	mustCreateToken(t, s, tok)
+	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
+
+	a := newClient("a")
+	a.Policy = "p"
+	if err := s.CreateClient(ctx, a, opts); err != nil {
+		t.Fatalf("CreateClient with a usable token: %v", err)
+	}
+	wantClient(t, "client created with a token", mustGet(t, s, "a"), a)
+	if n := storedUses(t, s, tok.Hash); n != 1 {
+		t.Errorf("after one registration: Uses = %d, want 1", n)
+	}
+
+	// Failures of the insert spend no use.
+	dupID := newClient("other")
+	dupID.ID = "a"
+	wantErr(t, "CreateClient with a token and a taken ID", s.CreateClient(ctx, dupID, opts), clientreg.ErrAlreadyExists)
+	dupHash := newClient("b")
+	dupHash.PreviousTokenHash = a.TokenHash
+	wantErr(t, "CreateClient with a token and a taken token hash", s.CreateClient(ctx, dupHash, opts), clientreg.ErrAlreadyExists)
+	wantNoClient(t, "refused for a taken token hash", s, "b")
+	// Nor does a refusal by the limit.
+	limited := opts
+	limited.MaxClients = 1
+	b := newClient("b")
+	b.Policy = "p"
+	wantErr(t, "CreateClient with a token, over the limit", s.CreateClient(ctx, b, limited), clientreg.ErrLimitReached)
+	wantNoClient(t, "refused by the limit", s, "b")
+	if n := storedUses(t, s, tok.Hash); n != 1 {
+		t.Errorf("after failed registrations: Uses = %d, want 1", n)
+	}
+	wantClient(t, "client a after failed registrations", mustGet(t, s, "a"), a)
+
+	limited.MaxClients = 2
+	if err := s.CreateClient(ctx, b, limited); err != nil {
+		t.Fatalf("CreateClient with the token's last use, within the limit: %v", err)
+	}
+	if n := storedUses(t, s, tok.Hash); n != 2 {
+		t.Errorf("after two registrations: Uses = %d, want 2", n)
+	}
+	c := newClient("c")
+	wantErr(t, "CreateClient with a used-up token", s.CreateClient(ctx, c, opts), clientreg.ErrNotFound)
+	wantNoClient(t, "refused for a used-up token", s, "c")
+	if n := storedUses(t, s, tok.Hash); n != 2 {
+		t.Errorf("after a refused use: Uses = %d, want 2", n)
+	}
+
+	unknown := clientreg.CreateOptions{InitialTokenHash: hash("no such token"), Now: base}
+	wantErr(t, "CreateClient with an unknown token", s.CreateClient(ctx, c, unknown), clientreg.ErrNotFound)
+	wantNoClient(t, "refused for an unknown token", s, "c")
+
+	expiring := newToken("expiring", 0, expiry)
+	mustCreateToken(t, s, expiring)
+	for _, now := range []time.Time{expiry, expiry.Add(time.Hour)} {
+		o := clientreg.CreateOptions{InitialTokenHash: expiring.Hash, Now: now}
+		wantErr(t, fmt.Sprintf("CreateClient with a token expired at %v", now), s.CreateClient(ctx, c, o), clientreg.ErrNotFound)
+		wantNoClient(t, "refused for an expired token", s, "c")
+	}
+	if n := storedUses(t, s, expiring.Hash); n != 0 {
+		t.Errorf("expired token: Uses = %d, want 0", n)
+	}
+	o := clientreg.CreateOptions{InitialTokenHash: expiring.Hash, Now: expiry.Add(-time.Microsecond)}
+	if err := s.CreateClient(ctx, c, o); err != nil {
+		t.Fatalf("CreateClient with a token just before its expiry: %v", err)
+	}
+	wantClient(t, "client created just before the token's expiry", mustGet(t, s, "c"), c)
+	if n := storedUses(t, s, expiring.Hash); n != 1 {
+		t.Errorf("token without MaxUses: Uses = %d, want 1", n)
+	}
+	// The registration used only its own token.
+	if n := storedUses(t, s, tok.Hash); n != 2 {
+		t.Errorf("other token: Uses = %d, want 2", n)
+	}
+}
+
+func testCreateMaxClients(t *testing.T, s clientreg.Store) {
+	ctx := context.Background()
+	create := func(id, policy string, maxClients int64) error {
+		c := newClient(id)
+		c.Policy = policy
+		return s.CreateClient(ctx, c, clientreg.CreateOptions{MaxClients: maxClients})
+	}
+	for i := range 3 {
+		if err := create(fmt.Sprintf("p%d", i), "p", 3); err != nil {
+			t.Fatalf("CreateClient %d of 3 in policy p: %v", i+1, err)
+		}
+	}
+	wantErr(t, "CreateClient beyond the limit", create("p3", "p", 3), clientreg.ErrLimitReached)
+	wantNoClient(t, "refused by the limit", s, "p3")
+	wantErr(t, "CreateClient with a lower limit", create("p3", "p", 2), clientreg.ErrLimitReached)
+	wantNoClient(t, "refused by the lower limit", s, "p3")
+
+	// Other policies, and clients of no policy, do not count.
+	if err := create("q0", "q", 1); err != nil {
+		t.Errorf("CreateClient in policy q: %v", err)
+	}
+	wantErr(t, "CreateClient beyond policy q's limit", create("q1", "q", 1), clientreg.ErrLimitReached)
+	for i := range 4 {
+		if err := create(fmt.Sprintf("n%d", i), "", 0); err != nil {
+			t.Fatalf("CreateClient without a policy: %v", err)
+		}
+	}
+	if err := create("p3", "p", 4); err != nil {
+		t.Errorf("CreateClient in policy p, within a raised limit: %v", err)
+	}
+	// Without a limit, a client is stored whatever the count; with one, a
+	// count above it refuses as well.
+	if err := create("p4", "p", 0); err != nil {
+		t.Errorf("CreateClient without a limit: %v", err)
+	}
+	wantErr(t, "CreateClient with a limit the count exceeds", create("p5", "p", 4), clientreg.ErrLimitReached)
+	// The clients of no policy count for the policy "".
+	wantErr(t, "CreateClient without a policy, beyond the limit", create("n4", "", 4), clientreg.ErrLimitReached)
+	if err := create("n4", "", 5); err != nil {
+		t.Errorf("CreateClient without a policy, within the limit: %v", err)
+	}
+
+	// Deleting a client, or moving it to another policy, frees a place.
+	if err := s.DeleteClient(ctx, "p0"); err != nil {
+		t.Fatalf("DeleteClient: %v", err)
+	}
+	wantErr(t, "CreateClient after one delete", create("p5", "p", 4), clientreg.ErrLimitReached)
+	u := mustGet(t, s, "p1")
+	u.Policy = "q"
+	mustUpdate(t, s, u)
+	if err := create("p5", "p", 4); err != nil {
+		t.Errorf("CreateClient after a client left the policy: %v", err)
+	}
+	wantErr(t, "CreateClient in q after a client joined it", create("q1", "q", 2), clientreg.ErrLimitReached)
+	wantNoClient(t, "refused in q", s, "q1")
+}
+
+// concurrentCreates runs workers goroutines at once, each creating one client
+// of policy "race" with opts, and returns how many succeeded, the IDs of
+// those that did and the errors other than want.
+func concurrentCreates(t *testing.T, s clientreg.Store, workers int, opts clientreg.CreateOptions, want error) (ok []string, other []error) {
+	t.Helper()
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+	)
+	for i := range workers {
+		wg.Go(func() {
+			c := newClient(fmt.Sprintf("race%02d", i))
+			c.Policy = "race"
+			<-start
+			err := s.CreateClient(context.Background(), c, opts)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok = append(ok, c.ID)
+			case !errors.Is(err, want):
+				other = append(other, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, id := range ok {
+		mustGet(t, s, id)
+	}
+	return ok, other
+}
+
+func testCreateMaxClientsConcurrent(t *testing.T, s clientreg.Store) {
+	const limit, workers = 10, 40
+	mustCreate(t, s, newClient("no policy")) // counts for no limit
+	ok, other := concurrentCreates(t, s, workers, clientreg.CreateOptions{MaxClients: limit}, clientreg.ErrLimitReached)
+	if len(other) > 0 {
+		t.Errorf("unexpected errors (want nil or ErrLimitReached): %v", other)
+	}
+	if len(ok) != limit {
+		t.Errorf("%d of %d concurrent registrations with MaxClients %d succeeded, want %d", len(ok), workers, limit, limit)
+	}
+	stored := 0
+	for i := range workers {
+		if _, err := s.GetClient(context.Background(), fmt.Sprintf("race%02d", i)); err == nil {
+			stored++
+		}
+	}
+	if stored != limit {
+		t.Errorf("%d clients of the policy are stored, want %d", stored, limit)
+	}
+}
+
+func testCreateWithInitialTokenConcurrent(t *testing.T, s clientreg.Store) {
+	const maxUses, workers = 10, 40
+	tok := newToken("race", maxUses, base.Add(time.Hour))
+	mustCreateToken(t, s, tok)
+	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
+	ok, other := concurrentCreates(t, s, workers, opts, clientreg.ErrNotFound)
+	if len(other) > 0 {
+		t.Errorf("unexpected errors (want nil or ErrNotFound): %v", other)
+	}
+	if len(ok) != maxUses {
+		t.Errorf("%d of %d concurrent registrations with a token of MaxUses %d succeeded, want %d", len(ok), workers, maxUses, maxUses)
+	}
+	if n := storedUses(t, s, tok.Hash); n != maxUses {
+		t.Errorf("stored Uses = %d, want %d", n, maxUses)
 	}
 }
