@@ -59,7 +59,7 @@ func checkApplicationType(_ context.Context, _ *Handler, m *Metadata, _ *validat
 		var rule string
 		switch {
 		case m.ApplicationType == applicationTypeWeb && scheme != "https" && scheme != "http":
-			rule = "a web client (application_type web) must use https redirect URIs; a private-use scheme needs application_type native (RFC 8252 section 7.1)"
+			rule = "a web client (application_type web) must use https (or loopback http) redirect URIs; a private-use scheme needs application_type native (RFC 8252 section 7.1)"
 		case m.ApplicationType == applicationTypeWeb && implicit && scheme != "https":
 			rule = "a web client using the implicit grant must use https redirect URIs (OpenID Connect Registration 1.0 section 2)"
 		case m.ApplicationType == applicationTypeWeb && implicit && isLoopbackHost(host):

@@ -142,7 +142,7 @@ func newTrustRegistry(h *Handler, issuers []TrustedIssuer, skew time.Duration) (
 // VerifySoftwareStatement implements SoftwareStatementVerifier.
 func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement string) (*Metadata, error) {
 	invalid := func(why string, args ...any) error {
-		return ErrInvalidSoftwareStatement.WithDescription("software_statement: "+why, args...)
+		return memberError(ErrInvalidSoftwareStatement, jsonPointer("software_statement"), why, args...)
 	}
 	tok, err := jwt.ParseSigned(statement, slices.Concat(keyJWTAlgs, secretJWTAlgs, []jose.SignatureAlgorithm{"none"}))
 	if err != nil {
@@ -158,7 +158,7 @@ func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement 
 	}
 	ti, ok := tr.issuers[cl.Issuer]
 	if !ok {
-		return nil, ErrUnapprovedSoftwareStatement.WithDescription("software_statement: issuer %s is not trusted by this server", quote(cl.Issuer))
+		return nil, memberError(ErrUnapprovedSoftwareStatement, jsonPointer("software_statement"), "issuer %s is not trusted by this server", quote(cl.Issuer))
 	}
 	if !slices.Contains(ti.Algorithms, alg) {
 		return nil, invalid("algorithm %s is not accepted from this issuer", quote(alg))
@@ -196,7 +196,8 @@ func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement 
 	if err != nil {
 		var oe *Error
 		if errors.As(err, &oe) {
-			return nil, invalid("%s", oe.Description)
+			// The claim's own pointer, inside the statement's claims.
+			return nil, invalid("claim %s", oe.Description)
 		}
 		return nil, invalid("the claims are not client metadata")
 	}
