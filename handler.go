@@ -465,7 +465,7 @@ func checkServerMetadata(m *ServerMetadata, defaultScopes []string) error {
 			}
 		}
 	}
-	return nil
+	return checkOIDCServerMetadata(m) // oidc.go
 }
 
 // serverMetadata returns the completed metadata for this request.
