@@ -36,6 +36,83 @@
 // response omits the client secret and echoes the registration access token
 // that was presented.
 //
+// # Error descriptions
+//
+// The error_description of every invalid_client_metadata and
+// invalid_redirect_uri error (and of software statement errors) starts with
+// the RFC 6901 JSON pointer of the member or element that fails, then ": ",
+// then the rule, and quotes the value last where it helps:
+//
+//	/redirect_uris/1: http is allowed only for loopback hosts, ... (RFC 8252 section 7.3); use https: 'http://app.example/cb'
+//	/grant_types/0: 'password' is not supported by this server (supported: ...)
+//	/jwks/keys/2: is not a public key (...)
+//	/software_statement: claim /client_name: must be a string
+//
+// Member names are escaped as RFC 6901 says ("~" as "~0", "/" as "~1"), and
+// the description stays ASCII: in the pointer, bytes outside printable
+// ASCII, the space, '"', the backslash and '%' are percent-encoded (as in
+// the URI fragment form of RFC 6901 §6), so the first ": " always ends the
+// pointer. A pointer may name a member the request omitted when the rule
+// requires it (/redirect_uris: is required ...). An extension validator's
+// error is prefixed with the member's pointer unless its description
+// already starts with it. Of several faults, the decoder reports the first
+// in member-name order, then the validation pipeline's steps run in order.
+//
+// # OpenID Connect registration metadata
+//
+// The members of OpenID Connect Dynamic Client Registration 1.0 §2, and
+// post_logout_redirect_uris of RP-Initiated Logout 1.0, are part of
+// Metadata (oidc.go has their rules). Where the specifications leave room:
+//
+//   - application_type is not defaulted: absent, it stays absent and adds no
+//     rule, so MCP clients that omit it and register loopback or private-use
+//     redirect URIs keep working under the redirect preset (an authorization
+//     server reading the record treats absent as OpenID Connect's "web" if
+//     it needs to). "web" and "native" add their rules on top of the preset:
+//     web refuses private-use schemes, and with the implicit grant anything
+//     but https and loopback hosts (Registration §2); native refuses https
+//     on a loopback host (RFC 8252 §7.3 uses http there; https is for
+//     claimed URIs, §7.2). native does not require reverse-domain schemes;
+//     PresetNative does.
+//   - subject_type is not defaulted and must be in subject_types_supported
+//     (default [public]). A pairwise client whose redirect URIs name more
+//     than one host must register a sector_identifier_uri (Core §8.1).
+//   - sector_identifier_uri (https) is fetched with the guarded fetcher at
+//     every registration, update and dry run, as the last validation step
+//     so that a request refused for another reason fetches nothing. The
+//     document must be a JSON array of strings listing every redirect URI
+//     (exact string match). Fetch failures are invalid_client_metadata
+//     (never a 5xx); the cause is logged, not shown.
+//   - Each *_alg and *_enc member must be in the corresponding
+//     *_values_supported list. An *_enc needs its *_alg. An *_alg without
+//     its *_enc gets the default A128CBC-HS256 (Registration §2), stored
+//     and returned, when that enc is advertised; otherwise it is refused,
+//     since the default could not be honoured.
+//   - Defaults when the operator leaves the lists empty:
+//     subject_types_supported is DefaultSubjectTypes ([public]),
+//     id_token_signing_alg_values_supported DefaultIDTokenSigningAlgs
+//     (RS256, required by Discovery §3, and the other public-key algorithms
+//     of go-jose); the encryption, UserInfo and request object lists stay
+//     empty, so those members are refused until configured;
+//     acr_values_supported empty accepts any default_acr_values.
+//   - id_token_signed_response_alg none is refused for clients whose
+//     response types return an ID Token from the authorization endpoint.
+//     token_endpoint_auth_signing_alg none is always refused, and the
+//     algorithm must fit the method (HS* for client_secret_jwt, a
+//     public-key algorithm for private_key_jwt); New refuses none in
+//     TokenEndpointAuthSigningAlgValuesSupported (RFC 8414 §2).
+//   - default_max_age is a JSON number written as a non-negative integer
+//     (no fraction or exponent, at most 2^63-1); require_auth_time a JSON
+//     boolean. Both are pointers in Metadata: absent stays absent, 0 and
+//     false are kept and returned.
+//   - initiate_login_uri and request_uris are https URLs (a request URI may
+//     carry a fragment, the hash of its content); request_uris is refused
+//     when request_uri_parameter_supported is configured false.
+//     post_logout_redirect_uris follow the redirect URI rules of the preset
+//     in force; a bad one is invalid_client_metadata, since RFC 7591's
+//     invalid_redirect_uri is about redirect_uris. The three lists are
+//     bounded by Limits.MaxRedirectURIs.
+//
 // # Choices where the RFCs leave room
 //
 //   - A JSON null member and an empty string member are treated as absent.
