@@ -252,6 +252,11 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, end
 	if c.Metadata.TokenEndpointAuthMethod == "client_secret_jwt" {
 		algs = secretJWTAlgs
 	}
+	if alg := c.Metadata.TokenEndpointAuthSigningAlg; alg != "" {
+		// OpenID Connect Registration 1.0 §2: an assertion not signed with
+		// the registered algorithm is rejected.
+		algs = []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)}
+	}
 	tok, err := jwt.ParseSigned(assertion, algs)
 	if err != nil {
 		return fail("not a JWS signed with an accepted algorithm")

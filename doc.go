@@ -99,7 +99,8 @@
 //     response types return an ID Token from the authorization endpoint.
 //     token_endpoint_auth_signing_alg none is always refused, and the
 //     algorithm must fit the method (HS* for client_secret_jwt, a
-//     public-key algorithm for private_key_jwt); New refuses none in
+//     public-key algorithm for private_key_jwt); the token endpoint then
+//     accepts only assertions signed with it. New refuses none in
 //     TokenEndpointAuthSigningAlgValuesSupported (RFC 8414 §2).
 //   - default_max_age is a JSON number written as a non-negative integer
 //     (no fraction or exponent, at most 2^63-1); require_auth_time a JSON

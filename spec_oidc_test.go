@@ -520,3 +520,32 @@ func TestOIDCSectorIdentifier(t *testing.T) {
 		t.Errorf("the guarded fetcher connected to loopback")
 	}
 }
+
+// TestOIDCAuthSigningAlgEnforced proves that the token endpoint rejects a
+// client assertion not signed with the registered
+// token_endpoint_auth_signing_alg (OpenID Connect Registration 1.0 §2).
+func TestOIDCAuthSigningAlgEnforced(t *testing.T) {
+	e := newOAuthEnv(t, nil)
+	key, jwks := ecKey(t)
+	for _, tc := range []struct {
+		alg string
+		ok  bool
+	}{{"ES256", true}, {"ES384", false}, {"", true}} {
+		req := map[string]any{"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}
+		if tc.alg != "" {
+			req["token_endpoint_auth_signing_alg"] = tc.alg
+		}
+		reg := e.jsonReq("POST", e.iss+"/register", "", req)
+		if reg.status != http.StatusCreated {
+			t.Fatalf("register with %q: %d %s", tc.alg, reg.status, reg.body)
+		}
+		// e.assertion signs with ES256.
+		r := e.token(clientCreds{id: reg.str("client_id"), method: "private_key_jwt", key: key, kid: "k1"}, "")
+		switch {
+		case tc.ok && r.status != http.StatusOK:
+			t.Errorf("registered alg %q: an ES256 assertion is refused: %d %s", tc.alg, r.status, r.body)
+		case !tc.ok:
+			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		}
+	}
+}
