@@ -142,4 +142,12 @@
 //   - grant_types_supported lists the grant types clients may register,
 //     including redirect-based ones that an authorization server sharing the
 //     store serves; the token endpoint itself implements client_credentials.
+//   - Registration policies (policy.go) only narrow the server's rules. The
+//     initial access token's policy wins over the software statement
+//     issuer's, which wins over Config.DefaultPolicy. The policy is stored
+//     with the client and governs its updates; a policy that is no longer
+//     configured fails closed (403 access_denied). Policy.MaxClients is
+//     enforced by the Store in the transaction that stores the client, like
+//     the use of the initial access token, so a registration that fails
+//     spends nothing and the limit is exact across instances.
 package clientreg

@@ -232,7 +232,7 @@ func TestStorageFaults(t *testing.T) {
 	}{
 		{"register", "CreateClient", false, false, func(e *testEnv, _ *state) *response { return e.post(body(nil), "") }, http.StatusCreated},
 		{"register: check initial token", "GetInitialToken", true, false, func(e *testEnv, s *state) *response { return e.post(body(nil), "Bearer "+s.iat) }, http.StatusCreated},
-		{"register: use initial token", "UseInitialToken", true, false, func(e *testEnv, s *state) *response { return e.post(body(nil), "Bearer "+s.iat) }, http.StatusCreated},
+		{"register: use initial token and store", "CreateClient", true, false, func(e *testEnv, s *state) *response { return e.post(body(nil), "Bearer "+s.iat) }, http.StatusCreated},
 		{"read", "GetClientByTokenHash", false, false, func(e *testEnv, s *state) *response { return e.get(s.client.URI, s.client.Token) }, http.StatusOK},
 		{"read another client", "GetClient", false, false, func(e *testEnv, s *state) *response { return e.get(s.other.URI, s.client.Token) }, http.StatusUnauthorized},
 		{"read retiring a rotated token", "UpdateClient", false, true, func(e *testEnv, s *state) *response { return e.get(s.client.URI, s.client.Token) }, http.StatusOK},

@@ -9,9 +9,14 @@ go 1.26.0
 //     needs no cgo toolchain to build or run the server.
 //   - pgx: the PostgreSQL store (store/postgres), for several instances on
 //     one database; its pool, context handling and error codes.
+//   - go.yaml.in/yaml/v3: the server's --config file (registration policies,
+//     trusted issuers), decoded strictly; YAML is what Go servers (Hydra,
+//     dex, Kubernetes) use for configuration, and this is the maintained
+//     continuation of gopkg.in/yaml.v3.
 require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.12.0
+	go.yaml.in/yaml/v3 v3.0.6
 	modernc.org/sqlite v1.62.0
 )
 

@@ -166,6 +166,13 @@ type Config struct {
 	// RequireSoftwareStatement refuses registrations without a software
 	// statement from a trusted issuer (unapproved_software_statement).
 	RequireSoftwareStatement bool
+	// Policies are the named registration policies (see Policy) that
+	// initial access tokens, trusted issuers and DefaultPolicy refer to.
+	Policies []Policy
+	// DefaultPolicy names the policy for registrations that neither their
+	// initial access token nor their software statement's issuer assigns
+	// one; "" applies the server's rules alone.
+	DefaultPolicy string
 	// NewClientID generates client IDs; default 128 random bits.
 	NewClientID IDGenerator
 	// NewSecret generates client secrets and registration access tokens;
@@ -222,6 +229,9 @@ type Handler struct {
 	revoker          TokenRevoker
 	statements       SoftwareStatementVerifier
 	requireStatement bool
+	policies         policies
+	defaultPolicy    string
+	issuerPolicies   map[string]string // trusted issuer -> policy name
 	limits           *limiter
 	redirectPreset   RedirectPreset
 	newID            IDGenerator
@@ -409,6 +419,24 @@ func New(cfg Config) (*Handler, error) {
 		if err := checkServerMetadata(h.static, h.defaultScopes); err != nil {
 			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
 		}
+	}
+
+	if h.policies, err = newPolicies(cfg.Policies, h.static); err != nil {
+		return nil, fmt.Errorf("clientreg: Config.Policies: %w", err)
+	}
+	if cfg.DefaultPolicy != "" && h.policies[cfg.DefaultPolicy] == nil {
+		return nil, fmt.Errorf("clientreg: Config.DefaultPolicy %q is not one of Config.Policies", cfg.DefaultPolicy)
+	}
+	h.defaultPolicy = cfg.DefaultPolicy
+	h.issuerPolicies = make(map[string]string, len(cfg.TrustedIssuers))
+	for _, ti := range cfg.TrustedIssuers {
+		if ti.Policy == "" {
+			continue
+		}
+		if h.policies[ti.Policy] == nil {
+			return nil, fmt.Errorf("clientreg: Config.TrustedIssuers: issuer %q names policy %q, which is not one of Config.Policies", ti.Issuer, ti.Policy)
+		}
+		h.issuerPolicies[ti.Issuer] = ti.Policy
 	}
 
 	h.configurationFn = http.HandlerFunc(h.serveConfiguration)

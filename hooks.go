@@ -105,12 +105,18 @@ func (f TokenRevokerFunc) RevokeToken(ctx context.Context, p *Principal) error {
 
 // InitialTokenVerifier verifies initial access tokens (RFC 7591 §3) when
 // Config.RequireInitialToken is set. CheckInitialToken is called before the
-// request is validated and must not use the token up; UseInitialToken is
-// called once the request is valid, immediately before the client is saved,
-// and must use up one registration atomically. Both return ErrInvalidToken
-// for a token that is unknown, expired or used up.
+// request is validated, must not use the token up, and returns the name of
+// the registration policy the token is subject to ("" for none);
+// UseInitialToken is called once the request is valid, immediately before
+// the client is saved, and must use up one registration atomically. Both
+// return ErrInvalidToken for a token that is unknown, expired or used up.
+//
+// The default verifier, backed by the Store, does better than a separate
+// use: the Store records the use in the transaction that stores the client
+// (CreateOptions.InitialTokenHash), so a registration that fails spends
+// nothing.
 type InitialTokenVerifier interface {
-	CheckInitialToken(ctx context.Context, token string) error
+	CheckInitialToken(ctx context.Context, token string) (policy string, err error)
 	UseInitialToken(ctx context.Context, token string) error
 }
 
@@ -194,18 +200,18 @@ func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string
 // lives in its client's record, so it is gone with the client.
 func (a storeAuth) RevokeToken(context.Context, *Principal) error { return nil }
 
-func (a storeAuth) CheckInitialToken(ctx context.Context, token string) error {
+func (a storeAuth) CheckInitialToken(ctx context.Context, token string) (string, error) {
 	t, err := a.h.store.GetInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token))
 	if errors.Is(err, ErrNotFound) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
 	if err != nil {
-		return fmt.Errorf("look up initial access token: %w", err)
+		return "", fmt.Errorf("look up initial access token: %w", err)
 	}
 	if !t.Usable(a.h.now()) {
-		return ErrInvalidToken
+		return "", ErrInvalidToken
 	}
-	return nil
+	return t.Policy, nil
 }
 
 func (a storeAuth) UseInitialToken(ctx context.Context, token string) error {

@@ -202,7 +202,7 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		}
 		ctx = context.WithValue(ctx, keptStatementKey{}, kept)
 	}
-	if err := h.validate(ctx, &m, srv); err != nil {
+	if err := h.validate(ctx, &m, h.newValidation(srv, updating, c.Policy)); err != nil {
 		return nil, err
 	}
 

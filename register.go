@@ -123,24 +123,28 @@ func ETag(c *Client) string {
 // Errors are *Error values for anything the caller can correct; nothing is
 // stored when Register fails.
 func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
-	if h.requireIAT {
-		if initialToken == "" {
-			return nil, ErrMissingToken
-		}
-		if err := h.initialTokens.CheckInitialToken(ctx, initialToken); err != nil {
-			return nil, err
-		}
+	var opts CreateOptions
+	policy, err := h.checkInitialToken(ctx, initialToken)
+	if err != nil {
+		return nil, err
 	}
 	srv, err := h.serverMetadata(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m = m.Clone()
-	if err := h.validate(ctx, &m, srv); err != nil {
+	v := h.newValidation(srv, registering, policy)
+	if err := h.validate(ctx, &m, v); err != nil {
 		return nil, err
 	}
+	opts.MaxClients = v.maxClients()
 	if h.requireIAT {
-		if err := h.initialTokens.UseInitialToken(ctx, initialToken); err != nil {
+		if _, builtIn := h.initialTokens.(storeAuth); builtIn {
+			// The Store records the use in the transaction that stores
+			// the client: a registration that fails spends nothing.
+			opts.InitialTokenHash = h.keys.hash(purposeInitialToken, initialToken)
+			opts.Now = h.now()
+		} else if err := h.initialTokens.UseInitialToken(ctx, initialToken); err != nil {
 			return nil, err
 		}
 	}
@@ -155,6 +159,7 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		UpdatedAt: now,
 		Revision:  1,
 		Metadata:  m,
+		Policy:    v.policyName,
 		TokenHash: h.keys.hash(purposeRegistrationToken, token),
 	}
 	var secret string
@@ -169,15 +174,33 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		if c.ID, err = h.newID(ctx); err != nil {
 			return nil, fmt.Errorf("generate client_id: %w", err)
 		}
-		err = h.store.CreateClient(ctx, c, CreateOptions{})
+		err = h.store.CreateClient(ctx, c, opts)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ErrAlreadyExists) || attempt == 2 {
+		switch {
+		case errors.Is(err, ErrLimitReached):
+			return nil, limitError(err, v)
+		case errors.Is(err, ErrNotFound) && opts.InitialTokenHash != nil:
+			// Used up or expired since it was checked.
+			return nil, ErrInvalidToken
+		case !errors.Is(err, ErrAlreadyExists) || attempt == 2:
 			return nil, fmt.Errorf("save client: %w", err)
 		}
 	}
 	return h.information(c, secret, token), nil
+}
+
+// checkInitialToken checks the initial access token when registration
+// requires one, without using it up, and returns the policy it names.
+func (h *Handler) checkInitialToken(ctx context.Context, initialToken string) (string, error) {
+	if !h.requireIAT {
+		return "", nil
+	}
+	if initialToken == "" {
+		return "", ErrMissingToken
+	}
+	return h.initialTokens.CheckInitialToken(ctx, initialToken)
 }
 
 // DryRun validates a registration request exactly as Register does,
@@ -186,15 +209,19 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 // and issues no credentials. Over HTTP it is POST with ?dry_run=true,
 // answered 200 with the metadata.
 func (h *Handler) DryRun(ctx context.Context, initialToken string, m Metadata) (Metadata, error) {
-	if h.requireIAT {
-		if initialToken == "" {
-			return Metadata{}, ErrMissingToken
-		}
-		if err := h.initialTokens.CheckInitialToken(ctx, initialToken); err != nil {
-			return Metadata{}, err
-		}
+	policy, err := h.checkInitialToken(ctx, initialToken)
+	if err != nil {
+		return Metadata{}, err
 	}
-	return h.ValidateMetadata(ctx, m)
+	srv, err := h.serverMetadata(ctx)
+	if err != nil {
+		return Metadata{}, err
+	}
+	m = m.Clone()
+	if err := h.validate(ctx, &m, h.newValidation(srv, registering, policy)); err != nil {
+		return Metadata{}, err
+	}
+	return m, nil
 }
 
 // issueSecret generates a new client secret for c, stores its hash and
@@ -235,6 +262,10 @@ type InitialTokenOptions struct {
 	MaxUses int64
 	// ExpiresIn is how long the token is valid; 0 means it never expires.
 	ExpiresIn time.Duration
+	// Policy names the registration policy that registrations with the
+	// token are subject to; it must be configured (Config.Policies). ""
+	// for none.
+	Policy string
 }
 
 // CreateInitialToken creates an initial access token (RFC 7591 §3) in the
@@ -244,12 +275,15 @@ func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptio
 	if opts.MaxUses < 0 || opts.ExpiresIn < 0 {
 		return "", nil, errors.New("clientreg: initial token limits must not be negative")
 	}
+	if opts.Policy != "" && h.policies[opts.Policy] == nil {
+		return "", nil, fmt.Errorf("clientreg: no registration policy is named %q", opts.Policy)
+	}
 	token, err := h.newSecret(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("generate initial access token: %w", err)
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
-	t := &InitialToken{Hash: h.keys.hash(purposeInitialToken, token), CreatedAt: now, MaxUses: opts.MaxUses}
+	t := &InitialToken{Hash: h.keys.hash(purposeInitialToken, token), CreatedAt: now, MaxUses: opts.MaxUses, Policy: opts.Policy}
 	if opts.ExpiresIn > 0 {
 		t.ExpiresAt = now.Add(opts.ExpiresIn)
 	}

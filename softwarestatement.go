@@ -37,6 +37,10 @@ type TrustedIssuer struct {
 	// Algorithms are the JWS algorithms accepted from it; default
 	// DefaultStatementAlgorithms. Symmetric algorithms are never accepted.
 	Algorithms []string
+	// Policy names the registration policy (see Policy) that applies to
+	// registrations carrying a statement from this issuer, unless their
+	// initial access token names one; "" for none.
+	Policy string
 }
 
 // DefaultStatementAlgorithms are accepted when a TrustedIssuer lists none.
@@ -204,6 +208,20 @@ func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement 
 	claims := d.Metadata
 	claims.SoftwareStatement = ""
 	return &claims, nil
+}
+
+// statementIssuer returns the iss claim of a statement that has been
+// verified, or "".
+func statementIssuer(statement string) string {
+	tok, err := jwt.ParseSigned(statement, keyJWTAlgs)
+	if err != nil {
+		return ""
+	}
+	var cl jwt.Claims
+	if tok.UnsafeClaimsWithoutVerification(&cl) != nil {
+		return ""
+	}
+	return cl.Issuer
 }
 
 // unverifiedStatementClaims returns the metadata claims of a statement that

@@ -52,7 +52,7 @@ func TestStoreFailures(t *testing.T) {
 		{"register with initial token", "GetInitialToken", true, func(e *testEnv, _ *registered) *response {
 			return e.post(body(nil), "Bearer "+e.initialToken(clientreg.InitialTokenOptions{}))
 		}},
-		{"use initial token", "UseInitialToken", true, func(e *testEnv, _ *registered) *response {
+		{"use initial token and store", "CreateClient", true, func(e *testEnv, _ *registered) *response {
 			return e.post(body(nil), "Bearer "+e.initialToken(clientreg.InitialTokenOptions{}))
 		}},
 		{"read", "GetClientByTokenHash", false, func(e *testEnv, c *registered) *response { return e.get(c.URI, c.Token) }},

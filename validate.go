@@ -28,16 +28,29 @@ type validation struct {
 	preset RedirectPreset
 	// defaultScopes are registered when the request has no scope.
 	defaultScopes []string
+
+	// op says how the policy is chosen (see applyPolicy).
+	op policyOp
+	// policyName names the policy in force: set by the caller from the
+	// initial access token or the stored client, completed by applyPolicy.
+	policyName string
+	// issuerPolicy is the policy named by the trusted issuer of the
+	// request's software statement, if any.
+	issuerPolicy string
+	// policy is the policy in force, nil for none; set by applyPolicy.
+	policy *Policy
 }
 
 var validationPipeline = []validationStep{
 	checkSizes,             // request limits: list lengths, member length
 	applySoftwareStatement, // §2.3: statement claims take precedence over the body
+	applyPolicy,            // the registration policy in force narrows the rules
 	keepDeclaredExtensions, // §2: unknown members are ignored
 	checkGrantAndResponseTypes,
 	checkAuthMethod,
 	checkRedirectURIs,
 	checkURLMembers,
+	checkPolicyURIs,
 	checkJWKS,
 	checkScope,
 	checkContacts,
@@ -47,8 +60,7 @@ var validationPipeline = []validationStep{
 }
 
 // validate runs the validation pipeline on m, completing it with defaults.
-func (h *Handler) validate(ctx context.Context, m *Metadata, srv *ServerMetadata) error {
-	v := &validation{srv: srv, preset: h.redirectPreset, defaultScopes: h.defaultScopes}
+func (h *Handler) validate(ctx context.Context, m *Metadata, v *validation) error {
 	for _, step := range validationPipeline {
 		if err := step(ctx, h, m, v); err != nil {
 			return err
@@ -65,7 +77,7 @@ func (h *Handler) ValidateMetadata(ctx context.Context, m Metadata) (Metadata, e
 		return Metadata{}, err
 	}
 	m = m.Clone()
-	if err := h.validate(ctx, &m, srv); err != nil {
+	if err := h.validate(ctx, &m, h.newValidation(srv, registering, "")); err != nil {
 		return Metadata{}, err
 	}
 	return m, nil
@@ -79,7 +91,7 @@ func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *validation) error
 	return h.limits.checkSizes(m)
 }
 
-func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *validation) error {
+func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, v *validation) error {
 	if m.SoftwareStatement == "" {
 		if h.requireStatement {
 			return ErrUnapprovedSoftwareStatement.WithDescription("this server requires a software_statement from a trusted issuer")
@@ -94,6 +106,9 @@ func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, _ *val
 		claims, err = unverifiedStatementClaims(kept)
 	} else {
 		claims, err = h.statements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
+		if err == nil {
+			v.issuerPolicy = h.issuerPolicies[statementIssuer(m.SoftwareStatement)]
+		}
 	}
 	if err != nil {
 		return err

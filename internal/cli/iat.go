@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/clientreg/clientreg"
@@ -42,6 +43,8 @@ type iatCreateOptions struct {
 	store     storeFlags
 	uses      *int64
 	expiresIn *time.Duration
+	policy    *string
+	config    *string
 }
 
 func iatCreateFlags() (*flagSet, *iatCreateOptions) {
@@ -52,6 +55,8 @@ func iatCreateFlags() (*flagSet, *iatCreateOptions) {
 	o := &iatCreateOptions{store: addStoreFlags(fs)}
 	o.uses = newCount(fs, "uses", 1, "how many registrations (`N`) the token allows; 0 means no limit")
 	o.expiresIn = newDuration(fs, "expires-in", 0, "how long (`duration`) the token is valid; 0 means it never expires")
+	o.policy = fs.String("policy", "", "the registration policy (`name`) that registrations with the token\nare subject to; it must be defined in --config")
+	o.config = fs.String("config", "", "the server's YAML configuration `file`, where --policy is defined")
 	return fs, o
 }
 
@@ -65,12 +70,20 @@ func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err := o.store.check(fs); err != nil {
 		return err
 	}
+	cfg, err := loadConfig(*o.config)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("iat create: %w", err), hint: `Run "clientreg iat create -help" for usage.`}
+	}
+	if *o.policy != "" && !slices.ContainsFunc(cfg.policies, func(p clientreg.Policy) bool { return p.Name == *o.policy }) {
+		return &usageError{err: fmt.Errorf("iat create: --policy %q is not defined in the --config file", *o.policy), hint: `Run "clientreg iat create -help" for usage.`}
+	}
 	log := newLogger("text", stderr)
 	key, st, err := o.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
-	token, err := createInitialToken(ctx, st, key, clientreg.InitialTokenOptions{MaxUses: *o.uses, ExpiresIn: *o.expiresIn})
+	token, err := createInitialToken(ctx, st, key, cfg.policies,
+		clientreg.InitialTokenOptions{MaxUses: *o.uses, ExpiresIn: *o.expiresIn, Policy: *o.policy})
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close database: %w", cerr)
 	}
@@ -82,8 +95,8 @@ func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 }
 
 // createInitialToken creates an initial access token in st.
-func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, opts clientreg.InitialTokenOptions) (string, error) {
-	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Logger: slog.New(slog.DiscardHandler)})
+func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, policies []clientreg.Policy, opts clientreg.InitialTokenOptions) (string, error) {
+	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return "", err
 	}

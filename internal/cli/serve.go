@@ -122,6 +122,7 @@ type serveOptions struct {
 	rateLimits                         *bool
 	trustedProxies                     *[]string
 	requireStatement                   *bool
+	configFile                         *string
 }
 
 func serveFlags() (*flagSet, *serveOptions) {
@@ -192,6 +193,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"address for the rate limits (default: none; the header is ignored)")
 	o.requireStatement = fs.Bool("require-software-statement", false,
 		"refuse registrations without a software statement from a trusted issuer")
+	o.configFile = fs.String("config", "",
+		"YAML configuration `file` with registration policies and trusted\n"+
+			"software statement issuers (see the README's \"Policy file\")")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	return fs, o
 }
@@ -257,6 +261,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	log := newLogger(*o.logFormat, stderr)
 
+	// The configuration file is read first: a mistake in it must not
+	// leave a new database or key file behind.
+	fileCfg, err := loadConfig(*o.configFile)
+	if err != nil {
+		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
+	}
 	key, st, err := o.store.open(ctx, log)
 	if err != nil {
 		return err
@@ -285,6 +295,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
 	}
+	trusted = append(trusted, fileCfg.issuers...)
 	var mayIntrospect clientreg.IntrospectionPolicy
 	if ids := *o.introspectors; len(ids) > 0 {
 		mayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
@@ -335,6 +346,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MayIntrospect:            mayIntrospect,
 		TrustedIssuers:           trusted,
 		RequireSoftwareStatement: *o.requireStatement,
+		Policies:                 fileCfg.policies,
+		DefaultPolicy:            fileCfg.defaultPolicy,
 		RedirectPreset:           clientreg.RedirectPreset(*o.redirectPreset),
 		Limits:                   clientreg.Limits{Disabled: !*o.rateLimits, TrustedProxies: proxies},
 		Logger:                   log,
