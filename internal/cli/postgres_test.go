@@ -205,7 +205,9 @@ func TestMultiInstance(t *testing.T) {
 	// The public URL of the load balancer in front of both instances. The
 	// test talks to each instance directly, at the same paths.
 	const issuer = "https://auth.example.test"
-	args := []string{"--db", dsn, "--secret-key-file", keyFile, "--issuer", issuer, "--registration", "token"}
+	const maxClients = 12
+	cfg := writeConfig(t, fmt.Sprintf("policies:\n  capped:\n    max_clients: %d\n", maxClients))
+	args := []string{"--db", dsn, "--secret-key-file", keyFile, "--issuer", issuer, "--registration", "token", "--config", cfg}
 
 	// Both start at once on an empty schema, without a key file: the
 	// schema is migrated once and the key created once, and both use it.
@@ -302,6 +304,43 @@ func TestMultiInstance(t *testing.T) {
 		wantStatus(t, "old token on A after the new one was used on B", do(t, http.MethodGet, at(a, uri), oldToken, ""), http.StatusUnauthorized)
 		wantStatus(t, "old token on B after the new one was used on B", do(t, http.MethodGet, at(b, uri), oldToken, ""), http.StatusUnauthorized)
 		wantStatus(t, "new token on A", do(t, http.MethodGet, at(a, uri), newToken, ""), http.StatusOK)
+	})
+
+	t.Run("policy client limit across instances", func(t *testing.T) {
+		// 3M registrations at once, alternating between the instances,
+		// under a policy that allows M clients: exactly M are created.
+		out := runBinary(t, bin, "iat", "create", "--db", dsn, "--secret-key-file", keyFile, "--uses", "0", "--config", cfg, "--policy", "capped")
+		token := strings.TrimSpace(out)
+		var (
+			wg       sync.WaitGroup
+			start    = make(chan struct{})
+			statuses [3 * maxClients]int
+			bodies   [3 * maxClients][]byte
+			errs     [3 * maxClients]error
+		)
+		for i := range 3 * maxClients {
+			in := instances[i%2]
+			wg.Go(func() {
+				<-start
+				statuses[i], bodies[i], errs[i] = send(t.Context(), http.MethodPost, in.base+"/register", token, clientBody)
+			})
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for i := range 3 * maxClients {
+			switch {
+			case errs[i] != nil:
+				t.Errorf("registration %d: %v", i, errs[i])
+			case statuses[i] == http.StatusCreated:
+				created++
+			case statuses[i] != http.StatusForbidden || !strings.Contains(string(bodies[i]), `"error":"access_denied"`):
+				t.Errorf("registration %d: %d %s, want 201, or 403 access_denied past the limit", i, statuses[i], bodies[i])
+			}
+		}
+		if created != maxClients {
+			t.Errorf("%d registrations succeeded under a policy allowing %d clients", created, maxClients)
+		}
 	})
 
 	t.Run("initial access token uses across instances", func(t *testing.T) {
