@@ -143,9 +143,9 @@ func (f SoftwareStatementVerifierFunc) VerifySoftwareStatement(ctx context.Conte
 // well-formed compact JWS and as invalid otherwise.
 var NoTrustedIssuers = SoftwareStatementVerifierFunc(func(_ context.Context, statement string) (*Metadata, error) {
 	if !looksLikeCompactJWS(statement) {
-		return nil, ErrInvalidSoftwareStatement.WithDescription("software_statement is not a compact JWS")
+		return nil, ErrInvalidSoftwareStatement.WithDescription("/software_statement: not a compact JWS")
 	}
-	return nil, ErrUnapprovedSoftwareStatement.WithDescription("this server trusts no software statement issuer")
+	return nil, ErrUnapprovedSoftwareStatement.WithDescription("/software_statement: this server trusts no software statement issuer")
 })
 
 // IDGenerator returns a new client ID. It must be unique and unguessable

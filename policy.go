@@ -252,17 +252,17 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 	for i, raw := range m.RedirectURIs {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return ErrInvalidRedirectURI.WithDescription("/redirect_uris/%d: %s is not a URI", i, quote(raw))
+			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "not a URI: %s", quote(raw))
 		}
 		scheme := strings.ToLower(u.Scheme)
 		if p.AllowedRedirectSchemes != nil && !slices.Contains(p.AllowedRedirectSchemes, scheme) {
-			return ErrInvalidRedirectURI.WithDescription("/redirect_uris/%d: %s: scheme %s is not allowed by the registration policy (allowed: %s)",
-				i, quote(raw), quote(scheme), strings.Join(p.AllowedRedirectSchemes, ", "))
+			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "scheme %s is not allowed by the registration policy (allowed: %s): %s",
+				quote(scheme), strings.Join(p.AllowedRedirectSchemes, ", "), quote(raw))
 		}
 		host := strings.ToLower(u.Hostname())
 		if (scheme == "http" || scheme == "https") && p.AllowedRedirectHosts != nil && !hostAllowed(host, p.AllowedRedirectHosts) {
-			return ErrInvalidRedirectURI.WithDescription("/redirect_uris/%d: %s: host %s is not allowed by the registration policy (allowed: %s)",
-				i, quote(raw), quote(host), strings.Join(p.AllowedRedirectHosts, ", "))
+			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "host %s is not allowed by the registration policy (allowed: %s): %s",
+				quote(host), strings.Join(p.AllowedRedirectHosts, ", "), quote(raw))
 		}
 		origins = append(origins, origin{scheme, host})
 	}
@@ -272,11 +272,11 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 	check := func(member, raw string) error {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return ErrInvalidClientMetadata.WithDescription("/%s: %s is not a URL", member, quote(raw))
+			return metadataError(jsonPointer(member), "not a URL: %s", quote(raw))
 		}
 		o := origin{strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())}
 		if !slices.Contains(origins, o) {
-			return ErrInvalidClientMetadata.WithDescription("/%s: %s must have the scheme and host of a redirect URI (registration policy, RFC 7591 section 5)", member, quote(raw))
+			return metadataError(jsonPointer(member), "must have the scheme and host of a redirect URI (registration policy, RFC 7591 section 5): %s", quote(raw))
 		}
 		return nil
 	}
@@ -299,17 +299,12 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 		base, _, _ := strings.Cut(name, "#")
 		switch base {
 		case "client_uri", "logo_uri", "tos_uri", "policy_uri":
-			if err := check(escapePointerToken(name), m.Localized[name]); err != nil {
+			if err := check(name, m.Localized[name]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// escapePointerToken escapes a member name as an RFC 6901 reference token.
-func escapePointerToken(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }
 
 // hostAllowed reports whether host matches one of the patterns of

@@ -94,7 +94,7 @@ func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *validation) error
 func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, v *validation) error {
 	if m.SoftwareStatement == "" {
 		if h.requireStatement {
-			return ErrUnapprovedSoftwareStatement.WithDescription("this server requires a software_statement from a trusted issuer")
+			return ErrUnapprovedSoftwareStatement.WithDescription("/software_statement: required by this server (a statement from a trusted issuer)")
 		}
 		return nil
 	}
