@@ -23,24 +23,30 @@ import (
 // either ran before, and nothing is inserted, or runs after, and deletes the
 // token with its client.
 func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
-	const op = "create access token"
-	res, err := s.writer.ExecContext(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
-SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`,
-		t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), t.ClientID)
-	if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		// Not expected, since the SELECT found the client; kept in case
-		// another program changed the database without the store.
-		return fmt.Errorf("sqlite: %s: client %q: %w: %w", op, t.ClientID, clientreg.ErrNotFound, err)
-	}
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
+	return s.write(ctx, "create access token", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, queryInsertAccessToken,
+			t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), t.ClientID)
+		if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			// Not expected, since the SELECT found the client; kept in case
+			// another program changed the database without the store.
+			return fmt.Errorf("client %q: %w: %w", t.ClientID, clientreg.ErrNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		return wantRow(res, fmt.Sprintf("client %q", t.ClientID), clientreg.ErrNotFound)
+	})
+}
+
+// wantRow returns nil when res affected a row, and else an error wrapping
+// sentinel, described by what.
+func wantRow(res sql.Result, what string, sentinel error) error {
 	n, err := res.RowsAffected()
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: client %q: %w", op, t.ClientID, clientreg.ErrNotFound)
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return fmt.Errorf("%s: %w", what, sentinel)
 	}
 	return nil
 }
@@ -73,19 +79,13 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.Acc
 // DeleteAccessToken removes the access token with the given hash, or
 // returns clientreg.ErrNotFound.
 func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
-	const op = "delete access token"
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM access_tokens WHERE hash = ?`, hash)
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
-	}
-	return nil
+	return s.write(ctx, "delete access token", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, queryDeleteAccessToken, hash)
+		if err != nil {
+			return err
+		}
+		return wantRow(res, "access token", clientreg.ErrNotFound)
+	})
 }
 
 // UseAssertionID records that client clientID used the assertion jti, valid
@@ -96,51 +96,50 @@ func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
 // update applies only to an expired record), so of several concurrent uses of
 // one jti exactly one succeeds.
 func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
-	const op = "use assertion ID"
-	res, err := s.writer.ExecContext(ctx, `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
-WHERE assertion_ids.expires_at <= ?4`,
-		clientID, jti, expiresAt.UnixMicro(), now.UnixMicro())
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.mapErr(ctx, op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrAlreadyExists)
-	}
-	return nil
+	return s.write(ctx, "use assertion ID", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, queryUseAssertionID, clientID, jti, expiresAt.UnixMicro(), now.UnixMicro())
+		if err != nil {
+			return err
+		}
+		return wantRow(res, "assertion ID", clientreg.ErrAlreadyExists)
+	})
 }
 
 // DeleteExpired removes the access tokens and assertion records that expired
 // before now (expires_at < now), in one transaction, and returns how many it
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	const op = "delete expired"
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, s.mapErr(ctx, op, err)
-	}
-	defer tx.Rollback()
 	var total int64
-	for _, q := range []string{
-		`DELETE FROM access_tokens WHERE expires_at < ?`,
-		`DELETE FROM assertion_ids WHERE expires_at < ?`,
-	} {
-		res, err := tx.ExecContext(ctx, q, now.UnixMicro())
-		if err != nil {
-			return 0, s.mapErr(ctx, op, err)
+	err := s.write(ctx, "delete expired", func(ctx context.Context, tx *sql.Tx) error {
+		total = 0
+		for _, q := range []string{queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions} {
+			res, err := s.exec(ctx, tx, q, now.UnixMicro())
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += n
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, s.mapErr(ctx, op, err)
-		}
-		total += n
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, s.mapErr(ctx, op, err)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return total, nil
 }
+
+// The write statements of access tokens and assertion IDs, prepared on the
+// writer at Open.
+const (
+	queryInsertAccessToken = `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
+SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`
+	queryDeleteAccessToken = `DELETE FROM access_tokens WHERE hash = ?`
+	queryUseAssertionID    = `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+WHERE assertion_ids.expires_at <= ?4`
+	queryDeleteExpiredAccessTokens = `DELETE FROM access_tokens WHERE expires_at < ?`
+	queryDeleteExpiredAssertions   = `DELETE FROM assertion_ids WHERE expires_at < ?`
+)

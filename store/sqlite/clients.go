@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -31,10 +30,14 @@ UNION ALL
 SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = ?1
 LIMIT 1`
 
-// queryTokenHashTaken reports whether a client other than ?3 has the token
-// hash ?1 or ?2 in either column.
-const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
-WHERE (token_hash IN (?1, ?2) OR prev_token_hash IN (?1, ?2)) AND id <> ?3)`
+// queryTokenHashTaken reports whether a client other than ?3 has the hash
+// ?1 as its PreviousTokenHash or the hash ?2 as its TokenHash: the
+// collisions across the two columns, which their UNIQUE indexes (one per
+// column) do not catch. Each branch is one point lookup in one index; a NULL
+// ?2 looks up nothing. A collision within a column is left to the UNIQUE
+// index, which fails the INSERT or UPDATE that stores it.
+const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?1 AND id <> ?3)
+	OR EXISTS (SELECT 1 FROM clients WHERE token_hash = ?2 AND id <> ?3)`
 
 // CreateClient stores c under the conditions of opts, in one transaction:
 // it records one use of the initial access token opts.InitialTokenHash
@@ -50,11 +53,11 @@ WHERE (token_hash IN (?1, ?2) OR prev_token_hash IN (?1, ?2)) AND id <> ?3)`
 // begins (BEGIN IMMEDIATE).
 func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := s.encodeMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
-	return s.write(ctx, op, func(tx *sql.Tx) error {
+	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		if opts.InitialTokenHash != nil {
 			res, err := s.exec(ctx, tx, queryUseTokenForClient, opts.InitialTokenHash, opts.Now.UnixMicro())
 			if err != nil {
@@ -98,7 +101,7 @@ var errTokenNotUsable = fmt.Errorf("initial token: %w", clientreg.ErrNotFound)
 
 // GetClient returns the client with the given ID, or clientreg.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
-	c, err := scanClient(s.getClient.QueryRowContext(ctx, id))
+	c, err := s.scanClient(s.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client", err)
 	}
@@ -108,7 +111,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, er
 // GetClientByTokenHash returns the client whose TokenHash or
 // PreviousTokenHash equals hash, or clientreg.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
-	c, err := scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
+	c, err := s.scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client by token", err)
 	}
@@ -123,11 +126,11 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 // client, in that order of precedence; on error nothing is written.
 func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	const op = "update client"
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := s.encodeMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
-	err = s.write(ctx, op, func(tx *sql.Tx) error {
+	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, queryUpdateClient,
 			c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
@@ -168,7 +171,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 // by the foreign key's ON DELETE CASCADE; deleting them explicitly does not
 // depend on foreign_keys=ON, which every connection must set for itself.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.write(ctx, "delete client", func(tx *sql.Tx) error {
+	return s.write(ctx, "delete client", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, queryDeleteClient, id)
 		if err != nil {
 			return err
@@ -194,8 +197,12 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
 
 // tokenHashTaken returns errTokenHashTaken when a client other than c has
-// c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
-// It runs in the write transaction, so the answer holds until it commits.
+// c.TokenHash as its PreviousTokenHash or c.PreviousTokenHash as its
+// TokenHash. The other two collisions, c.TokenHash as another client's
+// TokenHash and c.PreviousTokenHash as another's PreviousTokenHash, are
+// caught by the UNIQUE indexes when c's row is written; callers write it
+// in the same transaction, so that either way nothing is stored. It runs in
+// the write transaction, so the answer holds until it commits.
 func (s *Store) tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error {
 	var taken bool
 	err := s.queryRow(ctx, tx, queryTokenHashTaken,
@@ -211,7 +218,7 @@ func (s *Store) tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Cli
 
 // scanClient reads the clientColumns of row. A missing row is
 // clientreg.ErrNotFound.
-func scanClient(row *sql.Row) (*clientreg.Client, error) {
+func (s *Store) scanClient(row *sql.Row) (*clientreg.Client, error) {
 	var (
 		c                                 clientreg.Client
 		issued, updated                   int64
@@ -235,7 +242,7 @@ func scanClient(row *sql.Row) (*clientreg.Client, error) {
 	}
 	// A failure to decode is corruption, not a bad request: %v keeps the
 	// decoder's *clientreg.Error from reaching the client.
-	if err := json.Unmarshal(meta, &c.Metadata); err != nil {
+	if c.Metadata, err = s.decodeMetadata(meta); err != nil {
 		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
 	}
 	c.IssuedAt = fromMicro(issued)
@@ -259,23 +266,6 @@ func scanClient(row *sql.Row) (*clientreg.Client, error) {
 		}
 	}
 	return &c, nil
-}
-
-// encodeMetadata returns the JSON form of m that the clients table keeps. It
-// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
-// output, which changes the bytes of json.RawMessage members. It also
-// decodes the result, so that a value that could not be read back is
-// refused rather than stored.
-func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
-	b, err := m.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode metadata: %v", err)
-	}
-	var check clientreg.Metadata
-	if err := json.Unmarshal(b, &check); err != nil {
-		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
-	}
-	return b, nil
 }
 
 // nullMicro returns t in Unix microseconds, or nil (NULL) for the zero time.
@@ -335,7 +325,11 @@ WHERE hash = ?1
 // writeQueries are prepared on the writer at Open.
 var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
 	queryDeleteClientTokens, queryDeleteClientAssertions, queryTokenHashTaken,
-	queryUseTokenForClient, queryCountPolicy, queryCountNoPolicy}
+	queryUseTokenForClient, queryCountPolicy, queryCountNoPolicy,
+	querySavepoint, queryRollbackToSavepoint, queryReleaseSavepoint,
+	queryInsertToken, queryUseToken,
+	queryInsertAccessToken, queryDeleteAccessToken, queryUseAssertionID,
+	queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions}
 
 // exec runs q in tx, through its prepared statement when there is one: the
 // statement was prepared on the writer's only connection, which tx holds,

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/clientreg/clientreg"
+
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 func TestPragmas(t *testing.T) {
@@ -155,5 +159,213 @@ func TestMapErr(t *testing.T) {
 	}
 	if err := (&Store{}).mapErr(bg, "op", interrupted); errors.Is(err, clientreg.ErrUnavailable) || errors.Is(err, context.Canceled) {
 		t.Errorf("an unclassified error became %v", err)
+	}
+}
+
+// batchOp returns a write operation running fn, for runBatch.
+func batchOp(fn func(ctx context.Context, tx *sql.Tx) error) *writeOp {
+	return &writeOp{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
+}
+
+// createOp is a batch operation storing a client with the given ID.
+func createOp(s *Store, id string) *writeOp {
+	return batchOp(func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, queryInsertClient, id, 1, 1, 1, []byte(`{}`),
+			nil, nil, nil, nil, nil, nil, []byte("token "+id), nil, nil, "")
+		return err
+	})
+}
+
+// results returns the answers of the operations of a batch that ran.
+func results(t *testing.T, ops ...*writeOp) []error {
+	t.Helper()
+	errs := make([]error, len(ops))
+	for i, w := range ops {
+		select {
+		case errs[i] = <-w.done:
+		default:
+			t.Fatalf("operation %d was not answered", i)
+		}
+	}
+	return errs
+}
+
+// stored reports which of the client IDs are stored.
+func stored(t *testing.T, s *Store, ids ...string) map[string]bool {
+	t.Helper()
+	got := make(map[string]bool)
+	for _, id := range ids {
+		_, err := s.GetClient(context.Background(), id)
+		switch {
+		case err == nil:
+			got[id] = true
+		case !errors.Is(err, clientreg.ErrNotFound):
+			t.Fatalf("GetClient(%q): %v", id, err)
+		}
+	}
+	return got
+}
+
+// TestBatchIsolatesFailures runs a batch in which some operations fail: each
+// failure rolls back its own statements only, and gets its own error.
+func TestBatchIsolatesFailures(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	boom := errors.New("boom")
+	ops := []*writeOp{
+		createOp(s, "a"),
+		createOp(s, "a"), // the ID is taken: a constraint violation
+		batchOp(func(ctx context.Context, tx *sql.Tx) error {
+			// Writes, then fails: its write must not be kept.
+			if err := createOp(s, "c").fn(ctx, tx); err != nil {
+				return err
+			}
+			return boom
+		}),
+		createOp(s, "b"),
+	}
+	s.runBatch(ops) // the writer goroutine is idle: no write is under way
+	errs := results(t, ops...)
+	if errs[0] != nil || errs[3] != nil {
+		t.Errorf("the operations that succeed: %v, %v", errs[0], errs[3])
+	}
+	if se, ok := errors.AsType[*sqlitedrv.Error](errs[1]); !ok || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		t.Errorf("the duplicate: %v, want its constraint violation", errs[1])
+	}
+	if !errors.Is(errs[2], boom) {
+		t.Errorf("the failing operation: %v, want its own error", errs[2])
+	}
+	if got := stored(t, s, "a", "b", "c"); !got["a"] || !got["b"] || got["c"] {
+		t.Errorf("stored %v, want a and b only", got)
+	}
+}
+
+// TestBatchAbort breaks the transaction of a batch midway: every operation
+// fails, those that had succeeded included, and nothing is stored.
+func TestBatchAbort(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ops := []*writeOp{
+		createOp(s, "a"),
+		batchOp(func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "ROLLBACK") // ends the transaction
+			return err
+		}),
+		createOp(s, "b"),
+	}
+	s.runBatch(ops)
+	for i, err := range results(t, ops...) {
+		if err == nil {
+			t.Errorf("operation %d succeeded in a transaction that rolled back", i)
+		}
+	}
+	if got := stored(t, s, "a", "b"); len(got) > 0 {
+		t.Errorf("stored %v, want nothing", got)
+	}
+	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
+		t.Errorf("CreateClient after the aborted batch: %v", err)
+	}
+}
+
+// TestBatchCommitFails makes the commit of a batch fail (a deferred foreign
+// key violation): every operation of the batch fails, nothing is stored, and
+// the writer goes on.
+func TestBatchCommitFails(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ops := []*writeOp{
+		createOp(s, "a"),
+		batchOp(func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at) VALUES (x'01', 'nobody', '', 0, 0)`)
+			return err
+		}),
+		createOp(s, "b"),
+	}
+	s.runBatch(ops)
+	for i, err := range results(t, ops...) {
+		if se, ok := errors.AsType[*sqlitedrv.Error](err); !ok || se.Code() != sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			t.Errorf("operation %d: %v, want the commit's foreign key violation", i, err)
+		}
+	}
+	if got := stored(t, s, "a", "b"); len(got) > 0 {
+		t.Errorf("stored %v, want nothing", got)
+	}
+	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
+		t.Errorf("CreateClient after the failed commit: %v", err)
+	}
+}
+
+// TestBatchSkipsCanceled checks that an operation whose caller gave up
+// before it started never runs and is not answered.
+func TestBatchSkipsCanceled(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	canceled := createOp(s, "canceled")
+	canceled.state.Store(opCanceled)
+	ok := createOp(s, "ok")
+	s.runBatch([]*writeOp{canceled, ok})
+	if err := results(t, ok)[0]; err != nil {
+		t.Errorf("the other operation: %v", err)
+	}
+	select {
+	case err := <-canceled.done:
+		t.Errorf("the canceled operation was answered: %v", err)
+	default:
+	}
+	if got := stored(t, s, "canceled", "ok"); !got["ok"] || got["canceled"] {
+		t.Errorf("stored %v, want ok only", got)
+	}
+}
+
+// TestCanceledWhileQueued gives up on a write that the writer goroutine has
+// taken into a batch but not started: the caller gets its context's error,
+// and the write never happens.
+func TestCanceledWhileQueued(t *testing.T) {
+	bg := context.Background()
+	s, err := Open(bg, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	taken, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.testHookBatch = func() {
+		once.Do(func() {
+			close(taken)
+			<-release
+		})
+	}
+	ctx, cancel := context.WithCancel(bg)
+	result := make(chan error, 1)
+	go func() {
+		result <- s.CreateClient(ctx, &clientreg.Client{ID: "gave up", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{})
+	}()
+	<-taken // the writer holds the operation and has not begun its batch
+	cancel()
+	err = <-result
+	close(release)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateClient given up before it started: %v, want context.Canceled", err)
+	}
+	if err := s.CreateClient(bg, &clientreg.Client{ID: "later", Revision: 1, TokenHash: []byte("u")}, clientreg.CreateOptions{}); err != nil {
+		t.Fatalf("CreateClient afterwards: %v", err)
+	}
+	if got := stored(t, s, "gave up", "later"); got["gave up"] || !got["later"] {
+		t.Errorf("stored %v, want later only", got)
 	}
 }

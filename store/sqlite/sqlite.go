@@ -4,23 +4,46 @@
 // # Concurrency
 //
 // A Store holds two connection pools on the same file: a single writer
-// connection, through which every write runs (transactions begin with
-// BEGIN IMMEDIATE, so they take the write lock up front instead of failing
-// midway with SQLITE_BUSY), and a pool of read-only connections, so reads run
-// in parallel with each other and with the writer. Several processes may open
-// the same file at once, for example a server and the command that creates
-// initial access tokens; a connection waits up to Options.BusyTimeout for a
-// lock another process holds, and then fails with clientreg.ErrUnavailable.
+// connection, through which every write runs, and a pool of read-only
+// connections, so reads run in parallel with each other and with the
+// writer. Several processes may open the same file at once, for example a
+// server and the command that creates initial access tokens; a connection
+// waits up to Options.BusyTimeout for a lock another process holds, and then
+// fails with clientreg.ErrUnavailable.
+//
+// Writes are group-committed. Every write method hands its operation to the
+// Store's writer goroutine and waits. The goroutine takes the operations
+// that are waiting (at most 64; it never waits for more to arrive, so a lone
+// write runs at once), runs them one after the other in one transaction
+// (BEGIN IMMEDIATE, which takes the write lock up front instead of failing
+// midway with SQLITE_BUSY), each inside a SAVEPOINT of its own, and commits
+// once. An operation that fails (a constraint violation,
+// clientreg.ErrConflict, clientreg.ErrLimitReached, clientreg.ErrNotFound)
+// is rolled back to its savepoint, so it undoes only its own statements and
+// its caller gets its own error; the others are unaffected. Only after the
+// commit are the callers answered, so a write is reported done only once it
+// is committed; a commit that fails fails every operation of the batch. The
+// operations of a batch run in the order they were queued, each seeing the
+// ones before it, so the outcome is that of running them one at a time:
+// checks such as the uses of an initial access token and a policy's client
+// limit stay exact.
+//
+// A caller whose context ends while its operation waits gets the context's
+// error, and the operation never runs. Once the operation has started it is
+// not interrupted: it completes with its batch, and its caller waits for
+// the batch's commit.
 //
 // # Durability
 //
 // The database runs in write-ahead-log mode (journal_mode=WAL) with
 // synchronous=NORMAL. A committed write survives a crash of the process,
-// SIGKILL included. It does not necessarily survive a crash of the operating
-// system or a power loss: the last transactions before it may be rolled back,
-// though the database stays consistent. Open the store with
-// Options{Synchronous: "FULL"} to make every commit durable against power loss,
-// at the cost of a sync to disk per commit.
+// SIGKILL included; group commit changes nothing there, since no caller is
+// answered before the commit that holds its write. A write does not
+// necessarily survive a crash of the operating system or a power loss: the
+// last transactions before it may be rolled back, though the database stays
+// consistent. Open the store with Options{Synchronous: "FULL"} to make every
+// commit durable against power loss, at the cost of a sync to disk per
+// commit (per batch of writes, not per write).
 //
 // The file, and the -wal and -shm files SQLite keeps beside it, must be on a
 // local file system: WAL mode does not work over a network file system.
@@ -43,6 +66,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +97,19 @@ type Store struct {
 	getClient, getClientByTokenHash *sql.Stmt
 	// prepared holds the write statements, prepared on the writer.
 	prepared map[string]*sql.Stmt
+	// meta caches decoded metadata.
+	meta metaCache
+
+	// Group commit: write hands its operations to the writer goroutine
+	// (runWriter) on queue; closing quit stops the goroutine, which closes
+	// writerDone when it has.
+	queue      chan *writeOp
+	quit       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	// testHookBatch, when set, is called by the writer goroutine when it
+	// has taken a batch, before it begins its transaction.
+	testHookBatch func()
 }
 
 // Options tunes OpenWithOptions. The zero value gives the defaults that Open
@@ -161,6 +198,10 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: prepare statements: %w", path, err)
 	}
+	s.queue = make(chan *writeOp) // unbuffered: see runWriter
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.runWriter()
 	return s, nil
 }
 
@@ -221,22 +262,30 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database. Calls that are under way may fail; later calls
-// fail with clientreg.ErrUnavailable.
+// Close closes the database. Writes under way complete (their batch
+// commits) before it returns; calls that are under way otherwise may fail,
+// and later calls fail with clientreg.ErrUnavailable.
 func (s *Store) Close() error {
-	s.closed.Store(true)
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
-		if st != nil {
-			errs = append(errs, st.Close())
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.quit != nil {
+			close(s.quit)
+			<-s.writerDone
 		}
-	}
-	for _, st := range s.prepared {
-		if st != nil {
-			errs = append(errs, st.Close())
+		for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
 		}
-	}
-	return errors.Join(append(errs, s.writer.Close(), s.reader.Close())...)
+		for _, st := range s.prepared {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
+		}
+		errs = append(errs, s.writer.Close(), s.reader.Close())
+	})
+	return errors.Join(errs...)
 }
 
 //go:embed migrations/*.sql

@@ -13,16 +13,24 @@ import (
 // its order.
 const tokenColumns = `hash, created_at, expires_at, max_uses, uses, policy`
 
+// The write statements of initial tokens, prepared on the writer at Open.
+const (
+	queryInsertToken = `INSERT INTO initial_tokens (` + tokenColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
+	queryUseToken    = `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = ?
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > ?)
+RETURNING ` + tokenColumns
+)
+
 // CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
 // token with the same Hash exists.
 func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
-	if _, err := s.writer.ExecContext(ctx,
-		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy,
-	); err != nil {
-		return s.mapErr(ctx, "create initial token", err)
-	}
-	return nil
+	return s.write(ctx, "create initial token", func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, queryInsertToken,
+			t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy)
+		return err
+	})
 }
 
 // GetInitialToken returns the token with the given hash, or
@@ -42,13 +50,14 @@ func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.In
 // up. The check and the count are one UPDATE statement, so concurrent uses
 // never exceed MaxUses.
 func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
-	t, err := scanToken(s.writer.QueryRowContext(ctx, `UPDATE initial_tokens SET uses = uses + 1
-WHERE hash = ?
-	AND (max_uses = 0 OR uses < max_uses)
-	AND (expires_at IS NULL OR expires_at > ?)
-RETURNING `+tokenColumns, hash, now.UnixMicro()))
+	var t *clientreg.InitialToken
+	err := s.write(ctx, "use initial token", func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		t, err = scanToken(s.queryRow(ctx, tx, queryUseToken, hash, now.UnixMicro()))
+		return err
+	})
 	if err != nil {
-		return nil, s.mapErr(ctx, "use initial token", err)
+		return nil, err
 	}
 	return t, nil
 }

@@ -1,0 +1,205 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store/sqlite"
+)
+
+// The benchmarks measure the store's operations on a database file, in
+// parallel as the server runs them (SetParallelism(8): 8 goroutines per
+// GOMAXPROCS), and one writer alone (the Serial variants). Run them with:
+//
+//	go test -run '^$' -bench . -benchmem ./store/sqlite
+
+// benchStore opens a store in a temporary directory.
+func benchStore(b *testing.B) *sqlite.Store {
+	b.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// benchSeq numbers the clients of all benchmarks, so that IDs and token
+// hashes never repeat within a database.
+var benchSeq atomic.Int64
+
+// benchClient returns a client as the handler stores it after a typical
+// registration, with hashes unique to it.
+func benchClient() *clientreg.Client {
+	n := benchSeq.Add(1)
+	id := fmt.Sprintf("bench-%d", n)
+	sum := func(s string) []byte { h := sha256.Sum256([]byte(s + id)); return h[:] }
+	now := time.Now().UTC()
+	return &clientreg.Client{
+		ID: id, IssuedAt: now, UpdatedAt: now, Revision: 1,
+		Metadata: clientreg.Metadata{
+			RedirectURIs:            []string{"https://client.example.org/cb"},
+			TokenEndpointAuthMethod: "client_secret_basic",
+			GrantTypes:              []string{"authorization_code"},
+			ResponseTypes:           []string{"code"},
+			ClientName:              "bench",
+		},
+		SecretHash: sum("secret"),
+		TokenHash:  sum("token"),
+	}
+}
+
+// benchCreated stores n clients outside the timer and returns them.
+func benchCreated(b *testing.B, s *sqlite.Store, n int) []*clientreg.Client {
+	b.Helper()
+	cs := make([]*clientreg.Client, n)
+	for i := range cs {
+		cs[i] = benchClient()
+		if err := s.CreateClient(context.Background(), cs[i], clientreg.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return cs
+}
+
+func BenchmarkCreate(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkCreateSerial(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateLimited creates clients with an initial access token and a
+// policy limit, which add a write and a count to the transaction.
+func BenchmarkCreateLimited(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	tok := &clientreg.InitialToken{Hash: []byte("bench initial token"), CreatedAt: time.Now()}
+	if err := s.CreateInitialToken(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: time.Now(), MaxClients: 1 << 40}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := benchClient()
+			c.Policy = "bench"
+			if err := s.CreateClient(ctx, c, opts); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkGet(b *testing.B) {
+	s := benchStore(b)
+	cs := benchCreated(b, s, 1000)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.GetClient(ctx, cs[next.Add(1)%int64(len(cs))].ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkGetByTokenHash(b *testing.B) {
+	s := benchStore(b)
+	cs := benchCreated(b, s, 1000)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.GetClientByTokenHash(ctx, cs[next.Add(1)%int64(len(cs))].TokenHash); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkUpdate(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// Each goroutine updates a client of its own, so that no update
+		// conflicts.
+		c := benchClient()
+		if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			c.Metadata.ClientName = fmt.Sprintf("bench %d", c.Revision)
+			c.UpdatedAt = time.Now().UTC()
+			if err := s.UpdateClient(ctx, c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkUpdateSerial(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	c := benchCreated(b, s, 1)[0]
+	for b.Loop() {
+		c.UpdatedAt = time.Now().UTC()
+		if err := s.UpdateClient(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDelete(b *testing.B) {
+	s := benchStore(b)
+	cs := benchCreated(b, s, b.N)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.DeleteClient(ctx, cs[next.Add(1)-1].ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
