@@ -40,7 +40,13 @@
 // first takes a transaction-scoped advisory lock per hash it stores, in a
 // fixed order, and then checks the other clients' hashes. Two transactions that
 // would store the same hash run one after the other, and the second sees the
-// first's commit; see CreateClient.
+// first's commit; see CreateClient. CreateClient with CreateOptions.MaxClients
+// counts the policy's clients under a transaction-scoped advisory lock on the
+// policy's name, so that the creations in one policy run one after the other
+// and each counts the clients of those before it; with
+// CreateOptions.InitialTokenHash it uses the token by UseInitialToken's
+// UPDATE in the same transaction, so that a refused or failed creation
+// spends no use.
 //
 // An access token is inserted by a statement that locks its client's row
 // (FOR KEY SHARE), and DeleteClient deletes the client's row before its

@@ -30,15 +30,6 @@ UNION ALL
 SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = ?1
 LIMIT 1`
 
-// queryTokenHashTaken reports whether a client other than ?3 has the hash
-// ?1 as its PreviousTokenHash or the hash ?2 as its TokenHash: the
-// collisions across the two columns, which their UNIQUE indexes (one per
-// column) do not catch. Each branch is one point lookup in one index; a NULL
-// ?2 looks up nothing. A collision within a column is left to the UNIQUE
-// index, which fails the INSERT or UPDATE that stores it.
-const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?1 AND id <> ?3)
-	OR EXISTS (SELECT 1 FROM clients WHERE token_hash = ?2 AND id <> ?3)`
-
 // CreateClient stores c under the conditions of opts, in one transaction:
 // it records one use of the initial access token opts.InitialTokenHash
 // (clientreg.ErrNotFound when it does not exist, has expired at opts.Now or
@@ -82,16 +73,23 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, clientreg.ErrLimitReached)
 			}
 		}
-		if err := s.tokenHashTaken(ctx, tx, c); err != nil {
-			return err
-		}
-		_, err := s.exec(ctx, tx, queryInsertClient,
+		res, err := s.exec(ctx, tx, queryInsertClient,
 			c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
 		)
-		return err
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		switch {
+		case err != nil:
+			return err
+		case n == 0: // the INSERT's condition: see queryInsertClient
+			return errTokenHashTaken
+		}
+		return nil
 	})
 }
 
@@ -146,17 +144,21 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 			return err
 		}
 		if n == 0 {
+			// Which of the UPDATE's conditions failed, in the order of
+			// precedence: see queryUpdateClient.
 			var stored int64
 			err := s.queryRow(ctx, tx, queryClientRevision, c.ID).Scan(&stored)
 			switch {
-			case err == nil:
-				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
 			case errors.Is(err, sql.ErrNoRows):
 				return fmt.Errorf("%q: %w", c.ID, clientreg.ErrNotFound)
+			case err != nil:
+				return err
+			case stored != c.Revision:
+				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
 			}
-			return err
+			return errTokenHashTaken
 		}
-		return s.tokenHashTaken(ctx, tx, c)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -195,26 +197,6 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // errTokenHashTaken reports a token hash collision across the two hash
 // columns, which the UNIQUE indexes (one per column) do not catch.
 var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
-
-// tokenHashTaken returns errTokenHashTaken when a client other than c has
-// c.TokenHash as its PreviousTokenHash or c.PreviousTokenHash as its
-// TokenHash. The other two collisions, c.TokenHash as another client's
-// TokenHash and c.PreviousTokenHash as another's PreviousTokenHash, are
-// caught by the UNIQUE indexes when c's row is written; callers write it
-// in the same transaction, so that either way nothing is stored. It runs in
-// the write transaction, so the answer holds until it commits.
-func (s *Store) tokenHashTaken(ctx context.Context, tx *sql.Tx, c *clientreg.Client) error {
-	var taken bool
-	err := s.queryRow(ctx, tx, queryTokenHashTaken,
-		c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
-	switch {
-	case err != nil:
-		return err
-	case taken:
-		return errTokenHashTaken
-	}
-	return nil
-}
 
 // scanClient reads the clientColumns of row. A missing row is
 // clientreg.ErrNotFound.
@@ -291,18 +273,41 @@ func fromNullMicro(n sql.NullInt64) time.Time {
 
 // The write statements, prepared once on the writer connection at Open
 // (see Store.exec).
+//
+// A registration access token hash must not be the TokenHash or the
+// PreviousTokenHash of another client. The UNIQUE index of each column
+// fails the INSERT or UPDATE that would store a hash taken in the same
+// column; the collisions across the columns (the new TokenHash as another
+// client's PreviousTokenHash, the new PreviousTokenHash as another's
+// TokenHash) are conditions of the statements themselves, NOT EXISTS
+// subqueries that are one point lookup in one index each (a NULL hash looks
+// up nothing). A statement whose condition fails writes no row, and the
+// caller reports errTokenHashTaken. Writes run one at a time, so the
+// condition holds until the commit.
 const (
+	// queryInsertClient inserts a client if its token hashes are free
+	// across the columns.
 	queryInsertClient = `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_expires_at, policy
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+WHERE NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?12)
+	AND NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?13)`
+	// queryUpdateClient updates client ?14 if its revision is ?15 and its
+	// new token hashes are free across the columns (the client's own
+	// hashes do not count: a rotation moves TokenHash to
+	// PreviousTokenHash). When it updates nothing, queryClientRevision
+	// tells which condition failed: no such client, another revision, or
+	// else a token hash.
 	queryUpdateClient = `UPDATE clients SET
-	issued_at = ?, updated_at = ?, revision = revision + 1, metadata = ?,
-	secret_hash = ?, secret_expires_at = ?,
-	secret_ciphertext = ?, prev_secret_hash = ?, prev_secret_ciphertext = ?, prev_secret_expires_at = ?,
-	token_hash = ?, prev_token_hash = ?, prev_token_expires_at = ?, policy = ?
-WHERE id = ? AND revision = ?`
+	issued_at = ?1, updated_at = ?2, revision = revision + 1, metadata = ?3,
+	secret_hash = ?4, secret_expires_at = ?5,
+	secret_ciphertext = ?6, prev_secret_hash = ?7, prev_secret_ciphertext = ?8, prev_secret_expires_at = ?9,
+	token_hash = ?10, prev_token_hash = ?11, prev_token_expires_at = ?12, policy = ?13
+WHERE id = ?14 AND revision = ?15
+	AND NOT EXISTS (SELECT 1 FROM clients AS o WHERE o.prev_token_hash = ?10 AND o.id <> ?14)
+	AND NOT EXISTS (SELECT 1 FROM clients AS o WHERE o.token_hash = ?11 AND o.id <> ?14)`
 	queryClientRevision         = `SELECT revision FROM clients WHERE id = ?`
 	queryDeleteClient           = `DELETE FROM clients WHERE id = ?`
 	queryDeleteClientTokens     = `DELETE FROM access_tokens WHERE client_id = ?`
@@ -324,7 +329,7 @@ WHERE hash = ?1
 
 // writeQueries are prepared on the writer at Open.
 var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
-	queryDeleteClientTokens, queryDeleteClientAssertions, queryTokenHashTaken,
+	queryDeleteClientTokens, queryDeleteClientAssertions,
 	queryUseTokenForClient, queryCountPolicy, queryCountNoPolicy,
 	querySavepoint, queryRollbackToSavepoint, queryReleaseSavepoint,
 	queryInsertToken, queryUseToken,

@@ -91,11 +91,19 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for name, q := range map[string]string{
-		"queryClientByTokenHash": queryClientByTokenHash,
-		"queryTokenHashTaken":    queryTokenHashTaken,
+	args := make([]any, 15)
+	for i := range args {
+		args[i] = []byte{byte(i)}
+	}
+	for name, tc := range map[string]struct {
+		q     string
+		nargs int
+	}{
+		"queryClientByTokenHash": {queryClientByTokenHash, 1},
+		"queryInsertClient":      {queryInsertClient, 15},
+		"queryUpdateClient":      {queryUpdateClient, 15},
 	} {
-		rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, []byte("a"), []byte("b"), "id")
+		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.q, args[:tc.nargs]...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
