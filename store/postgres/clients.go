@@ -339,8 +339,8 @@ func scanClient(row pgx.Row) (*clientreg.Client, error) {
 		return nil, err
 	}
 	// A failure to decode is corruption, not a bad request: %v keeps the
-	// decoder's *clientreg.Error from reaching the client.
-	if err := c.Metadata.UnmarshalJSON(meta); err != nil {
+	// decoder's error from reaching the client as one of its own.
+	if c.Metadata, err = clientreg.DecodeStoredMetadata(meta); err != nil {
 		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
 	}
 	c.IssuedAt = c.IssuedAt.UTC()

@@ -35,7 +35,9 @@ func benchStore(b *testing.B) *sqlite.Store {
 var benchSeq atomic.Int64
 
 // benchClient returns a client as the handler stores it after a typical
-// registration, with hashes unique to it.
+// registration, with hashes unique to it. Its metadata differ from the other
+// clients' as real clients' do (a loopback redirect URI with a port of its
+// own, a name), so that no read can profit from another client's encoding.
 func benchClient() *clientreg.Client {
 	n := benchSeq.Add(1)
 	id := fmt.Sprintf("bench-%d", n)
@@ -44,11 +46,11 @@ func benchClient() *clientreg.Client {
 	return &clientreg.Client{
 		ID: id, IssuedAt: now, UpdatedAt: now, Revision: 1,
 		Metadata: clientreg.Metadata{
-			RedirectURIs:            []string{"https://client.example.org/cb"},
+			RedirectURIs:            []string{fmt.Sprintf("http://127.0.0.1:%d/cb", 1024+n%64000)},
 			TokenEndpointAuthMethod: "client_secret_basic",
 			GrantTypes:              []string{"authorization_code"},
 			ResponseTypes:           []string{"code"},
-			ClientName:              "bench",
+			ClientName:              "bench " + id,
 		},
 		SecretHash: sum("secret"),
 		TokenHash:  sum("token"),

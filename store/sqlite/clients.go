@@ -44,7 +44,7 @@ LIMIT 1`
 // begins (BEGIN IMMEDIATE).
 func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
-	meta, err := s.encodeMetadata(c.Metadata)
+	meta, err := encodeMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
@@ -124,7 +124,7 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 // client, in that order of precedence; on error nothing is written.
 func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	const op = "update client"
-	meta, err := s.encodeMetadata(c.Metadata)
+	meta, err := encodeMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
@@ -223,8 +223,8 @@ func (s *Store) scanClient(row *sql.Row) (*clientreg.Client, error) {
 		return nil, err
 	}
 	// A failure to decode is corruption, not a bad request: %v keeps the
-	// decoder's *clientreg.Error from reaching the client.
-	if c.Metadata, err = s.decodeMetadata(meta); err != nil {
+	// decoder's error from reaching the client as one of its own.
+	if c.Metadata, err = clientreg.DecodeStoredMetadata(meta); err != nil {
 		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
 	}
 	c.IssuedAt = fromMicro(issued)
@@ -352,4 +352,22 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any)
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, q, args...)
+}
+
+// encodeMetadata returns the JSON form of m that the clients table keeps. It
+// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
+// output, which changes the bytes of json.RawMessage members. It also
+// decodes the result as strictly as a request body, so that a value that
+// could not be read back is refused rather than stored; reads then decode
+// with clientreg.DecodeStoredMetadata, which trusts what was stored.
+func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %v", err)
+	}
+	var check clientreg.Metadata
+	if err := check.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
+	}
+	return b, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -376,34 +375,5 @@ func TestCanceledWhileQueued(t *testing.T) {
 	}
 	if got := stored(t, s, "gave up", "later"); got["gave up"] || !got["later"] {
 		t.Errorf("stored %v, want later only", got)
-	}
-}
-
-// TestMetaCache checks the two generations of the metadata cache: an entry
-// in use survives the turnover of generations, the others go, and the
-// cache never holds more than two generations.
-func TestMetaCache(t *testing.T) {
-	var c metaCache
-	key := func(i int) []byte { return []byte(fmt.Sprintf(`{"client_name":"%d"}`, i)) }
-	c.add(key(-1), clientreg.Metadata{ClientName: "kept"})
-	for i := range 5 * metaCacheGeneration {
-		c.add(key(i), clientreg.Metadata{ClientName: fmt.Sprint(i)})
-		if m, ok := c.lookup(key(-1)); !ok || m.ClientName != "kept" {
-			t.Fatalf("after %d additions, the entry in use is gone: %+v, %v", i+1, m, ok)
-		}
-		if n := len(c.cur) + len(c.old); n > 2*metaCacheGeneration {
-			t.Fatalf("after %d additions, the cache holds %d entries", i+1, n)
-		}
-	}
-	if _, ok := c.lookup(key(0)); ok {
-		t.Error("an entry not used for several generations is still there")
-	}
-	if _, ok := c.lookup(key(5*metaCacheGeneration - 1)); !ok {
-		t.Error("the latest entry is missing")
-	}
-	long := make([]byte, metaCacheMaxLen+1)
-	c.add(long, clientreg.Metadata{})
-	if _, ok := c.lookup(long); ok {
-		t.Error("an encoding longer than metaCacheMaxLen was kept")
 	}
 }

@@ -97,8 +97,6 @@ type Store struct {
 	getClient, getClientByTokenHash *sql.Stmt
 	// prepared holds the write statements, prepared on the writer.
 	prepared map[string]*sql.Stmt
-	// meta caches decoded metadata.
-	meta metaCache
 
 	// Group commit: write hands its operations to the writer goroutine
 	// (runWriter) on queue; closing quit stops the goroutine, which closes
