@@ -18,7 +18,10 @@
 #   sample: read and update (N requests each, C clients) of SAMPLE clients
 #           of the population: at 1m a fresh random sample per run, disjoint
 #           from the others; at 1k the same 1,000 clients each run (their
-#           rotated tokens carried over). Each client is read N/SAMPLE times.
+#           rotated tokens carried over, and each client read once,
+#           unmeasured, after a run: the first use of a rotated token
+#           retires the previous one, a write, which a read of a client
+#           never updated does not do). Each client is read N/SAMPLE times.
 #   fresh:  the usual four phases (register N new clients, read, update and
 #           delete them), for register and delete at that size.
 #
@@ -114,7 +117,14 @@ for r in $(seq 1 "$REPS"); do
     log "$name run $r: read and update of $SAMPLE stored clients"
     measure "$name-sample" "$OUT/$name-sample-r$r.json" "$OUT/runs.tsv" "$name" -- \
       -n "$N" -phases read,update -clients-in "$TMP/$name-sample-$r.jsonl" -clients-out "$TMP/$name-after-$r.jsonl"
-    [ "$name" = 1m ] || cp "$TMP/$name-after-$r.jsonl" "$TMP/$name-sample-$((r + 1)).jsonl"
+    if [ "$name" = 1k ]; then
+      # Carry the clients over to the next run, and first read each once,
+      # unmeasured: a client's first request with a rotated token retires
+      # the previous one, a write, which the 1m samples (never updated
+      # before) do not pay in their read phase.
+      timeout 300 "$BENCH" -base "$(cr_base "$name")" -phases read -n "$SAMPLE" -c "$C" -q \
+        -clients-in "$TMP/$name-after-$r.jsonl" -clients-out "$TMP/$name-sample-$((r + 1)).jsonl" >/dev/null
+    fi
     log "$name run $r: register, read, update, delete of $N new clients"
     measure "$name-fresh" "$OUT/$name-fresh-r$r.json" "$OUT/runs.tsv" "$name" -- -n "$N"
   done
