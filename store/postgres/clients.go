@@ -72,15 +72,9 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 			return err
 		}
 		if opts.InitialTokenHash != nil {
-			tag, err := tx.Exec(ctx, `UPDATE initial_tokens SET uses = uses + 1
-WHERE hash = $1
-	AND (max_uses = 0 OR uses < max_uses)
-	AND (expires_at IS NULL OR expires_at > $2)`, opts.InitialTokenHash, opts.Now)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return fmt.Errorf("initial token: %w", clientreg.ErrNotFound)
+			// UseInitialToken's statement; no usable token is ErrNotFound.
+			if _, err := scanToken(tx.QueryRow(ctx, queryUseToken, opts.InitialTokenHash, opts.Now)); err != nil {
+				return fmt.Errorf("initial token: %w", err)
 			}
 		}
 		if opts.MaxClients > 0 {

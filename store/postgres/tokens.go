@@ -14,6 +14,15 @@ import (
 // tokenColumns are the columns scanToken reads, in its order.
 const tokenColumns = `hash, created_at, expires_at, max_uses, uses, policy`
 
+// queryUseToken records one use of the initial token $1 if it is usable at
+// $2, and returns it; used by UseInitialToken and by CreateClient for
+// CreateOptions.InitialTokenHash.
+const queryUseToken = `UPDATE initial_tokens SET uses = uses + 1
+WHERE hash = $1
+	AND (max_uses = 0 OR uses < max_uses)
+	AND (expires_at IS NULL OR expires_at > $2)
+RETURNING ` + tokenColumns
+
 // CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
 // token with the same Hash exists.
 func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
@@ -44,11 +53,7 @@ func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.In
 // the same token wait for each other's commit and re-check the condition on
 // the row as updated, so they never exceed MaxUses.
 func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx, `UPDATE initial_tokens SET uses = uses + 1
-WHERE hash = $1
-	AND (max_uses = 0 OR uses < max_uses)
-	AND (expires_at IS NULL OR expires_at > $2)
-RETURNING `+tokenColumns, hash, now))
+	t, err := scanToken(s.pool.QueryRow(ctx, queryUseToken, hash, now))
 	if err != nil {
 		return nil, s.mapErr(ctx, "use initial token", err)
 	}

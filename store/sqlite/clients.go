@@ -50,14 +50,9 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 	}
 	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		if opts.InitialTokenHash != nil {
-			res, err := s.exec(ctx, tx, queryUseTokenForClient, opts.InitialTokenHash, opts.Now.UnixMicro())
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				return errTokenNotUsable
+			// UseInitialToken's statement; no usable token is ErrNotFound.
+			if _, err := scanToken(s.queryRow(ctx, tx, queryUseToken, opts.InitialTokenHash, opts.Now.UnixMicro())); err != nil {
+				return fmt.Errorf("initial token: %w", err)
 			}
 		}
 		if opts.MaxClients > 0 {
@@ -92,10 +87,6 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 		return nil
 	})
 }
-
-// errTokenNotUsable reports that CreateOptions.InitialTokenHash names no
-// token usable at CreateOptions.Now.
-var errTokenNotUsable = fmt.Errorf("initial token: %w", clientreg.ErrNotFound)
 
 // GetClient returns the client with the given ID, or clientreg.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
@@ -312,12 +303,6 @@ WHERE id = ?14 AND revision = ?15
 	queryDeleteClient           = `DELETE FROM clients WHERE id = ?`
 	queryDeleteClientTokens     = `DELETE FROM access_tokens WHERE client_id = ?`
 	queryDeleteClientAssertions = `DELETE FROM assertion_ids WHERE client_id = ?`
-	// queryUseTokenForClient is UseInitialToken's statement, for
-	// CreateOptions.InitialTokenHash.
-	queryUseTokenForClient = `UPDATE initial_tokens SET uses = uses + 1
-WHERE hash = ?1
-	AND (max_uses = 0 OR uses < max_uses)
-	AND (expires_at IS NULL OR expires_at > ?2)`
 	// queryCountPolicy counts the clients of policy ?1, up to ?2: the
 	// LIMIT bounds the work to the limit it is checked against. The term
 	// policy <> '' lets SQLite use the partial index clients_policy.
@@ -330,7 +315,7 @@ WHERE hash = ?1
 // writeQueries are prepared on the writer at Open.
 var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
 	queryDeleteClientTokens, queryDeleteClientAssertions,
-	queryUseTokenForClient, queryCountPolicy, queryCountNoPolicy,
+	queryCountPolicy, queryCountNoPolicy,
 	querySavepoint, queryRollbackToSavepoint, queryReleaseSavepoint,
 	queryInsertToken, queryUseToken,
 	queryInsertAccessToken, queryDeleteAccessToken, queryUseAssertionID,
