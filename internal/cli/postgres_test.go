@@ -311,24 +311,9 @@ func TestMultiInstance(t *testing.T) {
 		// under a policy that allows M clients: exactly M are created.
 		out := runBinary(t, bin, "iat", "create", "--db", dsn, "--secret-key-file", keyFile, "--uses", "0", "--config", cfg, "--policy", "capped")
 		token := strings.TrimSpace(out)
-		var (
-			wg       sync.WaitGroup
-			start    = make(chan struct{})
-			statuses [3 * maxClients]int
-			bodies   [3 * maxClients][]byte
-			errs     [3 * maxClients]error
-		)
-		for i := range 3 * maxClients {
-			in := instances[i%2]
-			wg.Go(func() {
-				<-start
-				statuses[i], bodies[i], errs[i] = send(t.Context(), http.MethodPost, in.base+"/register", token, clientBody)
-			})
-		}
-		close(start)
-		wg.Wait()
+		statuses, bodies, errs := registerAtOnce(t, instances, token, 3*maxClients)
 		created := 0
-		for i := range 3 * maxClients {
+		for i := range statuses {
 			switch {
 			case errs[i] != nil:
 				t.Errorf("registration %d: %v", i, errs[i])
@@ -349,24 +334,9 @@ func TestMultiInstance(t *testing.T) {
 		const n = 16
 		token := iatCreate(n)
 		before := countClients(t, dsn)
-		var (
-			wg       sync.WaitGroup
-			start    = make(chan struct{})
-			statuses [3 * n]int
-			bodies   [3 * n][]byte
-			errs     [3 * n]error
-		)
-		for i := range 3 * n {
-			in := instances[i%2]
-			wg.Go(func() {
-				<-start
-				statuses[i], bodies[i], errs[i] = send(t.Context(), http.MethodPost, in.base+"/register", token, clientBody)
-			})
-		}
-		close(start)
-		wg.Wait()
+		statuses, bodies, errs := registerAtOnce(t, instances, token, 3*n)
 		created := [2]int{}
-		for i := range 3 * n {
+		for i := range statuses {
 			switch {
 			case errs[i] != nil:
 				t.Errorf("registration %d: %v", i, errs[i])
@@ -394,6 +364,26 @@ func TestMultiInstance(t *testing.T) {
 			t.Errorf("an initial access token reached the log:\n%s", logs)
 		}
 	}
+}
+
+// registerAtOnce sends n registrations with token at the same moment,
+// alternating between the instances (registration i goes to instance
+// i%len(instances)), and returns each one's status, body and error.
+func registerAtOnce(t *testing.T, instances []*instance, token string, n int) (statuses []int, bodies [][]byte, errs []error) {
+	t.Helper()
+	statuses, bodies, errs = make([]int, n), make([][]byte, n), make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		in := instances[i%len(instances)]
+		wg.Go(func() {
+			<-start
+			statuses[i], bodies[i], errs[i] = send(t.Context(), http.MethodPost, in.base+"/register", token, clientBody)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses, bodies, errs
 }
 
 // tcpProxy forwards TCP connections from a fixed local address to the
