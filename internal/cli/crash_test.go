@@ -85,6 +85,10 @@ func crashRun(t *testing.T, bin string, args ...string) (acked []crashClient, se
 		nAcked   atomic.Int64
 		inFlight atomic.Int64
 		wg       sync.WaitGroup
+		// killing is set before SIGKILL is sent: a request that fails
+		// after it may have been cut by the kill. killed is closed after
+		// the signal and stops the loops.
+		killing atomic.Bool
 	)
 	killed := make(chan struct{})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -107,9 +111,7 @@ func crashRun(t *testing.T, bin string, args ...string) (acked []crashClient, se
 				r, err := hardDo(ctx, c, "POST", p.issuer+"/register", "", body)
 				inFlight.Add(-1)
 				if err != nil {
-					select {
-					case <-killed: // the server is gone: expected
-					default:
+					if !killing.Load() { // else the server is gone: expected
 						mu.Lock()
 						failures = append(failures, fmt.Sprintf("%s before the kill: %v", name, err))
 						mu.Unlock()
@@ -154,6 +156,9 @@ func crashRun(t *testing.T, bin string, args ...string) (acked []crashClient, se
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// Set killing before the signal: a worker whose request the kill cuts
+	// may see the error before the main goroutine returns from Signal.
+	killing.Store(true)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("SIGKILL: %v", err)
 	}
