@@ -45,6 +45,13 @@
 // commit durable against power loss, at the cost of a sync to disk per
 // commit (per batch of writes, not per write).
 //
+// Checkpoints, which copy the pages of the write-ahead log back into the
+// database file, run in the background on a connection of their own, at
+// most every 100 ms while writes come in, so that writes do not wait for
+// them. The log restarts from its beginning once it is past 8,000 pages
+// (32 MiB), in a short checkpoint run by the writer itself; the -wal file
+// therefore stays at about that size at most.
+//
 // The file, and the -wal and -shm files SQLite keeps beside it, must be on a
 // local file system: WAL mode does not work over a network file system.
 //
@@ -89,7 +96,13 @@ const maxReaders = 8
 type Store struct {
 	writer *sql.DB // one connection; every write goes through it
 	reader *sql.DB // query-only connections
-	closed atomic.Bool
+	// checkpointer is the connection of the checkpointer goroutine
+	// (runCheckpointer), which committed wakes and which closes
+	// checkpointerDone when it has returned.
+	checkpointer     *sql.DB
+	committed        chan struct{}
+	checkpointerDone chan struct{}
+	closed           atomic.Bool
 
 	// Statements of the hot read paths, prepared once on the reader pool
 	// (database/sql keeps one prepared copy per connection), so SQLite
@@ -161,7 +174,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 		"foreign_keys(1)",
 		"synchronous(" + syncMode + ")",
 	}
-	writer, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"journal_mode(WAL)"}), "_txlock=immediate"))
+	writer, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"journal_mode(WAL)", fmt.Sprintf("wal_autocheckpoint(%d)", writerAutocheckpoint)}), "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
@@ -176,7 +189,15 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	}
 	reader.SetMaxOpenConns(maxReaders)
 	reader.SetMaxIdleConns(maxReaders)
-	s := &Store{writer: writer, reader: reader}
+	checkpointer, err := sql.Open("sqlite", dsn(abs, common))
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	checkpointer.SetMaxOpenConns(1)
+	checkpointer.SetMaxIdleConns(1)
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer}
 
 	if err := s.initRetrying(ctx, busy); err != nil {
 		s.Close()
@@ -199,7 +220,10 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	s.queue = make(chan *writeOp) // unbuffered: see runWriter
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
+	s.committed = make(chan struct{}, 1)
+	s.checkpointerDone = make(chan struct{})
 	go s.runWriter()
+	go s.runCheckpointer()
 	return s, nil
 }
 
@@ -270,6 +294,7 @@ func (s *Store) Close() error {
 		if s.quit != nil {
 			close(s.quit)
 			<-s.writerDone
+			<-s.checkpointerDone
 		}
 		for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
 			if st != nil {
@@ -281,7 +306,7 @@ func (s *Store) Close() error {
 				errs = append(errs, st.Close())
 			}
 		}
-		errs = append(errs, s.writer.Close(), s.reader.Close())
+		errs = append(errs, s.writer.Close(), s.reader.Close(), s.checkpointer.Close())
 	})
 	return errors.Join(errs...)
 }

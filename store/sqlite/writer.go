@@ -204,6 +204,8 @@ func (s *Store) runBatch(batch []*writeOp) {
 		// either way: roll back on the connection itself, the writer's
 		// only one, so that the next batch can begin.
 		_, _ = s.writer.ExecContext(bg, "ROLLBACK")
+	} else {
+		s.notifyCommitted()
 	}
 	answer()
 }
