@@ -1,6 +1,7 @@
 package clientreg
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clientreg/clientreg/internal/fetch"
@@ -837,20 +839,35 @@ func writeErrorBody(w http.ResponseWriter, e *Error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer putJSONBuffer(buf)
 	// Not json.Marshal: it would HTML-escape <, > and & in the output of
 	// ClientInformation.MarshalJSON, and values must be echoed byte-exact.
-	var sb strings.Builder
-	enc := json.NewEncoder(&sb)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	b := []byte(strings.TrimSuffix(sb.String(), "\n"))
-	if err != nil {
-		b = []byte(`{"error":"server_error"}`)
+	b := []byte(`{"error":"server_error"}`)
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
+	} else {
+		b = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// jsonBuffers holds the buffers writeJSON encodes responses into, so that
+// a response costs no new buffer.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putJSONBuffer returns buf to jsonBuffers, unless it grew past what a
+// usual response needs: one outsized response must not stay in memory.
+func putJSONBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 64<<10 {
+		return
+	}
+	buf.Reset()
+	jsonBuffers.Put(buf)
 }
 
 // parseHTTPURL parses an absolute http or https URL with a host.

@@ -259,7 +259,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if *o.requestTimeout <= 0 {
 		return &usageError{err: errors.New("serve: invalid value for --request-timeout: must be positive"), hint: `Run "clientreg serve -help" for usage.`}
 	}
-	log := newLogger(*o.logFormat, stderr)
+	// The log is buffered (see logBuffer); whatever way serve returns,
+	// what is buffered is written out.
+	log, logBuf := bufferedLogger(*o.logFormat, stderr)
+	defer logBuf.Flush()
 
 	// The configuration file is read first: a mistake in it must not
 	// leave a new database or key file behind.
@@ -373,6 +376,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	go sweepExpired(ctx, st, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	_ = logBuf.Flush() // the lines before it come before it
 	fmt.Fprintf(stderr, "listening on %s\n", issuer)
 	log.Info("serving", "addr", ln.Addr().String(), "issuer", issuer, "registration", *o.registration, "db", o.store.db.describe())
 
