@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"unicode/utf8"
 )
 
@@ -34,9 +33,13 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("malformed JSON near byte %d", e.Offset)
 }
 
-// CheckObject reports whether data is one well-formed JSON object in valid
-// UTF-8 (surrounding white space allowed), in which no object repeats a member
-// name and nesting stays within maxDepth levels.
+// CheckObject reports whether data is one well-formed JSON object (RFC 8259)
+// in valid UTF-8 (surrounding white space allowed), in which no object
+// repeats a member name and nesting stays within maxDepth levels. Member
+// names are compared as decoded, so "a" and "\u0061" are the same name.
+//
+// It scans data once, without building values or tokens: it runs on every
+// request body and on every write of stored metadata.
 func CheckObject(data []byte, maxDepth int) error {
 	if !utf8.Valid(data) {
 		return ErrInvalidUTF8
@@ -48,60 +51,273 @@ func CheckObject(data []byte, maxDepth int) error {
 		}
 		return ErrNotObject
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := checkValue(dec, 0, maxDepth); err != nil {
+	s := scanner{data: data, maxDepth: maxDepth}
+	if err := s.value(0); err != nil {
 		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &SyntaxError{Offset: dec.InputOffset()}
+	s.skipSpace()
+	if s.i != len(data) {
+		return s.syntaxError()
 	}
 	return nil
 }
 
-func checkValue(dec *json.Decoder, depth, maxDepth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return &SyntaxError{Offset: dec.InputOffset()}
+// scanner checks a JSON document from data[i] on.
+type scanner struct {
+	data     []byte
+	i        int
+	maxDepth int
+}
+
+func (s *scanner) syntaxError() error { return &SyntaxError{Offset: int64(s.i)} }
+
+// skipSpace skips JSON white space: space, tab, line feed, carriage return.
+func (s *scanner) skipSpace() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
+}
+
+// value checks one value at nesting depth depth: a container found here is
+// at depth+1.
+func (s *scanner) value(depth int) error {
+	s.skipSpace()
+	if s.i >= len(s.data) {
+		return s.syntaxError()
+	}
+	switch c := s.data[s.i]; {
+	case c == '{' || c == '[':
+		if depth+1 > s.maxDepth {
+			return ErrTooDeep
+		}
+		if c == '{' {
+			return s.object(depth + 1)
+		}
+		return s.array(depth + 1)
+	case c == '"':
+		_, err := s.str(false)
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || ('0' <= c && c <= '9'):
+		return s.number()
+	default:
+		return s.syntaxError()
+	}
+}
+
+// object checks the object that starts at data[i], at depth depth.
+func (s *scanner) object(depth int) error {
+	s.i++ // {
+	s.skipSpace()
+	if s.i < len(s.data) && s.data[s.i] == '}' {
+		s.i++
 		return nil
 	}
-	if depth+1 > maxDepth {
-		return ErrTooDeep
+	// Most objects have few members: their names are compared in a
+	// slice; a map takes over past len(small).
+	var small [16][]byte
+	names := small[:0]
+	var many map[string]struct{}
+	for {
+		s.skipSpace()
+		if s.i >= len(s.data) || s.data[s.i] != '"' {
+			return s.syntaxError()
+		}
+		name, err := s.str(true)
+		if err != nil {
+			return err
+		}
+		if many != nil {
+			if _, dup := many[string(name)]; dup {
+				return &DuplicateError{Name: string(name)}
+			}
+			many[string(name)] = struct{}{}
+		} else {
+			for _, n := range names {
+				if bytes.Equal(n, name) {
+					return &DuplicateError{Name: string(name)}
+				}
+			}
+			if len(names) < len(small) {
+				names = append(names, name)
+			} else {
+				many = make(map[string]struct{}, 2*len(small))
+				for _, n := range names {
+					many[string(n)] = struct{}{}
+				}
+				many[string(name)] = struct{}{}
+			}
+		}
+		s.skipSpace()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			return s.syntaxError()
+		}
+		s.i++
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.i >= len(s.data) {
+			return s.syntaxError()
+		}
+		switch s.data[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.syntaxError()
+		}
 	}
-	switch d {
-	case '{':
-		seen := make(map[string]struct{})
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return &SyntaxError{Offset: dec.InputOffset()}
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return &SyntaxError{Offset: dec.InputOffset()}
-			}
-			if _, dup := seen[k]; dup {
-				return &DuplicateError{Name: k}
-			}
-			seen[k] = struct{}{}
-			if err := checkValue(dec, depth+1, maxDepth); err != nil {
-				return err
-			}
+}
+
+// array checks the array that starts at data[i], at depth depth.
+func (s *scanner) array(depth int) error {
+	s.i++ // [
+	s.skipSpace()
+	if s.i < len(s.data) && s.data[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := s.value(depth); err != nil {
+			return err
 		}
-	case '[':
-		for dec.More() {
-			if err := checkValue(dec, depth+1, maxDepth); err != nil {
-				return err
-			}
+		s.skipSpace()
+		if s.i >= len(s.data) {
+			return s.syntaxError()
 		}
+		switch s.data[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.syntaxError()
+		}
+	}
+}
+
+// str checks the string that starts at data[i]. With decode, it returns
+// the string's value, decoded as encoding/json decodes it (an invalid
+// surrogate escape becomes U+FFFD): a part of data unless the string has
+// escapes.
+func (s *scanner) str(decode bool) ([]byte, error) {
+	start := s.i
+	s.i++ // "
+	escaped := false
+	for s.i < len(s.data) {
+		switch c := s.data[s.i]; {
+		case c == '"':
+			s.i++
+			raw := s.data[start:s.i]
+			if !decode {
+				return nil, nil
+			}
+			if !escaped {
+				return raw[1 : len(raw)-1], nil
+			}
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, &SyntaxError{Offset: int64(start)}
+			}
+			return []byte(v), nil
+		case c == '\\':
+			escaped = true
+			if s.i+1 >= len(s.data) {
+				s.i++
+				return nil, s.syntaxError()
+			}
+			switch s.data[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.data) || !isHex4(s.data[s.i+2:s.i+6]) {
+					s.i++
+					return nil, s.syntaxError()
+				}
+				s.i += 6
+			default:
+				s.i++
+				return nil, s.syntaxError()
+			}
+		case c < 0x20:
+			return nil, s.syntaxError()
+		default:
+			s.i++
+		}
+	}
+	return nil, s.syntaxError()
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// literal checks that data[i:] starts with lit.
+func (s *scanner) literal(lit string) error {
+	if !bytes.HasPrefix(s.data[s.i:], []byte(lit)) {
+		return s.syntaxError()
+	}
+	s.i += len(lit)
+	return nil
+}
+
+// number checks the number that starts at data[i]:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() error {
+	if s.data[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.data) && s.data[s.i] == '0':
+		s.i++
+	case s.i < len(s.data) && '1' <= s.data[s.i] && s.data[s.i] <= '9':
+		s.digits()
 	default:
-		return &SyntaxError{Offset: dec.InputOffset()}
+		return s.syntaxError()
 	}
-	if _, err := dec.Token(); err != nil { // closing delimiter
-		return &SyntaxError{Offset: dec.InputOffset()}
+	if s.i < len(s.data) && s.data[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return s.syntaxError()
+		}
+	}
+	if s.i < len(s.data) && (s.data[s.i] == 'e' || s.data[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.data) && (s.data[s.i] == '+' || s.data[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return s.syntaxError()
+		}
 	}
 	return nil
+}
+
+// digits skips decimal digits and returns how many.
+func (s *scanner) digits() int {
+	n := 0
+	for s.i < len(s.data) && '0' <= s.data[s.i] && s.data[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
 }
