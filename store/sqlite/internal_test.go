@@ -101,6 +101,48 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	}
 }
 
+// TestLogRestarts checks that the log starts over once it holds
+// restartPages pages, although every checkpoint but the writer's restart
+// checkpoint runs while writes come in: the -wal file stays far smaller than
+// what was written. SQLite's own automatic checkpoint, at
+// writerAutocheckpoint pages, is far beyond what this test writes.
+func TestLogRestarts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	const restart = 50 // pages
+	s, err := open(ctx, path, Options{}, restart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	meta := clientreg.Metadata{ClientName: strings.Repeat("x", 2000)}
+	const rounds, perRound = 20, 100
+	for r := range rounds {
+		for i := range perRound {
+			id := fmt.Sprintf("c%02d-%03d", r, i)
+			c := &clientreg.Client{ID: id, Revision: 1, TokenHash: []byte("t" + id), Metadata: meta}
+			if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(checkpointInterval / 4)
+	}
+	// 2,000 clients of 2 KB: at least 1,000 pages of log without a restart.
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written := int64(rounds * perRound * 2000); fi.Size() > written/3 {
+		t.Errorf("-wal file of %d bytes after %d bytes of clients: the log did not start over at %d pages", fi.Size(), written, restart)
+	}
+	for r := range rounds {
+		id := fmt.Sprintf("c%02d-%03d", r, perRound-1)
+		if c, err := s.GetClient(ctx, id); err != nil || c.Metadata.ClientName != meta.ClientName {
+			t.Fatalf("GetClient(%s) after the restarts: %v", id, err)
+		}
+	}
+}
+
 // TestWriterBeginsImmediate checks that write transactions take the write
 // lock when they begin, so that they never fail midway with SQLITE_BUSY.
 func TestWriterBeginsImmediate(t *testing.T) {

@@ -48,9 +48,9 @@
 // Checkpoints, which copy the pages of the write-ahead log back into the
 // database file, run in the background on a connection of their own, at
 // most every 100 ms while writes come in, so that writes do not wait for
-// them. The log restarts from its beginning once it is past 8,000 pages
-// (32 MiB), in a short checkpoint run by the writer itself; the -wal file
-// therefore stays at about that size at most.
+// them. Once the log holds 8,000 pages (32 MiB), the writer runs a short
+// checkpoint between two batches and the log starts over from its
+// beginning; the -wal file therefore stays at about that size.
 //
 // The file, and the -wal and -shm files SQLite keeps beside it, must be on a
 // local file system: WAL mode does not work over a network file system.
@@ -70,6 +70,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,11 +98,16 @@ type Store struct {
 	writer *sql.DB // one connection; every write goes through it
 	reader *sql.DB // query-only connections
 	// checkpointer is the connection of the checkpointer goroutine
-	// (runCheckpointer), which committed wakes and which closes
-	// checkpointerDone when it has returned.
+	// (runCheckpointer, see checkpoint.go), which committed wakes and which
+	// closes checkpointerDone when it has returned. It asks the writer
+	// goroutine to restart the log on restart once the log holds
+	// restartPages pages, and syncs the database file through dbFile.
 	checkpointer     *sql.DB
 	committed        chan struct{}
+	restart          chan struct{}
 	checkpointerDone chan struct{}
+	restartPages     int
+	dbFile           *os.File
 	closed           atomic.Bool
 
 	// Statements of the hot read paths, prepared once on the reader pool
@@ -146,6 +152,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // OpenWithOptions is like Open, with the settings of opts.
 func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, error) {
+	return open(ctx, path, opts, restartPages)
+}
+
+// open is OpenWithOptions with the log restarted at restartPages pages
+// (tests use fewer).
+func open(ctx context.Context, path string, opts Options, restartPages int) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
 	}
@@ -197,7 +209,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	}
 	checkpointer.SetMaxOpenConns(1)
 	checkpointer.SetMaxIdleConns(1)
-	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer}
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, restartPages: restartPages}
 
 	if err := s.initRetrying(ctx, busy); err != nil {
 		s.Close()
@@ -221,6 +233,12 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
 	s.committed = make(chan struct{}, 1)
+	s.restart = make(chan struct{}, 1)
+	// Read-only is enough for fsync. Without it, the writer's checkpoints
+	// sync more.
+	if f, err := os.Open(abs); err == nil {
+		s.dbFile = f
+	}
 	s.checkpointerDone = make(chan struct{})
 	go s.runWriter()
 	go s.runCheckpointer()
@@ -307,6 +325,9 @@ func (s *Store) Close() error {
 			}
 		}
 		errs = append(errs, s.writer.Close(), s.reader.Close(), s.checkpointer.Close())
+		if s.dbFile != nil {
+			errs = append(errs, s.dbFile.Close())
+		}
 	})
 	return errors.Join(errs...)
 }

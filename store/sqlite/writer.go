@@ -93,8 +93,10 @@ func (s *Store) writeErr(ctx context.Context, op string, err error) error {
 // runWriter is the writer goroutine: it takes the operations queued on
 // s.queue, as many as are waiting (at least one, at most maxBatch), runs
 // them in one transaction and commits it, then answers each. It never waits
-// for a batch to fill: a lone operation runs at once. It returns when
-// s.quit is closed, after the batch under way.
+// for a batch to fill: a lone operation runs at once. Between batches it
+// also runs the checkpoint that restarts the log when the checkpointer asks
+// (see restartLog). It returns when s.quit is closed, after the batch under
+// way.
 func (s *Store) runWriter() {
 	defer close(s.writerDone)
 	batch := make([]*writeOp, 0, maxBatch)
@@ -102,6 +104,9 @@ func (s *Store) runWriter() {
 		select {
 		case w := <-s.queue:
 			batch = append(batch[:0], w)
+		case <-s.restart:
+			s.restartLog()
+			continue
 		case <-s.quit:
 			return
 		}
