@@ -166,18 +166,8 @@ func (s *scanner) object(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.i >= len(s.data) {
-			return s.syntaxError()
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.syntaxError()
+		if more, err := s.next('}'); !more || err != nil {
+			return err
 		}
 	}
 }
@@ -194,20 +184,27 @@ func (s *scanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.i >= len(s.data) {
-			return s.syntaxError()
+		if more, err := s.next(']'); !more || err != nil {
+			return err
 		}
+	}
+}
+
+// next reads what follows a member or an element of a container that ends
+// with end: a comma (more is true) or end (more is false).
+func (s *scanner) next(end byte) (more bool, err error) {
+	s.skipSpace()
+	if s.i < len(s.data) {
 		switch s.data[s.i] {
 		case ',':
 			s.i++
-		case ']':
+			return true, nil
+		case end:
 			s.i++
-			return nil
-		default:
-			return s.syntaxError()
+			return false, nil
 		}
 	}
+	return false, s.syntaxError()
 }
 
 // str checks the string that starts at data[i]. With decode, it returns
