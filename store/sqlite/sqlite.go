@@ -97,11 +97,13 @@ const maxReaders = 8
 type Store struct {
 	writer *sql.DB // one connection; every write goes through it
 	reader *sql.DB // query-only connections
-	// checkpointer is the connection of the checkpointer goroutine
-	// (runCheckpointer, see checkpoint.go), which committed wakes and which
-	// closes checkpointerDone when it has returned. It asks the writer
-	// goroutine to restart the log on restart once the log holds
-	// restartPages pages, and syncs the database file through dbFile.
+	// Checkpoints (see checkpoint.go): checkpointer is the connection of
+	// the checkpointer goroutine (runCheckpointer), which the writer wakes
+	// on committed after each commit and which closes checkpointerDone
+	// when it has returned. Once the log holds restartPages pages, it asks
+	// the writer goroutine on restart to run the checkpoint that lets the
+	// log start over. It syncs the database file through dbFile, nil if
+	// the file could not be opened.
 	checkpointer     *sql.DB
 	committed        chan struct{}
 	restart          chan struct{}
@@ -155,9 +157,9 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*Store, er
 	return open(ctx, path, opts, restartPages)
 }
 
-// open is OpenWithOptions with the log restarted at restartPages pages
-// (tests use fewer).
-func open(ctx context.Context, path string, opts Options, restartPages int) (*Store, error) {
+// open is OpenWithOptions with the log restarted at restartAt pages (tests
+// use fewer than restartPages).
+func open(ctx context.Context, path string, opts Options, restartAt int) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: want the path of a database file", path)
 	}
@@ -209,7 +211,7 @@ func open(ctx context.Context, path string, opts Options, restartPages int) (*St
 	}
 	checkpointer.SetMaxOpenConns(1)
 	checkpointer.SetMaxIdleConns(1)
-	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, restartPages: restartPages}
+	s := &Store{writer: writer, reader: reader, checkpointer: checkpointer, restartPages: restartAt}
 
 	if err := s.initRetrying(ctx, busy); err != nil {
 		s.Close()
@@ -234,8 +236,8 @@ func open(ctx context.Context, path string, opts Options, restartPages int) (*St
 	s.writerDone = make(chan struct{})
 	s.committed = make(chan struct{}, 1)
 	s.restart = make(chan struct{}, 1)
-	// Read-only is enough for fsync. Without it, the writer's checkpoints
-	// sync more.
+	// Read-only is enough for fsync. Without the file, the checkpointer
+	// leaves the sync to the writer's checkpoints, which then take longer.
 	if f, err := os.Open(abs); err == nil {
 		s.dbFile = f
 	}
