@@ -8,6 +8,25 @@ import (
 	"strings"
 )
 
+// EncodeStoredMetadata returns the form of m that a store keeps and that
+// DecodeStoredMetadata reads back. It is Metadata.MarshalJSON's output, not
+// json.Marshal's, which would compact and HTML-escape it and so change the
+// bytes of json.RawMessage members. It also decodes that output as strictly
+// as a request body, so that metadata which could not be read back (a
+// library caller's, which no request validated) is refused rather than
+// stored. Its errors are about storage, not for the sender of a request.
+func EncodeStoredMetadata(m Metadata) ([]byte, error) {
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode metadata: %v", err)
+	}
+	var check Metadata
+	if err := check.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
+	}
+	return b, nil
+}
+
 // DecodeStoredMetadata decodes metadata that a store wrote: data is trusted
 // to be what Metadata.MarshalJSON produced, as kept by the store. It is for
 // stores, which decode every client they read; request bodies go through

@@ -121,6 +121,33 @@ func TestDecodeStoredMetadata(t *testing.T) {
 	}
 }
 
+// TestEncodeStoredMetadata checks that EncodeStoredMetadata writes
+// MarshalJSON's bytes, which DecodeStoredMetadata reads back, and refuses
+// metadata whose encoding could not be read back.
+func TestEncodeStoredMetadata(t *testing.T) {
+	for i, m := range storedMetadataValues() {
+		b, err := clientreg.EncodeStoredMetadata(m)
+		if err != nil {
+			t.Fatalf("value %d: %v", i, err)
+		}
+		if want, _ := m.MarshalJSON(); !bytes.Equal(b, want) {
+			t.Errorf("value %d: EncodeStoredMetadata = %s, MarshalJSON = %s", i, b, want)
+		}
+		if back, err := clientreg.DecodeStoredMetadata(b); err != nil || !reflect.DeepEqual(back, m) {
+			t.Errorf("value %d: read back as %#v, %v; want %#v", i, back, err, m)
+		}
+	}
+	for name, m := range map[string]clientreg.Metadata{
+		"an invalid language tag": {Localized: map[string]string{"client_name#not a tag": "x"}},
+		"a nil extension value":   {Extensions: map[string]json.RawMessage{"x": nil}},
+		"an invalid extension":    {Extensions: map[string]json.RawMessage{"x": json.RawMessage(`{`)}},
+	} {
+		if b, err := clientreg.EncodeStoredMetadata(m); err == nil {
+			t.Errorf("%s: encoded as %s, want an error", name, b)
+		}
+	}
+}
+
 // storedDecodeDocuments are documents MarshalJSON does not write that the
 // strict decoder accepts: white space, nulls, escaped names, server-managed
 // members, members in any order, PostgreSQL jsonb's layout.

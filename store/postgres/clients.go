@@ -63,7 +63,7 @@ WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2
 // they cannot deadlock.
 func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
 	}
@@ -184,7 +184,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	if !storableID(c.ID) {
 		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
 	}
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
 	}
@@ -343,23 +343,6 @@ func scanClient(row pgx.Row) (*clientreg.Client, error) {
 	c.PreviousSecretExpiresAt = fromNullTime(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullTime(prevExp)
 	return &c, nil
-}
-
-// encodeMetadata returns the JSON form of m that the clients table keeps. It
-// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
-// output, which changes the bytes of json.RawMessage members. It also
-// decodes the result, so that a value that could not be read back is
-// refused rather than stored.
-func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
-	b, err := m.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode metadata: %v", err)
-	}
-	var check clientreg.Metadata
-	if err := check.UnmarshalJSON(b); err != nil {
-		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
-	}
-	return b, nil
 }
 
 // nullTime returns t for a timestamptz column, NULL for the zero time.

@@ -44,7 +44,7 @@ LIMIT 1`
 // begins (BEGIN IMMEDIATE).
 func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
 	const op = "create client"
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
@@ -115,7 +115,7 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 // client, in that order of precedence; on error nothing is written.
 func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	const op = "update client"
-	meta, err := encodeMetadata(c.Metadata)
+	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
 	}
@@ -337,22 +337,4 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any)
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, q, args...)
-}
-
-// encodeMetadata returns the JSON form of m that the clients table keeps. It
-// calls MarshalJSON directly: json.Marshal would compact and HTML-escape the
-// output, which changes the bytes of json.RawMessage members. It also
-// decodes the result as strictly as a request body, so that a value that
-// could not be read back is refused rather than stored; reads then decode
-// with clientreg.DecodeStoredMetadata, which trusts what was stored.
-func encodeMetadata(m clientreg.Metadata) ([]byte, error) {
-	b, err := m.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode metadata: %v", err)
-	}
-	var check clientreg.Metadata
-	if err := check.UnmarshalJSON(b); err != nil {
-		return nil, fmt.Errorf("metadata does not survive its JSON encoding: %v", err)
-	}
-	return b, nil
 }
