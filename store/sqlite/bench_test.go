@@ -70,18 +70,27 @@ func benchCreated(b *testing.B, s *sqlite.Store, n int) []*clientreg.Client {
 	return cs
 }
 
-func BenchmarkCreate(b *testing.B) {
-	s := benchStore(b)
+// benchParallel runs op in parallel, as the server calls the store
+// (SetParallelism(8)), until the benchmark has run b.N times.
+func benchParallel(b *testing.B, op func(ctx context.Context) error) {
+	b.Helper()
 	ctx := context.Background()
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if err := s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{}); err != nil {
+			if err := op(ctx); err != nil {
 				b.Error(err)
 				return
 			}
 		}
+	})
+}
+
+func BenchmarkCreate(b *testing.B) {
+	s := benchStore(b)
+	benchParallel(b, func(ctx context.Context) error {
+		return s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{})
 	})
 }
 
@@ -107,51 +116,30 @@ func BenchmarkCreateLimited(b *testing.B) {
 		b.Fatal(err)
 	}
 	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: time.Now(), MaxClients: 10}
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			c := benchClient()
-			c.Policy = c.ID
-			if err := s.CreateClient(ctx, c, opts); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	benchParallel(b, func(ctx context.Context) error {
+		c := benchClient()
+		c.Policy = c.ID
+		return s.CreateClient(ctx, c, opts)
 	})
 }
 
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b)
 	cs := benchCreated(b, s, 1000)
-	ctx := context.Background()
 	var next atomic.Int64
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.GetClient(ctx, cs[next.Add(1)%int64(len(cs))].ID); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	benchParallel(b, func(ctx context.Context) error {
+		_, err := s.GetClient(ctx, cs[next.Add(1)%int64(len(cs))].ID)
+		return err
 	})
 }
 
 func BenchmarkGetByTokenHash(b *testing.B) {
 	s := benchStore(b)
 	cs := benchCreated(b, s, 1000)
-	ctx := context.Background()
 	var next atomic.Int64
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.GetClientByTokenHash(ctx, cs[next.Add(1)%int64(len(cs))].TokenHash); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	benchParallel(b, func(ctx context.Context) error {
+		_, err := s.GetClientByTokenHash(ctx, cs[next.Add(1)%int64(len(cs))].TokenHash)
+		return err
 	})
 }
 
@@ -194,16 +182,8 @@ func BenchmarkUpdateSerial(b *testing.B) {
 func BenchmarkDelete(b *testing.B) {
 	s := benchStore(b)
 	cs := benchCreated(b, s, b.N)
-	ctx := context.Background()
 	var next atomic.Int64
-	b.SetParallelism(8)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.DeleteClient(ctx, cs[next.Add(1)-1].ID); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	benchParallel(b, func(ctx context.Context) error {
+		return s.DeleteClient(ctx, cs[next.Add(1)-1].ID)
 	})
 }

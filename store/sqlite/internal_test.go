@@ -198,11 +198,7 @@ func TestWriterBeginsImmediate(t *testing.T) {
 // never scan the clients table.
 func TestQueryPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStore(t)
 	args := make([]any, 15)
 	for i := range args {
 		args[i] = []byte{byte(i)}
@@ -282,6 +278,26 @@ func TestMapErr(t *testing.T) {
 	}
 }
 
+// testStore opens a store on a new file, closed at the end of the test.
+func testStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// wantWriterWorks checks that the writer still commits a write, after what
+// the caller did to it.
+func wantWriterWorks(t *testing.T, s *Store, after string) {
+	t.Helper()
+	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
+		t.Errorf("CreateClient %s: %v", after, err)
+	}
+}
+
 // batchOp returns a write operation running fn, for runBatch.
 func batchOp(fn func(ctx context.Context, tx *sql.Tx) error) *writeOp {
 	return &writeOp{ctx: context.Background(), fn: fn, done: make(chan error, 1)}
@@ -329,11 +345,7 @@ func stored(t *testing.T, s *Store, ids ...string) map[string]bool {
 // TestBatchIsolatesFailures runs a batch in which some operations fail: each
 // failure rolls back its own statements only, and gets its own error.
 func TestBatchIsolatesFailures(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStore(t)
 	boom := errors.New("boom")
 	ops := []*writeOp{
 		createOp(s, "a"),
@@ -366,11 +378,7 @@ func TestBatchIsolatesFailures(t *testing.T) {
 // TestBatchAbort breaks the transaction of a batch midway: every operation
 // fails, those that had succeeded included, and nothing is stored.
 func TestBatchAbort(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStore(t)
 	ops := []*writeOp{
 		createOp(s, "a"),
 		batchOp(func(ctx context.Context, tx *sql.Tx) error {
@@ -388,20 +396,14 @@ func TestBatchAbort(t *testing.T) {
 	if got := stored(t, s, "a", "b"); len(got) > 0 {
 		t.Errorf("stored %v, want nothing", got)
 	}
-	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
-		t.Errorf("CreateClient after the aborted batch: %v", err)
-	}
+	wantWriterWorks(t, s, "after the aborted batch")
 }
 
 // TestBatchCommitFails makes the commit of a batch fail (a deferred foreign
 // key violation): every operation of the batch fails, nothing is stored, and
 // the writer goes on.
 func TestBatchCommitFails(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStore(t)
 	ops := []*writeOp{
 		createOp(s, "a"),
 		batchOp(func(ctx context.Context, tx *sql.Tx) error {
@@ -422,19 +424,13 @@ func TestBatchCommitFails(t *testing.T) {
 	if got := stored(t, s, "a", "b"); len(got) > 0 {
 		t.Errorf("stored %v, want nothing", got)
 	}
-	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
-		t.Errorf("CreateClient after the failed commit: %v", err)
-	}
+	wantWriterWorks(t, s, "after the failed commit")
 }
 
 // TestBatchSkipsCanceled checks that an operation whose caller gave up
 // before it started never runs and is not answered.
 func TestBatchSkipsCanceled(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testStore(t)
 	canceled := createOp(s, "canceled")
 	canceled.state.Store(opCanceled)
 	ok := createOp(s, "ok")
