@@ -358,6 +358,13 @@ func absorb(c *regClient, m map[string]any) []string {
 // read sends one read request (RFC 7592 §2.1) for c.
 func (r *runner) read(ctx context.Context, c *regClient, seq int64) outcome {
 	o, body := r.send(ctx, seq, http.MethodGet, c.uri, c.token, nil, http.StatusOK)
+	return clientInformation(o, body, c)
+}
+
+// clientInformation checks the client information response body of a read
+// or an update of c (RFC 7592 §3): it must name c. What it changes of c
+// (a rotated token, a new secret) is absorbed into c and counted in o.
+func clientInformation(o outcome, body []byte, c *regClient) outcome {
 	if o.errKind != "" {
 		return o
 	}
@@ -394,16 +401,7 @@ func (r *runner) updateBody(c *regClient, seq int64) []byte {
 // update sends one update request (RFC 7592 §2.2) for c.
 func (r *runner) update(ctx context.Context, c *regClient, seq int64) outcome {
 	o, body := r.send(ctx, seq, http.MethodPut, c.uri, c.token, r.updateBody(c, seq), http.StatusOK)
-	if o.errKind != "" {
-		return o
-	}
-	m, ok := decodeInfo(body)
-	if !ok || str(m, "client_id") != c.id {
-		o.errKind, o.sample = "bad_body", sampleOf(body)
-		return o
-	}
-	o.counters = absorb(c, m)
-	return o
+	return clientInformation(o, body, c)
 }
 
 // delete sends one delete request (RFC 7592 §2.3) for c.
