@@ -1,4 +1,5 @@
-# Shared helpers of docs/perf/scale.sh, sync.sh and pg.sh; sourced, not run.
+# Shared helpers of docs/perf/run.sh, scale.sh, sync.sh and pg.sh; sourced,
+# not run.
 #
 # Every clientreg server is started here on 127.0.0.1, under `timeout`, and
 # stopped by PID on exit (also on error or Ctrl-C). Every load run is bounded
