@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -288,4 +290,43 @@ func Median(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// ReadReports reads the clientreg-bench JSON reports in dir, in file name
+// order. Other files, another tool's JSON included, are skipped. A report
+// without a label is labelled with its file name, less ".json".
+func ReadReports(dir string) ([]*Report, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var reps []*Report
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r Report
+		if err := json.Unmarshal(b, &r); err != nil || r.Tool != "clientreg-bench" {
+			continue
+		}
+		if r.Label == "" {
+			r.Label = strings.TrimSuffix(filepath.Base(f), ".json")
+		}
+		reps = append(reps, &r)
+	}
+	return reps, nil
+}
+
+// Thousands formats v rounded to an integer, with comma separators.
+func Thousands(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	start := 0
+	if s[0] == '-' {
+		start = 1
+	}
+	for i := len(s) - 3; i > start; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -19,7 +19,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -123,24 +122,13 @@ func run(dir, svgFile, summaryFile string, md bool, stdout io.Writer) error {
 // label, clientreg first, then the peers, then any other label. It also
 // returns the runs' concurrency, or 0 if they differ.
 func load(dir string) ([]bench.Summary, int, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	reps, err := bench.ReadReports(dir)
 	if err != nil {
 		return nil, 0, err
 	}
 	byLabel := map[string][]*bench.Report{}
 	conc := -1
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, 0, err
-		}
-		var r bench.Report
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", f, err)
-		}
-		if r.Tool != "clientreg-bench" {
-			continue
-		}
+	for _, r := range reps {
 		switch conc {
 		case -1:
 			conc = r.Settings.Concurrency
@@ -148,11 +136,7 @@ func load(dir string) ([]bench.Summary, int, error) {
 		default:
 			conc = 0
 		}
-		label := r.Label
-		if label == "" {
-			label = strings.TrimSuffix(filepath.Base(f), ".json")
-		}
-		byLabel[label] = append(byLabel[label], &r)
+		byLabel[r.Label] = append(byLabel[r.Label], r)
 	}
 	if len(byLabel) == 0 {
 		return nil, 0, errors.New("no clientreg-bench reports in " + dir)
@@ -246,7 +230,7 @@ func writeMarkdown(w io.Writer, out Output) {
 		fmt.Fprintf(w, "| %s |", phase)
 		for _, s := range out.Servers {
 			if ph, ok := s.Phase(phase); ok {
-				fmt.Fprintf(w, " %s | %.1f |", thousands(ph.RPS), ph.P99ms)
+				fmt.Fprintf(w, " %s | %.1f |", bench.Thousands(ph.RPS), ph.P99ms)
 			} else {
 				fmt.Fprint(w, " – | – |")
 			}
@@ -267,15 +251,6 @@ func writeMarkdown(w io.Writer, out Output) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", r.Target, m, met)
 	}
-}
-
-// thousands formats v without decimals and with thin thousands separators.
-func thousands(v float64) string {
-	s := fmt.Sprintf("%.0f", v)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // renderSVG draws two grouped bar charts, one group per phase and one bar
@@ -387,7 +362,7 @@ func color(label string) string {
 // label formats a bar's value: whole numbers from 100 up, one decimal below.
 func label(v float64) string {
 	if v >= 100 {
-		return thousands(v)
+		return bench.Thousands(v)
 	}
 	return fmt.Sprintf("%.1f", v)
 }
@@ -395,7 +370,7 @@ func label(v float64) string {
 // tick formats an axis value: whole numbers without decimals.
 func tick(v float64) string {
 	if v == math.Trunc(v) {
-		return thousands(v)
+		return bench.Thousands(v)
 	}
 	return fmt.Sprintf("%g", v)
 }

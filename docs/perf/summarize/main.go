@@ -70,25 +70,14 @@ type Output struct {
 }
 
 func run(dir, ratios, outFile string, w io.Writer) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	reps, err := bench.ReadReports(dir)
 	if err != nil {
 		return err
 	}
 	byLabel := map[string][]*bench.Report{}
 	var order []string
 	var o Output
-	for _, f := range files {
-		if filepath.Base(f) == "summary.json" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var r bench.Report
-		if err := json.Unmarshal(b, &r); err != nil || r.Tool != "clientreg-bench" {
-			continue // another tool's output
-		}
+	for _, r := range reps {
 		if strings.HasPrefix(r.Label, "pop-") && len(r.Phases) == 1 {
 			ph := r.Phases[0]
 			o.Population = append(o.Population, Chunk{Label: r.Label, OK: ph.OK, RPS: ph.RPS, P50ms: ph.P50ms, P99ms: ph.P99ms})
@@ -97,7 +86,7 @@ func run(dir, ratios, outFile string, w io.Writer) error {
 		if _, seen := byLabel[r.Label]; !seen {
 			order = append(order, r.Label)
 		}
-		byLabel[r.Label] = append(byLabel[r.Label], &r)
+		byLabel[r.Label] = append(byLabel[r.Label], r)
 	}
 	if len(order) == 0 && len(o.Population) == 0 {
 		return errors.New("no clientreg-bench reports in " + dir)
@@ -116,7 +105,7 @@ func run(dir, ratios, outFile string, w io.Writer) error {
 		for _, s := range o.Summaries {
 			for _, p := range s.Phases {
 				fmt.Fprintf(w, "| %s | %s | %d | %s | %.1f | %.1f | %.1f | %d |\n",
-					s.Label, p.Name, p.Runs, thousands(p.RPS), p.P50ms, p.P90ms, p.P99ms, p.Errors)
+					s.Label, p.Name, p.Runs, bench.Thousands(p.RPS), p.P50ms, p.P90ms, p.P99ms, p.Errors)
 			}
 		}
 	}
@@ -153,7 +142,7 @@ func run(dir, ratios, outFile string, w io.Writer) error {
 		fmt.Fprintln(w, "\n| population chunk | clients | req/s | p50 ms | p99 ms |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 		for _, c := range o.Population {
-			fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.1f |\n", c.Label, thousands(float64(c.OK)), thousands(c.RPS), c.P50ms, c.P99ms)
+			fmt.Fprintf(w, "| %s | %s | %s | %.1f | %.1f |\n", c.Label, bench.Thousands(float64(c.OK)), bench.Thousands(c.RPS), c.P50ms, c.P99ms)
 		}
 	}
 
@@ -180,13 +169,4 @@ func prefix(label string) string {
 func chunkNo(label string) int {
 	n, _ := strconv.Atoi(label[strings.LastIndexByte(label, '-')+1:])
 	return n
-}
-
-// thousands formats v rounded to an integer with comma separators.
-func thousands(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
