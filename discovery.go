@@ -2,6 +2,9 @@ package clientreg
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -182,4 +185,86 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 func wellKnownPath(issuer *url.URL) string {
 	p := strings.TrimSuffix(issuer.EscapedPath(), "/")
 	return "/.well-known/oauth-authorization-server" + p
+}
+
+// checkServerMetadata rejects a metadata document whose lists contradict
+// each other or the default scopes.
+func checkServerMetadata(m *ServerMetadata, defaultScopes []string) error {
+	for _, s := range defaultScopes {
+		if !validScopeToken(s) {
+			return fmt.Errorf("default scope %q is not a valid scope token", s)
+		}
+		if len(m.ScopesSupported) > 0 && !slices.Contains(m.ScopesSupported, s) {
+			return fmt.Errorf("default scope %q is not in ScopesSupported", s)
+		}
+	}
+	for _, s := range m.ScopesSupported {
+		if !validScopeToken(s) {
+			return fmt.Errorf("scope %q is not a valid scope token", s)
+		}
+	}
+	for _, am := range m.TokenEndpointAuthMethodsSupported {
+		if am == "" {
+			return errors.New("empty token endpoint auth method")
+		}
+	}
+	// Advertised must be enforceable: a response type whose grant types are
+	// not supported could never be registered.
+	for _, rt := range m.ResponseTypesSupported {
+		for _, g := range responseTypeGrants(rt) {
+			if !slices.Contains(m.GrantTypesSupported, g) {
+				return fmt.Errorf("response type %q needs grant type %q, which is not in GrantTypesSupported", rt, g)
+			}
+		}
+	}
+	return checkOIDCServerMetadata(m) // oidc.go
+}
+
+// serverMetadata returns the completed metadata for this request.
+func (h *Handler) serverMetadata(ctx context.Context) (*ServerMetadata, error) {
+	if h.static != nil {
+		return h.static, nil
+	}
+	m, err := h.metadata.ServerMetadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server metadata: %w", err)
+	}
+	return m.completed(h), nil
+}
+
+// MetadataHandler returns the RFC 8414 metadata document endpoint alone.
+func (h *Handler) MetadataHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(http.MethodGet, http.MethodHead).ServeHTTP(w, r)
+			return
+		}
+		h.serveMetadata(w, r)
+	})
+}
+
+// Metadata returns the server metadata document as published.
+func (h *Handler) Metadata(ctx context.Context) (*ServerMetadata, error) {
+	m, err := h.serverMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := *m
+	return &c, nil
+}
+
+// serveMetadata is the metadata document of RFC 8414 §3, which "MUST" be
+// served at the path formed by inserting "/.well-known/" and the
+// well-known URI suffix between the host and the path of the issuer
+// (§3.1; see wellKnownPath). RFC 8414 §3.2: "A successful response MUST
+// use the 200 OK HTTP status code and return a JSON object using the
+// "application/json" content type", whose "issuer" value MUST be identical
+// to the issuer identifier (§3.3; completed sets it from the Config).
+func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	m, err := h.serverMetadata(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }

@@ -8,12 +8,34 @@
 // same operations are methods for Go callers: Register, Read, Update and
 // Delete, returning *Error values that carry the RFC error code.
 //
-// The files follow the RFCs: metadata.go is the client metadata of RFC 7591
-// §2 and validate.go its validation pipeline; redirect.go holds the redirect
-// URI rules; register.go is RFC 7591 §3 (registration, the client information
-// response, initial access tokens); manage.go is RFC 7592; discovery.go is
-// RFC 8414; errors.go has every OAuth error; secrets.go says how credentials
-// are generated and stored; hooks.go has the extension points.
+// The files follow the RFCs, so that a reader audits each one by reading
+// down its file; the MUSTs of RFC 7591 §3, RFC 7592 §2 and RFC 8414 §3 are
+// quoted beside the branches that enforce them:
+//
+//   - handler.go: Handler, New and the route table (one pattern per method,
+//     one JSON 405 for the others).
+//   - config.go: Config, its defaults and its validation.
+//   - http.go: what every endpoint shares: reading a JSON body, the Bearer
+//     token, writing JSON and errors.
+//   - metadata.go: the client metadata of RFC 7591 §2; validate.go its
+//     validation pipeline; redirect.go the redirect URI rules; oidc.go the
+//     members of OpenID Connect Dynamic Client Registration 1.0.
+//   - register.go: RFC 7591 §3, the registration endpoint, the client
+//     information response and initial access tokens.
+//   - manage.go: RFC 7592, the client configuration endpoint (read, update,
+//     delete) and the recovery of a lost registration access token.
+//   - discovery.go: RFC 8414, the server metadata document.
+//   - softwarestatement.go: RFC 7591 §2.3 software statements and trusted
+//     issuers; policy.go registration policies.
+//   - clientauth.go: client authentication at the token endpoints (RFC 6749
+//     §2.3, RFC 7523 assertions); token.go the token endpoint (RFC 6749
+//     §4.4, client_credentials); introspect.go RFC 7662; revoke.go RFC
+//     7009.
+//   - limits.go: rate limits and request limits (RFC 7592 §5).
+//   - secrets.go: how credentials are generated, hashed and encrypted;
+//     storedecode.go the stored form of metadata; store.go the glue to
+//     the store package.
+//   - errors.go: every OAuth error; hooks.go the extension points.
 //
 // # Extension points
 //

@@ -35,7 +35,10 @@ type UpdateRequest struct {
 }
 
 // forbiddenInUpdate are the members a client MUST NOT send in an update
-// request (RFC 7592 §2.2).
+// request. RFC 7592 §2.2: "The client MUST NOT include the
+// "registration_access_token", "registration_client_uri",
+// "client_secret_expires_at", or "client_id_issued_at" fields in this
+// request."
 var forbiddenInUpdate = []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"}
 
 // updateRequestFrom builds an UpdateRequest from a decoded PUT body.
@@ -74,15 +77,20 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if token == "" {
 		return nil, nil, ErrMissingToken
 	}
+	// RFC 7592 §2.1: "If the registration access token used to make this
+	// request is not valid, the server MUST respond with an error as
+	// described in OAuth 2.0 Bearer Token Usage [RFC6750]."
 	p, err := h.authenticator.AuthenticateToken(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
 	c, err := h.finder.FindClient(ctx, p, clientID)
 	if errors.Is(err, ErrNotFound) {
+		// RFC 7592 §2.1: "If the client does not exist on this server, the
+		// server MUST respond with HTTP 401 Unauthorized and the
+		// registration access token used to make this request SHOULD be
+		// immediately revoked."
 		if p.ClientID == clientID {
-			// The token names a client that no longer exists (RFC 7592
-			// §2.1): revoke it.
 			if rerr := h.revoker.RevokeToken(ctx, p); rerr != nil {
 				return nil, nil, fmt.Errorf("revoke token of deleted client: %w", rerr)
 			}
@@ -183,9 +191,16 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	if req.IfMatch != "" && !etagMatches(req.IfMatch, ETag(c)) {
 		return nil, ErrPreconditionFailed.WithDescription("the client has changed since the ETag in If-Match was issued; read it again")
 	}
+	// RFC 7592 §2.2: "The client MUST include its "client_id" field in the
+	// request, and it MUST be the same as its currently issued client
+	// identifier."
 	if req.ClientID != c.ID {
 		return nil, ErrInvalidRequest.WithDescription("client_id must be sent and equal the client's own client_id")
 	}
+	// RFC 7592 §2.2: "If the client includes the "client_secret" field in
+	// the request, the value of this field MUST match the currently issued
+	// client secret for that client. The client MUST NOT be allowed to
+	// overwrite its existing client secret with its own chosen value."
 	if req.ClientSecret != "" && !h.keys.matches(purposeClientSecret, req.ClientSecret, c.SecretHash) {
 		return nil, ErrInvalidRequest.WithDescription("client_secret does not match the client's current secret")
 	}
@@ -193,6 +208,9 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	if err != nil {
 		return nil, err
 	}
+	// RFC 7592 §2.2: "Omitted fields MUST be treated as null or empty
+	// values by the server, indicating the client's request to delete them
+	// from the client's registration." m replaces the metadata whole.
 	m := req.Metadata.Clone()
 	if kept := c.Metadata.SoftwareStatement; kept != "" {
 		// The statement stays unless a new one is sent (RFC 7591 §2.3:
@@ -275,6 +293,8 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 // token stop working at once. With Config.DisableDelete it returns
 // ErrMethodNotAllowed.
 func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
+	// RFC 7592 §2.3: "If the server does not support the delete method, the
+	// server MUST respond with HTTP 405 Not Supported."
 	if h.disableDelete {
 		return ErrMethodNotAllowed.WithDescription("this server does not allow clients to be deleted")
 	}
@@ -375,4 +395,127 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("ETag", info.ETag)
 	writeJSON(w, http.StatusOK, info)
+}
+
+// configurationMethods are the methods the client configuration endpoint
+// serves (RFC 7592 §2): read, update and, unless disabled, delete.
+func (h *Handler) configurationMethods() []string {
+	if h.disableDelete {
+		return []string{http.MethodGet, http.MethodPut}
+	}
+	return []string{http.MethodGet, http.MethodPut, http.MethodDelete}
+}
+
+// serveConfiguration is the client configuration endpoint alone, for
+// ConfigurationHandler: it dispatches on the method as the route table of
+// New does.
+func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.configurationEndpoint(h.serveRead)(w, r)
+	case http.MethodPut:
+		h.configurationEndpoint(h.serveUpdate)(w, r)
+	case http.MethodDelete:
+		if !h.disableDelete {
+			h.configurationEndpoint(h.serveDelete)(w, r)
+			return
+		}
+		fallthrough
+	default:
+		noStore(w)
+		methodNotAllowed(h.configurationMethods()...).ServeHTTP(w, r)
+	}
+}
+
+// configurationEndpoint wraps one method of the client configuration
+// endpoint with what all of them share: no caching, the limits on failed
+// authentication, and the registration access token.
+//
+// RFC 7592 §2: "The client MUST use its Registration Access Token in all
+// calls to this endpoint as an OAuth 2.0 Bearer Token [RFC6750]." A request
+// without one is 401 with a bare Bearer challenge (RFC 6750 §3.1).
+func (h *Handler) configurationEndpoint(serve func(w http.ResponseWriter, r *http.Request, token, id string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		id := r.PathValue("client_id")
+		if id == "" {
+			p := strings.TrimSuffix(r.URL.Path, "/")
+			id = p[strings.LastIndexByte(p, '/')+1:]
+		}
+		addr := h.limits.clientAddr(r)
+		if err := h.limits.checkAuth(h.now(), addr, id); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		token, err := bearerToken(r)
+		if err == nil && token == "" {
+			err = ErrMissingToken
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		// A wrong token counts against the client ID and the address (RFC
+		// 7592 §5: tokens must not be guessable, attempts are limited too).
+		w = &authFailureRecorder{ResponseWriter: w, onUnauthorized: func() { h.limits.recordFailedAuth(h.now(), addr, id) }}
+		serve(w, r, token, id)
+	}
+}
+
+// serveRead is GET on the client configuration endpoint (RFC 7592 §2.1):
+// "the authorization server [...] MUST return all registered metadata about
+// the client" in a client information response with 200 OK.
+func (h *Handler) serveRead(w http.ResponseWriter, r *http.Request, token, id string) {
+	info, err := h.Read(r.Context(), token, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", info.ETag)
+	writeJSON(w, http.StatusOK, info)
+}
+
+// serveUpdate is PUT on the client configuration endpoint (RFC 7592 §2.2):
+// the body is the complete new metadata, "This request MUST include all
+// client metadata fields as returned to the client from a previous
+// registration, read, or update operation", and the answer is 200 OK with
+// the client information response.
+func (h *Handler) serveUpdate(w http.ResponseWriter, r *http.Request, token, id string) {
+	d, err := h.readBody(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	req, err := updateRequestFrom(d)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	req.IfMatch = strings.Join(r.Header.Values("If-Match"), ",")
+	switch v := r.URL.Query().Get("rotate_secret"); v {
+	case "", "false":
+	case "true":
+		req.RotateSecret = true
+	default:
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("rotate_secret must be true or false"))
+		return
+	}
+	info, err := h.Update(r.Context(), token, id, req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", info.ETag)
+	writeJSON(w, http.StatusOK, info)
+}
+
+// serveDelete is DELETE on the client configuration endpoint (RFC 7592
+// §2.3): "If a client has been successfully deprovisioned, the authorization
+// server MUST respond with an HTTP 204 No Content message."
+func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, token, id string) {
+	if err := h.Delete(r.Context(), token, id); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

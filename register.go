@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -291,4 +292,87 @@ func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptio
 		return "", nil, fmt.Errorf("save initial access token: %w", err)
 	}
 	return token, t, nil
+}
+
+// serveRegistration is the client registration endpoint of RFC 7591 §3.
+// The route table gives it only POST: "To register, the client or developer
+// sends an HTTP POST to the client registration endpoint".
+func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
+	// RFC 7591 §3.2.1 (by RFC 6749 §5.1, for responses with credentials):
+	// the client information response carries secrets, so no caching.
+	noStore(w)
+	addr := h.limits.clientAddr(r)
+	if err := h.limits.allowRegistration(h.now(), "addr:"+addr); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// RFC 7591 §3: "The client registration endpoint MAY be an OAuth 2.0
+	// protected resource and it MAY accept an initial access token in the
+	// form of an OAuth 2.0 access token to limit registration to only
+	// previously authorized parties."
+	token, err := bearerToken(r)
+	if h.requireIAT {
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if token == "" {
+			h.writeError(w, r, ErrMissingToken)
+			return
+		}
+	} else {
+		token = "" // open registration: an Authorization header plays no part
+	}
+	// RFC 7591 §3: "The client registration endpoint MUST accept HTTP POST
+	// messages with request parameters encoded in the entity body using
+	// the "application/json" format." readBody refuses any other media
+	// type, and decodeMetadata obeys §2: "The authorization server MUST
+	// ignore any client metadata sent by the client that it does not
+	// understand".
+	d, err := h.readBody(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var iatKey, swKey string
+	if token != "" {
+		iatKey = "iat:" + string(h.keys.hash(purposeInitialToken, token)[:16])
+	}
+	if d.SoftwareID != "" && len(d.SoftwareID) <= h.limits.cfg.MaxMemberLength {
+		swKey = "sw:" + d.SoftwareID
+	}
+	if err := h.limits.allowRegistration(h.now(), iatKey, swKey); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false":
+	case "true":
+		m, err := h.DryRun(r.Context(), token, d.Metadata)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+		return
+	default:
+		h.writeError(w, r, ErrInvalidRequest.WithDescription("dry_run must be true or false"))
+		return
+	}
+	// RFC 7591 §3.2.2: an error is "an HTTP 400 status code (unless
+	// otherwise specified) with content type "application/json"" and the
+	// error and error_description members; writeError answers every error
+	// that way.
+	info, err := h.Register(r.Context(), token, d.Metadata)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// RFC 7591 §3.2.1: "The server responds with an HTTP 201 Created status
+	// code and a body of type "application/json" with content as described
+	// in Section 3.2.1", which "MUST contain the "client_id"" and "MUST
+	// return all registered metadata about the client".
+	w.Header().Set("ETag", info.ETag)
+	w.Header().Set("Location", info.RegistrationClientURI)
+	writeJSON(w, http.StatusCreated, info)
 }
