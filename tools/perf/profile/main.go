@@ -8,8 +8,9 @@
 //
 // From the repository root:
 //
-//	go run ./docs/perf/profile -out /tmp/clientreg-profile
-//	go tool pprof -top /tmp/clientreg-profile/update.pprof
+//	go run ./tools/perf/profile                  # perf-results/profile/PHASE.pprof
+//	go tool pprof -top perf-results/profile/update.pprof
+//	python3 tools/perf/breakdown.py perf-results/profile/*.pprof
 //
 // The server listens on 127.0.0.1 only, and stops when the load ends.
 package main
@@ -35,7 +36,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", filepath.Join(os.TempDir(), "clientreg-profile"), "`directory` for the profiles (PHASE.pprof) and the run's report")
+	out := flag.String("out", filepath.Join("perf-results", "profile"), "`directory` for the profiles (PHASE.pprof) and the run's report")
 	benchBin := flag.String("bench", "", "clientreg-bench `binary` (default: built from ./cmd/clientreg-bench)")
 	c := flag.Int("c", bench.DefaultConcurrency, "concurrent clients")
 	n := flag.Int("n", bench.DefaultRequests, "requests per phase")

@@ -1,4 +1,4 @@
-# Shared helpers of docs/perf/run.sh, scale.sh, sync.sh and pg.sh; sourced,
+# Shared helpers of tools/perf/run.sh, scale.sh, sync.sh and pg.sh; sourced,
 # not run.
 #
 # Every clientreg server is started here on 127.0.0.1, under `timeout`, and
@@ -12,6 +12,8 @@
 #   ./cmd/clientreg and ./cmd/clientreg-bench from this tree; CLIENTREG_REV
 #   names the commit CLIENTREG_BIN was built from)
 #   SERVER_TIMEOUT=7200 (seconds a server may run at most)
+#   PERF_RESULTS=perf-results (where each script's OUT defaults to
+#   PERF_RESULTS/SCRIPT; relative to the repository root, ignored by git)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 C="${C:-16}"
@@ -22,6 +24,8 @@ WARMUP="${WARMUP:-200}"
 QUIET_PCT="${QUIET_PCT:-10}"
 QUIET_WAIT="${QUIET_WAIT:-600}"
 SERVER_TIMEOUT="${SERVER_TIMEOUT:-7200}"
+PERF_RESULTS="${PERF_RESULTS:-perf-results}"
+case "$PERF_RESULTS" in /*) ;; *) PERF_RESULTS="$ROOT/$PERF_RESULTS" ;; esac
 TMP="$(mktemp -d "${PERF_TMPDIR:-/tmp}/clientreg-perf.XXXXXX")"
 BENCH="${BENCH_BIN:-$TMP/clientreg-bench}"
 CLIENTREG="${CLIENTREG_BIN:-$TMP/clientreg}"
@@ -54,6 +58,24 @@ if [ -n "${NICE:-}" ]; then
   # group; the group's own niceness decides against other sessions.
   if [ -w "/proc/$$/autogroup" ]; then echo "$NICE" >"/proc/$$/autogroup" || true; fi
 fi
+
+# open_out: creates OUT and copies the script's stderr (the log) to
+# OUT/run.log from here on.
+open_out() {
+  mkdir -p "$OUT"
+  exec 2> >(tee "$OUT/run.log" >&2)
+}
+
+# use_dbdir NAME: the databases go to a fresh directory under DBDIR, removed
+# on exit, or to $TMP if DBDIR is not set.
+use_dbdir() {
+  if [ -z "${DBDIR:-}" ]; then DBDIR="$TMP"; return; fi
+  DBDIR="$(mktemp -d "$DBDIR/clientreg-$1.XXXXXX")"
+  EXTRA_CLEANUP="rm -rf '$DBDIR'"
+}
+
+# db_fs: the filesystem DBDIR is on, for machine.txt.
+db_fs() { df -T "$DBDIR" | awk 'NR==2 {print $1, $2}'; }
 
 build_bins() {
   if [ -z "${BENCH_BIN:-}" ]; then
@@ -125,6 +147,18 @@ mem() {
 busy_jiffies() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 proc_jiffies() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}' || echo 0; }
 
+# cpu_s JIFFIES: in seconds, one decimal.
+cpu_s() { awk -v p="$1" -v t="$TCK" 'BEGIN {printf "%.1f", p / t}'; }
+
+# other_pct REPORT BUSY MEASURED: the CPU of everything but the measured
+# processes (MEASURED jiffies of BUSY, the whole machine's) and the load
+# generator (from its JSON REPORT), as a whole percentage of all CPUs over
+# the run: other processes disturbing it.
+other_pct() {
+  jq -r --argjson b "$2" --argjson p "$3" --argjson tck "$TCK" --argjson n "$(nproc)" \
+    '(($b - $p) / $tck - .loadgen_cpu_s) / (.wall_s * $n) * 100 | if . < 0 then 0 else . end | round' "$1"
+}
+
 # wait_quiet: waits (at most QUIET_WAIT s) until the whole machine was at
 # most QUIET_PCT % busy over 2 s.
 wait_quiet() {
@@ -169,12 +203,10 @@ measure() {
   if [ -n "${EXTRA_JIFFIES_CMD:-}" ]; then x1="$(eval "$EXTRA_JIFFIES_CMD")"; fi
   cat "$TMP/last.txt" >&2
   if [ ! -s "$out" ]; then log "$label: no report"; return 1; fi
-  other="$(jq -r --argjson b "$((b1 - b0))" --argjson p "$((p1 - p0 + x1 - x0))" --argjson tck "$TCK" --argjson n "$(nproc)" \
-    '(($b - $p) / $tck - .loadgen_cpu_s) / (.wall_s * $n) * 100 | if . < 0 then 0 else . end | round' "$out")"
+  other="$(other_pct "$out" "$((b1 - b0))" "$((p1 - p0 + x1 - x0))")"
   local memcol=""
   for s in "${servers[@]}"; do memcol="$memcol${memcol:+,}$(mem "$s" | tr ' ' '/')"; done
   printf '%s\t%s\tserver_cpu_s=%s\textra_cpu_s=%s\tloadgen_cpu_s=%s\twall_s=%s\tother_pct=%s\thwm/rss_mb=%s\n' \
-    "$label" "$(basename "$out")" "$(awk -v p="$((p1 - p0))" -v t="$TCK" 'BEGIN {printf "%.1f", p / t}')" \
-    "$(awk -v p="$((x1 - x0))" -v t="$TCK" 'BEGIN {printf "%.1f", p / t}')" \
+    "$label" "$(basename "$out")" "$(cpu_s "$((p1 - p0))")" "$(cpu_s "$((x1 - x0))")" \
     "$(jq .loadgen_cpu_s "$out")" "$(jq .wall_s "$out")" "$other" "$memcol" >>"$tsv"
 }

@@ -3,7 +3,7 @@
 # 1,000,000 clients stored, and the server's resident memory. See
 # docs/performance.md.
 #
-#   NICE=-10 docs/perf/scale.sh
+#   NICE=-10 tools/perf/scale.sh
 #
 # Two servers run side by side on the default SQLite store (default
 # durability, database files on the local disk in a temporary directory):
@@ -32,7 +32,7 @@
 #
 # Env (besides lib.sh's): SMALL=1000 LARGE=1000000 SAMPLE=1000 POP_C=32
 #   POP_CHUNK=100000 PORT_SMALL=18091 PORT_LARGE=18092
-#   OUT=docs/perf/results-scale DBDIR=a directory on the disk to measure
+#   OUT=perf-results/scale DBDIR=a directory on the disk to measure
 #   (default: the temporary directory, under /tmp)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -44,17 +44,14 @@ POP_C="${POP_C:-32}"
 POP_CHUNK="${POP_CHUNK:-100000}"
 PORT_SMALL="${PORT_SMALL:-18091}"
 PORT_LARGE="${PORT_LARGE:-18092}"
-OUT="${OUT:-$ROOT/docs/perf/results-scale}"
-DBDIR="${DBDIR:-$TMP}"
-mkdir -p "$OUT"
-[ "$DBDIR" = "$TMP" ] || DBDIR="$(mktemp -d "$DBDIR/clientreg-scale.XXXXXX")"
-[ "$DBDIR" = "$TMP" ] || EXTRA_CLEANUP="rm -rf '$DBDIR'"
-exec 2> >(tee "$OUT/run.log" >&2)
+OUT="${OUT:-$PERF_RESULTS/scale}"
+use_dbdir scale
+open_out
 
 build_bins
 CR_FLAGS=(--rate-limits=false)
 machine_info "clientreg serve flags: --db $DBDIR/NAME.db ${CR_FLAGS[*]}" \
-  "db filesystem: $(df -T "$DBDIR" | awk 'NR==2 {print $1, $2}')" \
+  "db filesystem: $(db_fs)" \
   "scale: SMALL=$SMALL LARGE=$LARGE SAMPLE=$SAMPLE POP_C=$POP_C POP_CHUNK=$POP_CHUNK" >"$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 : >"$OUT/runs.tsv"
@@ -135,4 +132,4 @@ for name in 1k 1m; do
   stop_cr "$name"
 done
 cat "$OUT/memory.tsv" >&2
-log "results in $OUT; tables: go run ./docs/perf/summarize -dir $OUT -ratio 1m-sample/1k-sample,1m-fresh/1k-fresh"
+log "results in $OUT; tables: go run ./tools/perf/summarize -dir $OUT -ratio 1m-sample/1k-sample,1m-fresh/1k-fresh"

@@ -4,7 +4,7 @@
 # beside the default (normal: WAL, survives a crash of the process), in one
 # run. See docs/performance.md.
 #
-#   NICE=-10 docs/perf/sync.sh
+#   NICE=-10 tools/perf/sync.sh
 #
 # Both servers run side by side on fresh SQLite files on the local disk (a
 # temporary directory under /tmp unless DBDIR is set), are warmed up, and
@@ -15,18 +15,15 @@
 # run.log.
 #
 # Env (besides lib.sh's): PORT_NORMAL=18093 PORT_FULL=18094
-#   OUT=docs/perf/results-sync DBDIR=a directory on the disk to measure
+#   OUT=perf-results/sync DBDIR=a directory on the disk to measure
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PORT_NORMAL="${PORT_NORMAL:-18093}"
 PORT_FULL="${PORT_FULL:-18094}"
-OUT="${OUT:-$ROOT/docs/perf/results-sync}"
-DBDIR="${DBDIR:-$TMP}"
-mkdir -p "$OUT"
-[ "$DBDIR" = "$TMP" ] || DBDIR="$(mktemp -d "$DBDIR/clientreg-sync.XXXXXX")"
-[ "$DBDIR" = "$TMP" ] || EXTRA_CLEANUP="rm -rf '$DBDIR'"
-exec 2> >(tee "$OUT/run.log" >&2)
+OUT="${OUT:-$PERF_RESULTS/sync}"
+use_dbdir sync
+open_out
 
 build_bins
 case "$("$CLIENTREG" serve -help 2>&1 || true)" in
@@ -35,7 +32,7 @@ case "$("$CLIENTREG" serve -help 2>&1 || true)" in
 esac
 CR_FLAGS=(--rate-limits=false)
 machine_info "clientreg serve flags: --db $DBDIR/NAME.db ${CR_FLAGS[*]} --sqlite-synchronous normal|full" \
-  "db filesystem: $(df -T "$DBDIR" | awk 'NR==2 {print $1, $2}')" >"$OUT/machine.txt"
+  "db filesystem: $(db_fs)" >"$OUT/machine.txt"
 cat "$OUT/machine.txt" >&2
 : >"$OUT/runs.tsv"
 
@@ -54,4 +51,4 @@ for r in $(seq 1 "$REPS"); do
 done
 stop_cr normal
 stop_cr full
-log "results in $OUT; tables: go run ./docs/perf/summarize -dir $OUT -ratio full/normal"
+log "results in $OUT; tables: go run ./tools/perf/summarize -dir $OUT -ratio full/normal"

@@ -2,7 +2,7 @@
 # clientreg on PostgreSQL: one instance against two instances on one
 # database, in one run. See docs/performance.md.
 #
-#   NICE=-10 docs/perf/pg.sh
+#   NICE=-10 tools/perf/pg.sh
 #
 # Creates the database PGDB (dropped first if it exists, and dropped again
 # on exit) on the PostgreSQL server PGHOST:PGPORT as PGUSER (through psql),
@@ -22,7 +22,7 @@
 # of the postgres processes), machine.txt and run.log.
 #
 # Env (besides lib.sh's): PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
-#   PGDB=clientreg_perf PG_POOL= PORT_A=18095 PORT_B=18096 OUT=docs/perf/results-pg
+#   PGDB=clientreg_perf PG_POOL= PORT_A=18095 PORT_B=18096 OUT=perf-results/pg
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -33,10 +33,9 @@ PGDB="${PGDB:-clientreg_perf}"
 PG_POOL="${PG_POOL:-}"
 PORT_A="${PORT_A:-18095}"
 PORT_B="${PORT_B:-18096}"
-OUT="${OUT:-$ROOT/docs/perf/results-pg}"
+OUT="${OUT:-$PERF_RESULTS/pg}"
 export PGHOST PGPORT PGUSER
-mkdir -p "$OUT"
-exec 2> >(tee "$OUT/run.log" >&2)
+open_out
 
 case "$PGDB" in *[!a-z0-9_]*) log "PGDB must be a plain lower-case name"; exit 2 ;; esac
 psql_admin() { timeout 60 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
@@ -79,4 +78,4 @@ for r in $(seq 1 "$REPS"); do
 done
 stop_cr a
 stop_cr b
-log "results in $OUT; tables: go run ./docs/perf/summarize -dir $OUT -ratio two/one"
+log "results in $OUT; tables: go run ./tools/perf/summarize -dir $OUT -ratio two/one"

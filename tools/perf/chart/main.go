@@ -1,12 +1,14 @@
-// Command chart turns the JSON reports of clientreg-bench in
-// docs/perf/results into the side-by-side figures of docs/performance.md:
-// an SVG chart of throughput and p99 latency per phase and server, a JSON
-// summary of the medians, and (with -md) the Markdown tables, ratios against
-// the targets included.
+// Command chart turns the JSON reports of clientreg-bench that run.sh writes
+// (perf-results/run by default) into the side-by-side figures of
+// docs/performance.md: an SVG chart of throughput and p99 latency per phase
+// and server, a JSON summary of the medians, and (with -md) the Markdown
+// tables, ratios against the targets included. The chart and the summary go
+// beside the reports unless -svg and -summary say otherwise.
 //
-// From the repository root:
+// From the repository root, after tools/perf/run.sh:
 //
-//	go run ./docs/perf/chart -md
+//	go run ./tools/perf/chart -md                           # perf-results/run/chart.svg, summary.json
+//	go run ./tools/perf/chart -md -svg docs/perf-chart.svg  # the chart docs/performance.md shows
 //
 // Reports of other tools (such as the dcrload cross-check) are skipped.
 package main
@@ -19,6 +21,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -85,11 +88,17 @@ type Output struct {
 }
 
 func main() {
-	dir := flag.String("dir", "docs/perf/results", "`directory` of the JSON reports")
-	svg := flag.String("svg", "docs/perf/chart.svg", "SVG `file` to write")
-	summary := flag.String("summary", "docs/perf/summary.json", "JSON summary `file` to write")
+	dir := flag.String("dir", filepath.Join("perf-results", "run"), "`directory` of the JSON reports")
+	svg := flag.String("svg", "", "SVG `file` to write (default DIR/chart.svg)")
+	summary := flag.String("summary", "", "JSON summary `file` to write (default DIR/summary.json)")
 	md := flag.Bool("md", false, "print the Markdown tables on stdout")
 	flag.Parse()
+	if *svg == "" {
+		*svg = filepath.Join(*dir, "chart.svg")
+	}
+	if *summary == "" {
+		*summary = filepath.Join(*dir, "summary.json")
+	}
 	if err := run(*dir, *svg, *summary, *md, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "chart:", err)
 		os.Exit(1)

@@ -2,7 +2,7 @@
 # Side-by-side measurement of clientreg, node-oidc-provider and Ory Hydra with
 # cmd/clientreg-bench, on this machine, in one run. See docs/performance.md.
 #
-#   docs/perf/run.sh [KIT]
+#   tools/perf/run.sh [KIT]
 #
 # KIT is a writable copy of the shared benchmark kit (shared/bench) on which
 # `./bench.sh install` has run (default /tmp/bench); its bench.sh starts and
@@ -14,7 +14,7 @@
 # request count (N) and a time (D per phase, and `timeout`).
 #
 # Env: SERVERS="clientreg op-open hydra-shm" N=2000 C=16 D=30s REPS=3
-#      WARMUP=200 PORT=18080 OUT=docs/perf/results MAX_OTHER_PCT=15 RETRIES=4
+#      WARMUP=200 PORT=18080 OUT=perf-results/run MAX_OTHER_PCT=15 RETRIES=4
 #      QUIET_PCT=10 QUIET_WAIT=600 (before each run, wait up to QUIET_WAIT s
 #      until the machine is at most QUIET_PCT % busy: other builds and tests
 #      on the same cores would distort the figures)
@@ -24,22 +24,27 @@
 #      measured processes the CPU first; the same for every server)
 #      CLIENTREG_BIN=path (a clientreg binary to measure instead of building
 #      ./cmd/clientreg; CLIENTREG_REV=commit names what it was built from)
-#      and the rest of lib.sh's (BENCH_BIN, SERVER_TIMEOUT), whose helpers
-#      this script shares with scale.sh, sync.sh and pg.sh
+#      and the rest of lib.sh's (BENCH_BIN, SERVER_TIMEOUT, PERF_RESULTS),
+#      whose helpers this script shares with scale.sh, sync.sh and pg.sh
+#
+# Writes to OUT: the JSON report of every run (SERVER-rN.json), runs.tsv (CPU
+# per run, retries included), machine.txt, the dcrload cross-check's report
+# and text, and run.log. OUT is not committed: docs/performance.md quotes the
+# tables tools/perf/chart prints from it.
 set -euo pipefail
 
 KIT="$(cd "${1:-/tmp/bench}" && pwd)"
 . "$(dirname "$0")/lib.sh" # N C D REPS WARMUP QUIET_* NICE CLIENTREG_BIN, log, wait_quiet, ...
 SERVERS="${SERVERS:-clientreg op-open hydra-shm}"
 PORT="${PORT:-18080}"
-OUT="${OUT:-$ROOT/docs/perf/results}"
+OUT="${OUT:-$PERF_RESULTS/run}"
 MAX_OTHER_PCT="${MAX_OTHER_PCT:-15}"
 RETRIES="${RETRIES:-4}"
 CROSSCHECK="${CROSSCHECK:-1}"
 STARTED="" # the peers this run started, the only ones cleanup stops
 EXTRA_CLEANUP='for p in $STARTED; do "$KIT/bench.sh" stop "$p" >/dev/null 2>&1 || true; done'
 
-mkdir -p "$OUT"
+open_out
 build_bins
 
 # Since commit 37e6e75, serve rate-limits registrations per address by
@@ -95,12 +100,8 @@ for s in $SERVERS; do
       b0="$(busy_jiffies)"; p0="$(proc_jiffies "$pid")"
       timeout 600 "$BENCH" -base "$base" -c "$C" -n "$N" -d "$D" -label "$s" -o "$out" -q >"$TMP/last.txt" || true
       b1="$(busy_jiffies)"; p1="$(proc_jiffies "$pid")"
-      # CPU of everything but the server and the load generator, as a share
-      # of the machine: other processes disturbing the run.
-      other="$(jq -r --argjson b "$((b1 - b0))" --argjson p "$((p1 - p0))" --argjson tck "$TCK" --argjson n "$(nproc)" \
-        '(($b - $p) / $tck - .loadgen_cpu_s) / (.wall_s * $n) * 100 | if . < 0 then 0 else . end | round' "$out")"
-      server_cpu="$(awk -v p="$((p1 - p0))" -v t="$TCK" 'BEGIN {printf "%.1f", p / t}')"
-      printf '%s\tr%s\ttry%s\tserver_cpu_s=%s\tloadgen_cpu_s=%s\twall_s=%s\tother_pct=%s\n' "$s" "$r" "$try" "$server_cpu" \
+      other="$(other_pct "$out" "$((b1 - b0))" "$((p1 - p0))")"
+      printf '%s\tr%s\ttry%s\tserver_cpu_s=%s\tloadgen_cpu_s=%s\twall_s=%s\tother_pct=%s\n' "$s" "$r" "$try" "$(cpu_s "$((p1 - p0))")" \
         "$(jq .loadgen_cpu_s "$out")" "$(jq .wall_s "$out")" "$other" >>"$OUT/runs.tsv"
       cat "$TMP/last.txt" >&2
       if [ "$other" -le "$MAX_OTHER_PCT" ] || [ "$try" -eq "$RETRIES" ]; then break; fi
@@ -116,4 +117,4 @@ for s in $SERVERS; do
   stop_server "$s"
 done
 
-log "results in $OUT; chart and table: go run ./docs/perf/chart"
+log "results in $OUT; chart and tables: go run ./tools/perf/chart -dir $OUT -md (-svg docs/perf-chart.svg to update the chart of docs/performance.md)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Break a clientreg CPU profile down into where the server's time goes.
 
-    go run ./docs/perf/profile -out /tmp/clientreg-profile -n 20000
-    python3 docs/perf/breakdown.py /tmp/clientreg-profile/*.pprof
+    go run ./tools/perf/profile -n 20000     # perf-results/profile/PHASE.pprof
+    python3 tools/perf/breakdown.py perf-results/profile/*.pprof
 
 Reads `go tool pprof -traces PROFILE` (so it needs only Go and the Python
 standard library) and puts every sample into the first category, in the

@@ -1,11 +1,11 @@
 // Command summarize prints the medians of the clientreg-bench reports in a
-// results directory (docs/perf/results-scale, results-sync, results-pg) as
-// Markdown tables, with the ratios between labels that docs/performance.md
-// quotes, and writes them as JSON.
+// results directory (perf-results/scale, sync or pg, as scale.sh, sync.sh and
+// pg.sh write them) as Markdown tables, with the ratios between labels that
+// docs/performance.md quotes, and writes them as JSON.
 //
 // From the repository root:
 //
-//	go run ./docs/perf/summarize -dir docs/perf/results-scale -ratio 1m-sample/1k-sample,1m-fresh/1k-fresh
+//	go run ./tools/perf/summarize -dir perf-results/scale -ratio 1m-sample/1k-sample,1m-fresh/1k-fresh
 //
 // Reports are grouped by their label; each figure is the median over a
 // label's runs (bench.Summarize). A ratio A/B gives, per phase, A's median
@@ -30,7 +30,7 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", "docs/perf/results-scale", "`directory` of clientreg-bench JSON reports")
+	dir := flag.String("dir", filepath.Join("perf-results", "scale"), "`directory` of clientreg-bench JSON reports")
 	ratios := flag.String("ratio", "", "comma-separated `A/B` label pairs: A's figures divided by B's, per phase")
 	out := flag.String("o", "", "write the summary as JSON to `file` (default DIR/summary.json)")
 	flag.Parse()
