@@ -182,11 +182,11 @@ func (h *Handler) postForm(r *http.Request) (url.Values, error) {
 	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
 		return nil, ErrUnsupportedMediaType.WithDescription("the request body must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, h.maxBody)
+	r.Body = http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.maxBody)
+			return nil, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.cfg.MaxBodyBytes)
 		}
 		return nil, ErrInvalidRequest.WithDescription("the request body is not a valid form")
 	}

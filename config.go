@@ -2,10 +2,15 @@ package clientreg
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,14 +26,26 @@ const (
 	RotateNever
 )
 
+// Off, as the value of a duration or limit of Config or Limits, turns
+// that feature off, where the field's documentation says it can be: no
+// grace, no overlap, no skew, no rate limit. It is the one rule for every
+// duration and limit: 0 means the documented default, Off means off, and
+// any other negative value is an error.
+const Off = -1
+
 // Defaults of Config fields left zero.
 const (
+	// DefaultTokenGrace is how long a rotated registration access token
+	// keeps working, unless the new one is used first.
 	DefaultTokenGrace = 10 * time.Minute
 	// DefaultAccessTokenLifetime is the lifetime of access tokens.
 	DefaultAccessTokenLifetime = time.Hour
 	// DefaultSecretOverlap is how long a rotated client secret keeps working.
 	DefaultSecretOverlap = 24 * time.Hour
-	DefaultMaxBodyBytes  = 64 << 10
+	// DefaultMaxBodyBytes bounds request bodies.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultFetchTimeout bounds each outbound fetch.
+	DefaultFetchTimeout = 5 * time.Second
 	// DefaultRegistrationPath is appended to the issuer when
 	// Config.RegistrationEndpoint is empty.
 	DefaultRegistrationPath = "/register"
@@ -46,7 +63,8 @@ type FetchPolicy struct {
 	// Transport replaces the base transport (for example an httptest TLS
 	// server's); nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
-	// Timeout bounds each fetch; zero means 5 seconds.
+	// Timeout bounds each fetch; 0 means DefaultFetchTimeout. It cannot
+	// be Off.
 	Timeout time.Duration
 }
 
@@ -62,7 +80,12 @@ type Extension struct {
 }
 
 // Config configures a Handler. Issuer, Store and SecretKey are required;
-// every other field has a documented default.
+// every other field has a documented default, which its zero value stands
+// for. For every duration and limit, here and in Limits, 0 means the
+// documented default and Off turns the feature off where that makes sense
+// (the field says so); other negative values are refused. New validates a
+// Config once and the Handler keeps it; Validate checks one without
+// building a Handler.
 type Config struct {
 	// Issuer is the authorization server's issuer identifier (RFC 8414 §2):
 	// an absolute http(s) URL without query or fragment. Required.
@@ -93,11 +116,11 @@ type Config struct {
 	// TokenRotation says when registration access tokens rotate.
 	TokenRotation TokenRotation
 	// TokenGrace is how long a rotated registration access token keeps
-	// working if the new one is not used first. Zero means
-	// DefaultTokenGrace; a negative value means no grace.
+	// working if the new one is not used first; 0 means DefaultTokenGrace,
+	// Off no grace (the old token stops at once).
 	TokenGrace time.Duration
-	// SecretLifetime sets client_secret_expires_at for new secrets; zero
-	// means secrets never expire.
+	// SecretLifetime sets client_secret_expires_at for new secrets; 0 (the
+	// default) and Off mean secrets never expire.
 	SecretLifetime time.Duration
 	// DisableDelete makes DELETE on the configuration endpoint answer 405.
 	DisableDelete bool
@@ -108,16 +131,16 @@ type Config struct {
 	// recovery of lost registration access tokens. Clients authenticate
 	// there with the method they registered (see AuthenticateClient).
 	ServeTokenEndpoints bool
-	// AccessTokenLifetime is the lifetime of issued access tokens; zero
-	// means DefaultAccessTokenLifetime.
+	// AccessTokenLifetime is the lifetime of issued access tokens; 0 means
+	// DefaultAccessTokenLifetime. It cannot be Off.
 	AccessTokenLifetime time.Duration
 	// MayIntrospect decides which tokens an authenticated client may
 	// introspect; default OwnTokensOnly. A resource server that checks
 	// every client's tokens is given wider rights here.
 	MayIntrospect IntrospectionPolicy
 	// SecretOverlap is how long a client's previous secret keeps working
-	// after the client rotated it; zero means DefaultSecretOverlap, a
-	// negative value means no overlap.
+	// after the client rotated it; 0 means DefaultSecretOverlap, Off no
+	// overlap.
 	SecretOverlap time.Duration
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.
@@ -125,7 +148,8 @@ type Config struct {
 	// Limits are the abuse limits (rate limits and request limits); the
 	// zero value is on, with generous defaults.
 	Limits Limits
-	// MaxBodyBytes limits request bodies; default DefaultMaxBodyBytes.
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes. It
+	// cannot be Off.
 	MaxBodyBytes int64
 	// Extensions are the extension members clients may register.
 	Extensions []Extension
@@ -138,13 +162,13 @@ type Config struct {
 	// Finder finds the client a configuration request addresses; default:
 	// the Store.
 	Finder ClientFinder
-	// Permissions decides who may do what; default OwnClientOnly.
+	// Permissions decides who may do what; default OwnClientOnly{}.
 	Permissions PermissionChecker
 	// Revoker revokes registration access tokens; default: nothing to do,
 	// since the default Store drops a client's tokens with the client.
 	Revoker TokenRevoker
-	// SoftwareStatements verifies software statements; default
-	// NoTrustedIssuers.
+	// SoftwareStatements verifies software statements; default: the
+	// TrustedIssuers when set, NoTrustedIssuers{} otherwise.
 	SoftwareStatements SoftwareStatementVerifier
 	// RedirectPreset names the redirect URI rules; default PresetMCP.
 	RedirectPreset RedirectPreset
@@ -152,7 +176,7 @@ type Config struct {
 	// (see TrustedIssuer). Setting them and SoftwareStatements is an error.
 	TrustedIssuers []TrustedIssuer
 	// StatementSkew is the clock skew allowed on the time claims of software
-	// statements; zero means DefaultStatementSkew.
+	// statements; 0 means DefaultStatementSkew, Off none.
 	StatementSkew time.Duration
 	// RequireSoftwareStatement refuses registrations without a software
 	// statement from a trusted issuer (unapproved_software_statement).
@@ -178,4 +202,127 @@ type Config struct {
 	// Logger receives internal errors (never a secret or token); default:
 	// logs are discarded.
 	Logger *slog.Logger
+}
+
+// Validate reports the first invalid part of c, with the same checks and
+// the same errors as New, without building a Handler. The resources New is
+// given are the exception: a nil Store and an empty SecretKey are accepted
+// here (New requires them), so that a program can check its configuration
+// before it opens the store or reads the key; a SecretKey that is set must
+// be long enough.
+func (c Config) Validate() error {
+	if c.SecretKey != nil && len(c.SecretKey) < MinSecretKeyLen {
+		return fmt.Errorf("clientreg: Config.SecretKey must be at least %d bytes", MinSecretKeyLen)
+	}
+	_, err := c.withDefaults().build()
+	return err
+}
+
+// withDefaults returns a copy of c with every zero field that has a default
+// set to it, and the slices New keeps copied, so that the caller's later
+// changes do not reach the Handler.
+func (c Config) withDefaults() Config {
+	c.SecretKey = slices.Clone(c.SecretKey)
+	c.DefaultScopes = slices.Clone(c.DefaultScopes)
+	c.Policies = slices.Clone(c.Policies)
+	c.TrustedIssuers = slices.Clone(c.TrustedIssuers)
+	c.Extensions = slices.Clone(c.Extensions)
+	if c.RegistrationEndpoint == "" {
+		c.RegistrationEndpoint = strings.TrimSuffix(c.Issuer, "/") + DefaultRegistrationPath
+	}
+	if c.Metadata == nil {
+		c.Metadata = &ServerMetadata{}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.TokenGrace, DefaultTokenGrace)
+	def(&c.AccessTokenLifetime, DefaultAccessTokenLifetime)
+	def(&c.SecretOverlap, DefaultSecretOverlap)
+	def(&c.StatementSkew, DefaultStatementSkew)
+	def(&c.Fetch.Timeout, DefaultFetchTimeout)
+	if c.SecretLifetime == Off {
+		c.SecretLifetime = 0 // never expire, as 0 says
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	c.Limits = c.Limits.withDefaults()
+	if c.MayIntrospect == nil {
+		c.MayIntrospect = OwnTokensOnly
+	}
+	if c.Permissions == nil {
+		c.Permissions = OwnClientOnly{}
+	}
+	if c.RedirectPreset == "" {
+		c.RedirectPreset = PresetMCP
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.NewClientID == nil {
+		c.NewClientID = defaultIDGenerator(c.Rand)
+	}
+	if c.NewSecret == nil {
+		c.NewSecret = defaultSecretGenerator(c.Rand)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// checkValues checks the enumerations, durations and limits of c, whose
+// defaults are applied: the one rule is that 0 was the default and Off is
+// off where the field allows it.
+func (c Config) checkValues() error {
+	switch c.TokenRotation {
+	case RotateOnUpdate, RotateNever:
+	default:
+		return fmt.Errorf("clientreg: unknown Config.TokenRotation %d", c.TokenRotation)
+	}
+	switch c.RedirectPreset {
+	case PresetMCP, PresetWeb, PresetNative:
+	default:
+		return fmt.Errorf("clientreg: unknown Config.RedirectPreset %q (want mcp, web or native)", c.RedirectPreset)
+	}
+	durations := []struct {
+		name     string
+		v        time.Duration
+		mayBeOff bool
+	}{
+		{"TokenGrace", c.TokenGrace, true},
+		{"AccessTokenLifetime", c.AccessTokenLifetime, false},
+		{"SecretOverlap", c.SecretOverlap, true},
+		{"StatementSkew", c.StatementSkew, true},
+		{"Fetch.Timeout", c.Fetch.Timeout, false},
+		{"MaxBodyBytes", time.Duration(c.MaxBodyBytes), false},
+	}
+	if c.SecretLifetime < 0 { // Off became 0, "never", in withDefaults
+		return errors.New("clientreg: Config.SecretLifetime must be positive, 0 for the default or Off")
+	}
+	for _, d := range durations {
+		if err := checkOff("Config."+d.name, int64(d.v), d.mayBeOff); err != nil {
+			return err
+		}
+	}
+	return c.Limits.check()
+}
+
+// checkOff applies the one rule to a value whose default is applied: it
+// must be positive, or Off where mayBeOff.
+func checkOff(name string, v int64, mayBeOff bool) error {
+	switch {
+	case v > 0 || v == Off && mayBeOff:
+		return nil
+	case v == Off:
+		return fmt.Errorf("clientreg: %s cannot be Off", name)
+	default:
+		return fmt.Errorf("clientreg: %s must be positive, 0 for the default or Off", name)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/store/memory"
@@ -29,7 +30,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"issuer with query", func(c *clientreg.Config) { c.Issuer = "https://as.test/?x=1" }, "Issuer"},
 		{"registration endpoint without path", func(c *clientreg.Config) { c.RegistrationEndpoint = "https://as.test" }, "RegistrationEndpoint"},
 		{"unknown rotation", func(c *clientreg.Config) { c.TokenRotation = 7 }, "TokenRotation"},
-		{"negative secret lifetime", func(c *clientreg.Config) { c.SecretLifetime = -1 }, "SecretLifetime"},
+		{"negative secret lifetime", func(c *clientreg.Config) { c.SecretLifetime = -time.Hour }, "SecretLifetime"},
+		{"negative token grace other than Off", func(c *clientreg.Config) { c.TokenGrace = -2 }, "TokenGrace"},
+		{"access token lifetime Off", func(c *clientreg.Config) { c.AccessTokenLifetime = clientreg.Off }, "AccessTokenLifetime cannot be Off"},
+		{"body limit Off", func(c *clientreg.Config) { c.MaxBodyBytes = clientreg.Off }, "MaxBodyBytes cannot be Off"},
+		{"fetch timeout negative", func(c *clientreg.Config) { c.Fetch.Timeout = -time.Second }, "Fetch.Timeout"},
+		{"request limit Off", func(c *clientreg.Config) { c.Limits.MaxContacts = clientreg.Off }, "MaxContacts cannot be Off"},
+		{"rate limit negative other than Off", func(c *clientreg.Config) { c.Limits.RegistrationsPerMinute = -0.5 }, "RegistrationsPerMinute"},
 		{"default scope not supported", func(c *clientreg.Config) {
 			c.Metadata = &clientreg.ServerMetadata{ScopesSupported: []string{"read"}}
 			c.DefaultScopes = []string{"write"}
@@ -60,6 +67,41 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
+			if tc.name == "no store" || tc.name == "no key" {
+				return // Validate leaves the resources to New
+			}
+			verr := cfg.Validate()
+			if verr == nil || verr.Error() != err.Error() {
+				t.Fatalf("Validate = %v, want New's error %q", verr, err)
+			}
 		})
+	}
+}
+
+// Validate checks a Config as New does, without the resources New is given:
+// a program can check its configuration before it opens the store or reads
+// the key.
+func TestValidateWithoutResources(t *testing.T) {
+	cfg := clientreg.Config{Issuer: "https://as.test"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate without Store and SecretKey: %v", err)
+	}
+	cfg.Policies = []clientreg.Policy{{Name: "p", DefaultScopes: []string{"a b"}}}
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("Validate accepted a policy with an invalid scope")
+	}
+}
+
+// Off turns off what its field's documentation says it can: every such
+// field accepts it, and New builds a handler.
+func TestOffIsAccepted(t *testing.T) {
+	cfg := clientreg.Config{
+		Issuer: "https://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{9}, 32),
+		TokenGrace: clientreg.Off, SecretOverlap: clientreg.Off, SecretLifetime: clientreg.Off,
+		StatementSkew: clientreg.Off,
+		Limits:        clientreg.Limits{RegistrationsPerMinute: clientreg.Off, FailedAuthBurst: clientreg.Off},
+	}
+	if _, err := clientreg.New(cfg); err != nil {
+		t.Fatalf("New: %v", err)
 	}
 }

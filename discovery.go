@@ -114,20 +114,29 @@ type MetadataProvider interface {
 }
 
 // The values the handler fills in when ServerMetadata leaves them empty.
-var (
-	// DefaultGrantTypes are the grant types supported by default.
-	DefaultGrantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
-	// DefaultAuthMethods are the token endpoint authentication methods
-	// supported by default: every method AuthenticateClient verifies.
-	DefaultAuthMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
-	// DefaultSubjectTypes are the subject identifier types supported by
-	// default (OpenID Connect Discovery 1.0 §3 requires the member).
-	DefaultSubjectTypes = []string{"public"}
-	// DefaultIDTokenSigningAlgs are the ID Token JWS algorithms supported
-	// by default: RS256, which OpenID Connect Discovery 1.0 §3 requires,
-	// and the other public-key algorithms of go-jose.
-	DefaultIDTokenSigningAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
+// Each function returns a new slice, which the caller may change.
+
+// DefaultGrantTypes returns the grant types supported by default.
+func DefaultGrantTypes() []string {
+	return []string{"authorization_code", "refresh_token", "client_credentials"}
+}
+
+// DefaultAuthMethods returns the token endpoint authentication methods
+// supported by default: every method AuthenticateClient verifies.
+func DefaultAuthMethods() []string {
+	return []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
+}
+
+// DefaultSubjectTypes returns the subject identifier types supported by
+// default (OpenID Connect Discovery 1.0 §3 requires the member).
+func DefaultSubjectTypes() []string { return []string{"public"} }
+
+// DefaultIDTokenSigningAlgs returns the ID Token JWS algorithms supported
+// by default: RS256, which OpenID Connect Discovery 1.0 §3 requires, and
+// the other public-key algorithms of go-jose.
+func DefaultIDTokenSigningAlgs() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+}
 
 // completed returns a copy of m with the members the handler manages set
 // from the configuration and empty lists given their defaults.
@@ -136,7 +145,7 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 	c.Issuer = h.issuer
 	c.RegistrationEndpoint = h.regEndpoint
 	if len(c.GrantTypesSupported) == 0 {
-		c.GrantTypesSupported = slices.Clone(DefaultGrantTypes)
+		c.GrantTypesSupported = DefaultGrantTypes()
 	}
 	if c.ResponseTypesSupported == nil {
 		c.ResponseTypesSupported = []string{}
@@ -148,20 +157,20 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 		}
 	}
 	if len(c.TokenEndpointAuthMethodsSupported) == 0 {
-		c.TokenEndpointAuthMethodsSupported = slices.Clone(DefaultAuthMethods)
+		c.TokenEndpointAuthMethodsSupported = DefaultAuthMethods()
 	}
 	if len(c.SubjectTypesSupported) == 0 {
-		c.SubjectTypesSupported = slices.Clone(DefaultSubjectTypes)
+		c.SubjectTypesSupported = DefaultSubjectTypes()
 	}
 	if len(c.IDTokenSigningAlgValuesSupported) == 0 {
-		c.IDTokenSigningAlgValuesSupported = slices.Clone(DefaultIDTokenSigningAlgs)
+		c.IDTokenSigningAlgValuesSupported = DefaultIDTokenSigningAlgs()
 	}
 	usesJWT := slices.Contains(c.TokenEndpointAuthMethodsSupported, "client_secret_jwt") ||
 		slices.Contains(c.TokenEndpointAuthMethodsSupported, "private_key_jwt")
 	if usesJWT && len(c.TokenEndpointAuthSigningAlgValuesSupported) == 0 {
 		c.TokenEndpointAuthSigningAlgValuesSupported = AssertionSigningAlgs()
 	}
-	if h.serveTokens {
+	if h.cfg.ServeTokenEndpoints {
 		// The endpoints exist, so they are advertised, with the methods
 		// that authenticate there: those of the token endpoint (a public
 		// client may revoke its tokens, RFC 7009 §2.1, but introspection
@@ -225,7 +234,7 @@ func (h *Handler) serverMetadata(ctx context.Context) (*ServerMetadata, error) {
 	if h.static != nil {
 		return h.static, nil
 	}
-	m, err := h.metadata.ServerMetadata(ctx)
+	m, err := h.cfg.Metadata.ServerMetadata(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("server metadata: %w", err)
 	}

@@ -1,12 +1,10 @@
 package clientreg
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -30,53 +28,37 @@ import (
 // can mount RegistrationHandler, ConfigurationHandler and MetadataHandler
 // individually instead.
 type Handler struct {
-	issuer           string
-	regEndpoint      string
-	regPath          string
-	wellKnown        string
-	store            Store
-	keys             keyring
-	metadata         MetadataProvider
-	static           *ServerMetadata // completed metadata when Metadata is a *ServerMetadata
-	defaultScopes    []string
-	requireIAT       bool
-	rotation         TokenRotation
-	grace            time.Duration
-	secretLifetime   time.Duration
-	disableDelete    bool
-	maxBody          int64
-	extensions       map[string]Extension
-	initialTokens    InitialTokenVerifier
-	authenticator    TokenAuthenticator
-	finder           ClientFinder
-	permissions      PermissionChecker
-	revoker          TokenRevoker
-	statements       SoftwareStatementVerifier
-	requireStatement bool
-	policies         policies
-	defaultPolicy    string
-	issuerPolicies   map[string]string // trusted issuer -> policy name
-	limits           *limiter
-	redirectPreset   RedirectPreset
-	newID            IDGenerator
-	newSecret        SecretGenerator
-	now              func() time.Time
-	log              *slog.Logger
-	mux              *http.ServeMux
+	// cfg is the Config as New validated it, defaults applied: the one
+	// source of every setting.
+	cfg Config
 
-	serveTokens     bool
-	tokenEndpoint   string // absolute URLs, set when serveTokens
+	// Derived from cfg once, at New.
+	issuer          string // without a trailing slash
+	regEndpoint     string
+	regPath         string
+	wellKnown       string
+	tokenEndpoint   string // absolute URLs, set when cfg.ServeTokenEndpoints
 	introspectionEP string
 	revocationEP    string
-	tokenLifetime   time.Duration
-	mayIntrospect   IntrospectionPolicy
-	secretOverlap   time.Duration
+	keys            keyring
+	static          *ServerMetadata // completed metadata when cfg.Metadata is a *ServerMetadata
+	extensions      map[string]Extension
+	policies        policies
+	issuerPolicies  map[string]string // trusted issuer -> policy name
+	limits          *limiter
 	fetcher         *fetch.Client
 	keyCache        keyCache
+	mux             *http.ServeMux
+
+	// Shorthands for cfg fields that nearly every request reads.
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 // New validates cfg and returns a Handler. It returns an error naming the
-// first missing or invalid part of the configuration.
+// first missing or invalid part of the configuration; Config.Validate
+// checks the same without building a Handler.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("clientreg: Config.Store is required")
@@ -84,175 +66,102 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.SecretKey) < MinSecretKeyLen {
 		return nil, fmt.Errorf("clientreg: Config.SecretKey must be at least %d bytes", MinSecretKeyLen)
 	}
-	iss, err := parseHTTPURL(cfg.Issuer)
+	return cfg.withDefaults().build()
+}
+
+// build checks c, whose defaults are applied, and derives the Handler from
+// it. It does no I/O, so Validate can run it and discard the result.
+func (c Config) build() (*Handler, error) {
+	if err := c.checkValues(); err != nil {
+		return nil, err
+	}
+	iss, err := parseHTTPURL(c.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("clientreg: Config.Issuer: %w", err)
 	}
 	if iss.RawQuery != "" || iss.Fragment != "" {
 		return nil, errors.New("clientreg: Config.Issuer must not have a query or fragment")
 	}
-	issuer := strings.TrimSuffix(cfg.Issuer, "/")
-	regEndpoint := cfg.RegistrationEndpoint
-	if regEndpoint == "" {
-		regEndpoint = issuer + DefaultRegistrationPath
-	}
-	reg, err := parseHTTPURL(regEndpoint)
+	reg, err := parseHTTPURL(c.RegistrationEndpoint)
 	if err != nil {
 		return nil, fmt.Errorf("clientreg: Config.RegistrationEndpoint: %w", err)
 	}
 	if reg.RawQuery != "" || reg.Fragment != "" || reg.Path == "" || reg.Path == "/" {
 		return nil, errors.New("clientreg: Config.RegistrationEndpoint needs a path and no query or fragment")
 	}
-	regEndpoint = strings.TrimSuffix(regEndpoint, "/")
-
 	h := &Handler{
-		issuer:         issuer,
-		regEndpoint:    regEndpoint,
-		regPath:        strings.TrimSuffix(reg.EscapedPath(), "/"),
-		wellKnown:      wellKnownPath(iss),
-		store:          cfg.Store,
-		keys:           newKeyring(slices.Clone(cfg.SecretKey)),
-		defaultScopes:  slices.Clone(cfg.DefaultScopes),
-		requireIAT:     cfg.RequireInitialToken,
-		rotation:       cfg.TokenRotation,
-		grace:          cfg.TokenGrace,
-		secretLifetime: cfg.SecretLifetime,
-		disableDelete:  cfg.DisableDelete,
-		maxBody:        cfg.MaxBodyBytes,
-		initialTokens:  cfg.InitialTokens,
-		authenticator:  cfg.Authenticator,
-		finder:         cfg.Finder,
-		permissions:    cfg.Permissions,
-		revoker:        cfg.Revoker,
-		statements:     cfg.SoftwareStatements,
-		newID:          cfg.NewClientID,
-		newSecret:      cfg.NewSecret,
-		now:            cfg.Now,
-		log:            cfg.Logger,
+		cfg:         c,
+		issuer:      strings.TrimSuffix(c.Issuer, "/"),
+		regEndpoint: strings.TrimSuffix(c.RegistrationEndpoint, "/"),
+		regPath:     strings.TrimSuffix(reg.EscapedPath(), "/"),
+		wellKnown:   wellKnownPath(iss),
+		keys:        newKeyring(c.SecretKey),
+		store:       c.Store,
+		now:         c.Now,
+		log:         c.Logger,
 	}
-	h.serveTokens = cfg.ServeTokenEndpoints
-	if h.serveTokens {
-		h.tokenEndpoint = issuer + "/token"
-		h.introspectionEP = issuer + "/introspect"
-		h.revocationEP = issuer + "/revoke"
-	}
-	h.mayIntrospect = cfg.MayIntrospect
-	if h.mayIntrospect == nil {
-		h.mayIntrospect = OwnTokensOnly
-	}
-	h.tokenLifetime = cfg.AccessTokenLifetime
-	if h.tokenLifetime <= 0 {
-		h.tokenLifetime = DefaultAccessTokenLifetime
-	}
-	h.secretOverlap = cfg.SecretOverlap
-	if h.secretOverlap == 0 {
-		h.secretOverlap = DefaultSecretOverlap
+	if c.ServeTokenEndpoints {
+		h.tokenEndpoint = h.issuer + "/token"
+		h.introspectionEP = h.issuer + "/introspect"
+		h.revocationEP = h.issuer + "/revoke"
 	}
 	h.fetcher = fetch.New(fetch.Options{
-		AllowHTTP:    cfg.Fetch.AllowHTTP,
-		AllowPrivate: cfg.Fetch.AllowPrivateNetworks,
-		Transport:    cfg.Fetch.Transport,
-		Timeout:      cfg.Fetch.Timeout,
+		AllowHTTP:    c.Fetch.AllowHTTP,
+		AllowPrivate: c.Fetch.AllowPrivateNetworks,
+		Transport:    c.Fetch.Transport,
+		Timeout:      c.Fetch.Timeout,
 	})
-	switch cfg.TokenRotation {
-	case RotateOnUpdate, RotateNever:
-	default:
-		return nil, fmt.Errorf("clientreg: unknown Config.TokenRotation %d", cfg.TokenRotation)
-	}
-	if h.grace == 0 {
-		h.grace = DefaultTokenGrace
-	}
-	if h.maxBody <= 0 {
-		h.maxBody = DefaultMaxBodyBytes
-	}
-	if cfg.SecretLifetime < 0 {
-		return nil, errors.New("clientreg: Config.SecretLifetime must not be negative")
-	}
-	r := cfg.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	if h.newID == nil {
-		h.newID = defaultIDGenerator(r)
-	}
-	if h.newSecret == nil {
-		h.newSecret = defaultSecretGenerator(r)
-	}
-	if h.now == nil {
-		h.now = time.Now
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
+	// The defaults that are the Store itself, through the handler.
 	def := storeAuth{h: h}
-	if h.initialTokens == nil {
-		h.initialTokens = def
+	if h.cfg.InitialTokens == nil {
+		h.cfg.InitialTokens = def
 	}
-	if h.authenticator == nil {
-		h.authenticator = def
+	if h.cfg.Authenticator == nil {
+		h.cfg.Authenticator = def
 	}
-	if h.finder == nil {
-		h.finder = def
+	if h.cfg.Finder == nil {
+		h.cfg.Finder = def
 	}
-	if h.revoker == nil {
-		h.revoker = def
+	if h.cfg.Revoker == nil {
+		h.cfg.Revoker = def
 	}
-	if h.permissions == nil {
-		h.permissions = OwnClientOnly
-	}
-	switch cfg.RedirectPreset {
-	case "":
-		h.redirectPreset = PresetMCP
-	case PresetMCP, PresetWeb, PresetNative:
-		h.redirectPreset = cfg.RedirectPreset
-	default:
-		return nil, fmt.Errorf("clientreg: unknown Config.RedirectPreset %q (want mcp, web or native)", cfg.RedirectPreset)
-	}
-	h.limits = newLimiter(cfg.Limits)
-	h.requireStatement = cfg.RequireSoftwareStatement
+	h.limits = newLimiter(c.Limits)
 	switch {
-	case len(cfg.TrustedIssuers) > 0 && h.statements != nil:
+	case len(c.TrustedIssuers) > 0 && c.SoftwareStatements != nil:
 		return nil, errors.New("clientreg: set Config.TrustedIssuers or Config.SoftwareStatements, not both")
-	case len(cfg.TrustedIssuers) > 0:
-		tr, err := newTrustRegistry(h, cfg.TrustedIssuers, cfg.StatementSkew)
+	case len(c.TrustedIssuers) > 0:
+		tr, err := newTrustRegistry(h, c.TrustedIssuers, c.StatementSkew)
 		if err != nil {
 			return nil, fmt.Errorf("clientreg: Config.TrustedIssuers: %w", err)
 		}
-		h.statements = tr
-	case h.statements == nil:
-		h.statements = NoTrustedIssuers
+		h.cfg.SoftwareStatements = tr
+	case c.SoftwareStatements == nil:
+		h.cfg.SoftwareStatements = NoTrustedIssuers{}
 	}
-	h.extensions = make(map[string]Extension, len(cfg.Extensions))
-	for _, e := range cfg.Extensions {
+	h.extensions = make(map[string]Extension, len(c.Extensions))
+	for _, e := range c.Extensions {
 		if e.Name == "" || membersByName[e.Name] != nil || responseMembers[e.Name] || strings.Contains(e.Name, "#") {
 			return nil, fmt.Errorf("clientreg: extension member %q clashes with a standard member or is empty", e.Name)
 		}
 		h.extensions[e.Name] = e
 	}
-
-	h.metadata = cfg.Metadata
-	if h.metadata == nil {
-		h.metadata = &ServerMetadata{}
-	}
-	if sm, ok := h.metadata.(*ServerMetadata); ok {
+	if sm, ok := c.Metadata.(*ServerMetadata); ok {
 		if sm == nil {
 			return nil, errors.New("clientreg: Config.Metadata is a nil *ServerMetadata")
 		}
 		h.static = sm.completed(h)
-		if err := checkServerMetadata(h.static, h.defaultScopes); err != nil {
+		if err := checkServerMetadata(h.static, c.DefaultScopes); err != nil {
 			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
 		}
 	}
-
-	if h.policies, err = newPolicies(cfg.Policies, h.static); err != nil {
+	if h.policies, err = newPolicies(c.Policies, h.static); err != nil {
 		return nil, fmt.Errorf("clientreg: Config.Policies: %w", err)
 	}
-	if cfg.DefaultPolicy != "" && h.policies[cfg.DefaultPolicy] == nil {
-		return nil, fmt.Errorf("clientreg: Config.DefaultPolicy %q is not one of Config.Policies", cfg.DefaultPolicy)
+	if c.DefaultPolicy != "" && h.policies[c.DefaultPolicy] == nil {
+		return nil, fmt.Errorf("clientreg: Config.DefaultPolicy %q is not one of Config.Policies", c.DefaultPolicy)
 	}
-	h.defaultPolicy = cfg.DefaultPolicy
-	h.issuerPolicies = make(map[string]string, len(cfg.TrustedIssuers))
-	for _, ti := range cfg.TrustedIssuers {
+	h.issuerPolicies = make(map[string]string, len(c.TrustedIssuers))
+	for _, ti := range c.TrustedIssuers {
 		if ti.Policy == "" {
 			continue
 		}
@@ -261,7 +170,6 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.issuerPolicies[ti.Issuer] = ti.Policy
 	}
-
 	h.routes(strings.TrimSuffix(iss.EscapedPath(), "/"))
 	return h, nil
 }
@@ -315,7 +223,7 @@ func (h *Handler) routes(issPath string) {
 		http.MethodPut:    h.configurationEndpoint(h.serveUpdate),
 		http.MethodDelete: h.configurationEndpoint(h.serveDelete),
 	}, h.configurationMethods()...)
-	if h.serveTokens {
+	if h.cfg.ServeTokenEndpoints {
 		post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{http.MethodPost: f}
 		}

@@ -83,12 +83,15 @@ func (f PermissionCheckerFunc) CheckPermission(ctx context.Context, p *Principal
 
 // OwnClientOnly is the default PermissionChecker: a registration access
 // token may read, update and delete exactly the client it was issued to.
-var OwnClientOnly = PermissionCheckerFunc(func(_ context.Context, p *Principal, c *Client, _ Operation) error {
+type OwnClientOnly struct{}
+
+// CheckPermission implements PermissionChecker.
+func (OwnClientOnly) CheckPermission(_ context.Context, p *Principal, c *Client, _ Operation) error {
 	if !hmac.Equal([]byte(p.ClientID), []byte(c.ID)) {
 		return ErrInvalidToken
 	}
 	return nil
-})
+}
 
 // TokenRevoker revokes a registration access token. The handler calls it when
 // a valid token names a client that no longer exists (RFC 7592 §2.1) and
@@ -120,6 +123,19 @@ type InitialTokenVerifier interface {
 	UseInitialToken(ctx context.Context, token string) error
 }
 
+// StoreBackedInitialTokens is an optional interface of an
+// InitialTokenVerifier. A verifier whose tokens are the Store's own initial
+// access tokens, kept under the handler's keyed hash as the default verifier
+// keeps them (a wrapper that adds logging or a policy of its own, say),
+// implements it and returns true. Register then does not call
+// UseInitialToken: it passes the token's hash to Store.CreateClient in
+// CreateOptions.InitialTokenHash, and the Store records the use in the
+// transaction that stores the client, so that a registration that fails
+// spends nothing. The default verifier implements it.
+type StoreBackedInitialTokens interface {
+	InitialTokensInStore() bool
+}
+
 // SoftwareStatementVerifier verifies a software statement (RFC 7591 §2.3)
 // and returns the client metadata it asserts, which takes precedence over the
 // members of the request. It returns ErrInvalidSoftwareStatement or
@@ -141,12 +157,15 @@ func (f SoftwareStatementVerifierFunc) VerifySoftwareStatement(ctx context.Conte
 // NoTrustedIssuers is the default SoftwareStatementVerifier: it trusts no
 // issuer, so it refuses every statement, as unapproved when it is a
 // well-formed compact JWS and as invalid otherwise.
-var NoTrustedIssuers = SoftwareStatementVerifierFunc(func(_ context.Context, statement string) (*Metadata, error) {
+type NoTrustedIssuers struct{}
+
+// VerifySoftwareStatement implements SoftwareStatementVerifier.
+func (NoTrustedIssuers) VerifySoftwareStatement(_ context.Context, statement string) (*Metadata, error) {
 	if !looksLikeCompactJWS(statement) {
 		return nil, ErrInvalidSoftwareStatement.WithDescription("/software_statement: not a compact JWS")
 	}
 	return nil, ErrUnapprovedSoftwareStatement.WithDescription("/software_statement: this server trusts no software statement issuer")
-})
+}
 
 // IDGenerator returns a new client ID. It must be unique and unguessable
 // enough for the deployment; the default is 128 random bits, base64url.
@@ -213,6 +232,10 @@ func (a storeAuth) CheckInitialToken(ctx context.Context, token string) (string,
 	}
 	return t.Policy, nil
 }
+
+// InitialTokensInStore implements StoreBackedInitialTokens: the default
+// verifier's tokens are the Store's.
+func (a storeAuth) InitialTokensInStore() bool { return true }
 
 func (a storeAuth) UseInitialToken(ctx context.Context, token string) error {
 	_, err := a.h.store.UseInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token), a.h.now())

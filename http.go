@@ -25,14 +25,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (decoded, err
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return decoded{}, ErrUnsupportedMediaType.WithDescription("the request body must be UTF-8 JSON")
 	}
-	if r.ContentLength > h.maxBody {
-		return decoded{}, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.maxBody)
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		return decoded{}, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.cfg.MaxBodyBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return decoded{}, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.maxBody)
+			return decoded{}, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.cfg.MaxBodyBytes)
 		}
 		return decoded{}, ErrInvalidRequest.WithDescription("the request body could not be read").WithCause(err)
 	}

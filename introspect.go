@@ -42,7 +42,7 @@ func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) 
 	if err != nil {
 		return nil, fmt.Errorf("look up access token: %w", err)
 	}
-	if !h.now().Before(t.ExpiresAt) || !h.mayIntrospect(caller, t) {
+	if !h.now().Before(t.ExpiresAt) || !h.cfg.MayIntrospect(caller, t) {
 		return inactive, nil
 	}
 	return &Introspection{

@@ -1,6 +1,7 @@
 package clientreg
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -20,19 +21,24 @@ import (
 // The limits are on by default with generous numbers; the request limits
 // (body size, nesting depth, list lengths, member length) always apply.
 
-// Limits configures the abuse limits. Zero fields get the defaults named.
+// Limits configures the abuse limits. As everywhere in Config, 0 means the
+// default named and Off turns a rate limit off; the request limits cannot
+// be Off.
 type Limits struct {
-	// Disabled turns the rate limits off (the request limits stay).
+	// Disabled turns every rate limit off (the request limits stay).
 	Disabled bool
 	// RegistrationsPerMinute is the sustained rate of registrations per
 	// client address, per initial access token and per software_id;
-	// default 120.
+	// default 120. Off (here or in RegistrationBurst) turns the
+	// registration limit off.
 	RegistrationsPerMinute float64
 	// RegistrationBurst is how many registrations may come at once before
 	// the rate applies; default 60.
 	RegistrationBurst int
 	// FailedAuthPerMinute is the sustained rate of failed registration
 	// access token attempts per client ID and per address; default 60.
+	// Off (here or in FailedAuthBurst) turns the limit on failed attempts
+	// off.
 	FailedAuthPerMinute float64
 	// FailedAuthBurst is the burst of failed attempts; default 100.
 	FailedAuthBurst int
@@ -54,12 +60,12 @@ type Limits struct {
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *float64, d float64) {
-		if *v <= 0 {
+		if *v == 0 {
 			*v = d
 		}
 	}
 	defInt := func(v *int, d int) {
-		if *v <= 0 {
+		if *v == 0 {
 			*v = d
 		}
 	}
@@ -71,6 +77,32 @@ func (l Limits) withDefaults() Limits {
 	defInt(&l.MaxContacts, 32)
 	defInt(&l.MaxMemberLength, 2048)
 	return l
+}
+
+// check applies Config's one rule to l, whose defaults are applied.
+func (l Limits) check() error {
+	for _, v := range []struct {
+		name     string
+		v        float64
+		mayBeOff bool
+	}{
+		{"RegistrationsPerMinute", l.RegistrationsPerMinute, true},
+		{"RegistrationBurst", float64(l.RegistrationBurst), true},
+		{"FailedAuthPerMinute", l.FailedAuthPerMinute, true},
+		{"FailedAuthBurst", float64(l.FailedAuthBurst), true},
+		{"MaxRedirectURIs", float64(l.MaxRedirectURIs), false},
+		{"MaxContacts", float64(l.MaxContacts), false},
+		{"MaxMemberLength", float64(l.MaxMemberLength), false},
+	} {
+		switch {
+		case v.v > 0 || v.v == Off && v.mayBeOff:
+		case v.v == Off:
+			return fmt.Errorf("clientreg: Config.Limits.%s cannot be Off", v.name)
+		default:
+			return fmt.Errorf("clientreg: Config.Limits.%s must be positive, 0 for the default or Off", v.name)
+		}
+	}
+	return nil
 }
 
 // ErrRateLimited answers a request over a rate limit (429, with
@@ -102,7 +134,12 @@ type bucket struct {
 
 const maxBuckets = 100_000
 
+// newBuckets returns the buckets of a rate limit, or nil (which admits
+// everything) when the limit is Off.
 func newBuckets(perMinute float64, burst int) *buckets {
+	if perMinute == Off || burst == Off {
+		return nil
+	}
 	return &buckets{rate: perMinute / 60, burst: float64(burst), m: make(map[string]*bucket)}
 }
 
@@ -138,7 +175,11 @@ func (b *buckets) prune(now time.Time) {
 }
 
 // take spends one token of key, or reports how long until one is there.
+// Nil buckets (a limit that is Off) always admit.
 func (b *buckets) take(key string, now time.Time) (bool, time.Duration) {
+	if b == nil {
+		return true, 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bk := b.refill(key, now)
@@ -151,6 +192,9 @@ func (b *buckets) take(key string, now time.Time) (bool, time.Duration) {
 
 // check reports, without spending, whether key has a token left.
 func (b *buckets) check(key string, now time.Time) (bool, time.Duration) {
+	if b == nil {
+		return true, 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bk := b.refill(key, now)
@@ -168,7 +212,6 @@ type limiter struct {
 }
 
 func newLimiter(cfg Limits) *limiter {
-	cfg = cfg.withDefaults()
 	return &limiter{
 		cfg:          cfg,
 		registration: newBuckets(cfg.RegistrationsPerMinute, cfg.RegistrationBurst),

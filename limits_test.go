@@ -120,3 +120,18 @@ func TestRequestLimits(t *testing.T) {
 		t.Errorf("at the limits: %d %s", r.status, r.body)
 	}
 }
+
+// A rate limit set to Off admits everything, while the other limit stays:
+// 0 would have meant the default (a burst of 60), Off means no limit.
+func TestRateLimitOff(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{RegistrationsPerMinute: clientreg.Off,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	})
+	body := map[string]any{"grant_types": []string{"client_credentials"}}
+	for i := range 80 {
+		if r := e.registerFrom("203.0.113.7", body); r.status != 201 {
+			t.Fatalf("registration %d with the registration limit Off: %d %s", i, r.status, r.body)
+		}
+	}
+}

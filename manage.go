@@ -80,18 +80,18 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	// RFC 7592 §2.1: "If the registration access token used to make this
 	// request is not valid, the server MUST respond with an error as
 	// described in OAuth 2.0 Bearer Token Usage [RFC6750]."
-	p, err := h.authenticator.AuthenticateToken(ctx, token)
+	p, err := h.cfg.Authenticator.AuthenticateToken(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := h.finder.FindClient(ctx, p, clientID)
+	c, err := h.cfg.Finder.FindClient(ctx, p, clientID)
 	if errors.Is(err, ErrNotFound) {
 		// RFC 7592 §2.1: "If the client does not exist on this server, the
 		// server MUST respond with HTTP 401 Unauthorized and the
 		// registration access token used to make this request SHOULD be
 		// immediately revoked."
 		if p.ClientID == clientID {
-			if rerr := h.revoker.RevokeToken(ctx, p); rerr != nil {
+			if rerr := h.cfg.Revoker.RevokeToken(ctx, p); rerr != nil {
 				return nil, nil, fmt.Errorf("revoke token of deleted client: %w", rerr)
 			}
 		}
@@ -100,7 +100,7 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err != nil {
 		return nil, nil, fmt.Errorf("find client: %w", err)
 	}
-	if err := h.permissions.CheckPermission(ctx, p, c, op); err != nil {
+	if err := h.cfg.Permissions.CheckPermission(ctx, p, c, op); err != nil {
 		if p.retirePrevious && op != OpRead && p.ClientID == c.ID {
 			// The new token was used, even if the operation is refused.
 			if _, rerr := h.retirePreviousToken(ctx, c); rerr != nil {
@@ -238,8 +238,8 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		u.SecretHash, u.SecretExpiresAt, u.SecretCiphertext = nil, zeroTime, nil
 		u.PreviousSecretHash, u.PreviousSecretExpiresAt, u.PreviousSecretCiphertext = nil, zeroTime, nil
 	case req.RotateSecret && u.SecretHash != nil:
-		if h.secretOverlap > 0 {
-			u.PreviousSecretHash, u.PreviousSecretExpiresAt = u.SecretHash, now.Add(h.secretOverlap)
+		if h.cfg.SecretOverlap > 0 {
+			u.PreviousSecretHash, u.PreviousSecretExpiresAt = u.SecretHash, now.Add(h.cfg.SecretOverlap)
 			u.PreviousSecretCiphertext = u.SecretCiphertext
 		}
 		if secret, err = h.issueSecret(ctx, u, now); err != nil {
@@ -259,18 +259,18 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	if p.retirePrevious {
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 	}
-	if h.rotation == RotateOnUpdate {
-		if newToken, err = h.newSecret(ctx); err != nil {
+	if h.cfg.TokenRotation == RotateOnUpdate {
+		if newToken, err = h.cfg.NewSecret(ctx); err != nil {
 			return nil, fmt.Errorf("generate registration access token: %w", err)
 		}
 		u.TokenHash = h.keys.hash(purposeRegistrationToken, newToken)
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
-		if h.grace > 0 {
+		if h.cfg.TokenGrace > 0 {
 			// The token the client holds stays valid for the grace window,
 			// in case this response is lost. A token already in its grace
 			// window keeps its deadline: retrying never extends it.
 			presented := h.keys.hash(purposeRegistrationToken, p.Token)
-			u.PreviousTokenHash, u.PreviousTokenExpiresAt = presented, now.Add(h.grace)
+			u.PreviousTokenHash, u.PreviousTokenExpiresAt = presented, now.Add(h.cfg.TokenGrace)
 			if hmac.Equal(presented, c.PreviousTokenHash) {
 				u.PreviousTokenExpiresAt = c.PreviousTokenExpiresAt
 			}
@@ -295,7 +295,7 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
 	// RFC 7592 §2.3: "If the server does not support the delete method, the
 	// server MUST respond with HTTP 405 Not Supported."
-	if h.disableDelete {
+	if h.cfg.DisableDelete {
 		return ErrMethodNotAllowed.WithDescription("this server does not allow clients to be deleted")
 	}
 	p, c, err := h.authorize(ctx, token, clientID, OpDelete)
@@ -308,7 +308,7 @@ func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
 		}
 		return fmt.Errorf("delete client: %w", err)
 	}
-	if err := h.revoker.RevokeToken(ctx, p); err != nil {
+	if err := h.cfg.Revoker.RevokeToken(ctx, p); err != nil {
 		return fmt.Errorf("revoke token of deleted client: %w", err)
 	}
 	return nil
@@ -346,7 +346,7 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 	}
 	c := ac.Client
 	for attempt := 1; ; attempt++ {
-		token, err := h.newSecret(ctx)
+		token, err := h.cfg.NewSecret(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("generate registration access token: %w", err)
 		}
@@ -400,7 +400,7 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 // configurationMethods are the methods the client configuration endpoint
 // serves (RFC 7592 §2): read, update and, unless disabled, delete.
 func (h *Handler) configurationMethods() []string {
-	if h.disableDelete {
+	if h.cfg.DisableDelete {
 		return []string{http.MethodGet, http.MethodPut}
 	}
 	return []string{http.MethodGet, http.MethodPut, http.MethodDelete}
@@ -416,7 +416,7 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		h.configurationEndpoint(h.serveUpdate)(w, r)
 	case http.MethodDelete:
-		if !h.disableDelete {
+		if !h.cfg.DisableDelete {
 			h.configurationEndpoint(h.serveDelete)(w, r)
 			return
 		}

@@ -182,7 +182,7 @@ const (
 // the policy named policyName (from an initial access token when
 // registering, from the stored client when updating).
 func (h *Handler) newValidation(srv *ServerMetadata, op policyOp, policyName string) *validation {
-	return &validation{srv: srv, preset: h.redirectPreset, defaultScopes: h.defaultScopes, op: op, policyName: policyName}
+	return &validation{srv: srv, preset: h.cfg.RedirectPreset, defaultScopes: h.cfg.DefaultScopes, op: op, policyName: policyName}
 }
 
 // applyPolicy resolves the policy in force and narrows the run's rules to
@@ -192,7 +192,7 @@ func applyPolicy(_ context.Context, h *Handler, m *Metadata, v *validation) erro
 	if v.op == registering && v.policyName == "" {
 		v.policyName = v.issuerPolicy
 		if v.policyName == "" {
-			v.policyName = h.defaultPolicy
+			v.policyName = h.cfg.DefaultPolicy
 		}
 	}
 	p, err := h.policies.lookup(v.policyName)

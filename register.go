@@ -139,19 +139,19 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		return nil, err
 	}
 	opts.MaxClients = v.maxClients()
-	if h.requireIAT {
-		if _, builtIn := h.initialTokens.(storeAuth); builtIn {
+	if h.cfg.RequireInitialToken {
+		if sb, ok := h.cfg.InitialTokens.(StoreBackedInitialTokens); ok && sb.InitialTokensInStore() {
 			// The Store records the use in the transaction that stores
 			// the client: a registration that fails spends nothing.
 			opts.InitialTokenHash = h.keys.hash(purposeInitialToken, initialToken)
 			opts.Now = h.now()
-		} else if err := h.initialTokens.UseInitialToken(ctx, initialToken); err != nil {
+		} else if err := h.cfg.InitialTokens.UseInitialToken(ctx, initialToken); err != nil {
 			return nil, err
 		}
 	}
 
 	now := h.now().UTC().Truncate(time.Microsecond)
-	token, err := h.newSecret(ctx)
+	token, err := h.cfg.NewSecret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("generate registration access token: %w", err)
 	}
@@ -172,7 +172,7 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 	// A generated ID that collides is drawn again; with 128 random bits a
 	// second collision means the generator is broken.
 	for attempt := 0; ; attempt++ {
-		if c.ID, err = h.newID(ctx); err != nil {
+		if c.ID, err = h.cfg.NewClientID(ctx); err != nil {
 			return nil, fmt.Errorf("generate client_id: %w", err)
 		}
 		err = h.store.CreateClient(ctx, c, opts)
@@ -195,13 +195,13 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 // checkInitialToken checks the initial access token when registration
 // requires one, without using it up, and returns the policy it names.
 func (h *Handler) checkInitialToken(ctx context.Context, initialToken string) (string, error) {
-	if !h.requireIAT {
+	if !h.cfg.RequireInitialToken {
 		return "", nil
 	}
 	if initialToken == "" {
 		return "", ErrMissingToken
 	}
-	return h.initialTokens.CheckInitialToken(ctx, initialToken)
+	return h.cfg.InitialTokens.CheckInitialToken(ctx, initialToken)
 }
 
 // DryRun validates a registration request exactly as Register does,
@@ -228,7 +228,7 @@ func (h *Handler) DryRun(ctx context.Context, initialToken string, m Metadata) (
 // issueSecret generates a new client secret for c, stores its hash and
 // expiry in c and returns the plaintext.
 func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (string, error) {
-	secret, err := h.newSecret(ctx)
+	secret, err := h.cfg.NewSecret(ctx)
 	if err != nil {
 		return "", fmt.Errorf("generate client_secret: %w", err)
 	}
@@ -241,8 +241,8 @@ func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (st
 		}
 	}
 	c.SecretExpiresAt = zeroTime
-	if h.secretLifetime > 0 {
-		c.SecretExpiresAt = now.Add(h.secretLifetime).Truncate(time.Second)
+	if h.cfg.SecretLifetime > 0 {
+		c.SecretExpiresAt = now.Add(h.cfg.SecretLifetime).Truncate(time.Second)
 	}
 	return secret, nil
 }
@@ -279,7 +279,7 @@ func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptio
 	if opts.Policy != "" && h.policies[opts.Policy] == nil {
 		return "", nil, fmt.Errorf("clientreg: no registration policy is named %q", opts.Policy)
 	}
-	token, err := h.newSecret(ctx)
+	token, err := h.cfg.NewSecret(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("generate initial access token: %w", err)
 	}
@@ -311,7 +311,7 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	// form of an OAuth 2.0 access token to limit registration to only
 	// previously authorized parties."
 	token, err := bearerToken(r)
-	if h.requireIAT {
+	if h.cfg.RequireInitialToken {
 		if err != nil {
 			h.writeError(w, r, err)
 			return

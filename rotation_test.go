@@ -76,7 +76,7 @@ func TestRotationFirstUseRetiresPrevious(t *testing.T) {
 					if forbid && op == clientreg.OpUpdate {
 						return clientreg.ErrAccessDenied
 					}
-					return clientreg.OwnClientOnly(ctx, p, c, op)
+					return clientreg.OwnClientOnly{}.CheckPermission(ctx, p, c, op)
 				})})
 			if err != nil {
 				t.Fatal(err)

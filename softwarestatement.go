@@ -43,8 +43,9 @@ type TrustedIssuer struct {
 	Policy string
 }
 
-// DefaultStatementAlgorithms are accepted when a TrustedIssuer lists none.
-var DefaultStatementAlgorithms = []string{"RS256", "PS256", "ES256", "EdDSA"}
+// DefaultStatementAlgorithms returns the algorithms accepted when a
+// TrustedIssuer lists none (a new slice, which the caller may change).
+func DefaultStatementAlgorithms() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
 // DefaultStatementSkew is the clock skew allowed on exp, nbf and iat.
 const DefaultStatementSkew = time.Minute
@@ -128,7 +129,7 @@ func newTrustRegistry(h *Handler, issuers []TrustedIssuer, skew time.Duration) (
 			}
 		}
 		if len(ti.Algorithms) == 0 {
-			ti.Algorithms = DefaultStatementAlgorithms
+			ti.Algorithms = DefaultStatementAlgorithms()
 		}
 		for _, a := range ti.Algorithms {
 			if !slices.Contains(keyJWTAlgs, jose.SignatureAlgorithm(a)) {

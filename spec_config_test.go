@@ -534,7 +534,7 @@ func TestPermissionCheckerForbidden(t *testing.T) {
 				mu.Lock()
 				ops = append(ops, op)
 				mu.Unlock()
-				if err := clientreg.OwnClientOnly.CheckPermission(ctx, p, cl, op); err != nil {
+				if err := (clientreg.OwnClientOnly{}).CheckPermission(ctx, p, cl, op); err != nil {
 					return err
 				}
 				if op != clientreg.OpRead {

@@ -53,7 +53,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		}
 		scope = strings.Join(granted, " ")
 	}
-	token, err := h.newSecret(ctx)
+	token, err := h.cfg.NewSecret(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("generate access token: %w", err)
 	}
@@ -63,7 +63,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		ClientID:  c.ID,
 		Scope:     scope,
 		IssuedAt:  now,
-		ExpiresAt: now.Add(h.tokenLifetime),
+		ExpiresAt: now.Add(h.cfg.AccessTokenLifetime),
 	}
 	if err := h.store.CreateAccessToken(ctx, t); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -71,7 +71,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		}
 		return nil, fmt.Errorf("save access token: %w", err)
 	}
-	return &TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(h.tokenLifetime / time.Second), Scope: scope}, nil
+	return &TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(h.cfg.AccessTokenLifetime / time.Second), Scope: scope}, nil
 }
 
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {

@@ -93,7 +93,7 @@ func checkSizes(_ context.Context, h *Handler, m *Metadata, _ *validation) error
 
 func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, v *validation) error {
 	if m.SoftwareStatement == "" {
-		if h.requireStatement {
+		if h.cfg.RequireSoftwareStatement {
 			return ErrUnapprovedSoftwareStatement.WithDescription("/software_statement: required by this server (a statement from a trusted issuer)")
 		}
 		return nil
@@ -105,7 +105,7 @@ func applySoftwareStatement(ctx context.Context, h *Handler, m *Metadata, v *val
 		// claims apply again, even after it expired.
 		claims, err = unverifiedStatementClaims(kept)
 	} else {
-		claims, err = h.statements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
+		claims, err = h.cfg.SoftwareStatements.VerifySoftwareStatement(ctx, m.SoftwareStatement)
 		if err == nil {
 			v.issuerPolicy = h.issuerPolicies[statementIssuer(m.SoftwareStatement)]
 		}

@@ -151,7 +151,7 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"(default: any well-formed scope)")
 	o.defaultScopes = newList(fs, "default-scopes", nil,
 		"comma-separated `scopes` given to clients that register none")
-	o.grantTypes = newList(fs, "grant-types", clientreg.DefaultGrantTypes,
+	o.grantTypes = newList(fs, "grant-types", clientreg.DefaultGrantTypes(),
 		"comma-separated grant `types` clients may register")
 	o.rotation = newChoice(fs, "rat-rotation", "on-update",
 		"when the registration access token is replaced (`mode`): on-update\n"+
@@ -319,7 +319,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	overlap := *o.secretOverlap
 	if overlap == 0 {
-		overlap = -1 // Config.SecretOverlap: negative means none, zero the default
+		overlap = clientreg.Off // --secret-overlap 0: no overlap (0 in a Config means the default)
 	}
 	rotation := clientreg.RotateOnUpdate
 	if *o.rotation == "never" {
@@ -327,7 +327,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	grace := *o.ratGrace
 	if grace == 0 {
-		grace = -1 // Config.TokenGrace: negative means none, zero the default
+		grace = clientreg.Off // --token-grace 0: no grace (0 in a Config means the default)
 	}
 	h, err := clientreg.New(clientreg.Config{
 		Issuer:    issuer,
