@@ -12,7 +12,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §5: no response reveals whether a client id exists. Every failed
+// docs/behaviour.md §5: no response reveals whether a client id exists. Every failed
 // authentication at the client configuration endpoint (a client that never
 // existed, a deleted client, a wrong token, another client's token, a
 // rotated token past its grace or retired by the use of its successor) is

@@ -19,7 +19,7 @@ import (
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
-// Storage faults (SPEC §6): a Store that fails or stalls makes the handler
+// Storage faults (docs/behaviour.md §6): a Store that fails or stalls makes the handler
 // answer 500 server_error or 503 temporarily_unavailable, with nothing of
 // the failure in the response, nothing half-written in the store, and, when
 // the request context has a deadline, no later than that deadline.

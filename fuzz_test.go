@@ -27,7 +27,7 @@ import (
 //
 // Every target drives the real Handler through ServeHTTP over a fresh
 // in-memory store, so an input is reproducible on its own. The properties
-// checked for every response are those of SPEC §2 and §6: never a panic,
+// checked for every response are those of docs/behaviour.md §2 and §6: never a panic,
 // never a 5xx, every 4xx a JSON RFC error ({"error": code,
 // "error_description": %x20-21/%x23-5B/%x5D-7E}) except a 401 carrying a bare
 // "WWW-Authenticate: Bearer" challenge and no body.
@@ -393,7 +393,7 @@ func fzWithMember(m map[string]json.RawMessage, k, v string) map[string]json.Raw
 var fzSchemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*):`)
 
 // fzRedirectOracle reports why the redirect URI raw must be refused by the
-// rules of SPEC §3 (checked here independently of redirect.go), or "" when
+// rules of docs/behaviour.md §3 (checked here independently of redirect.go), or "" when
 // nothing in those rules refuses it.
 func fzRedirectOracle(raw string) string {
 	if raw == "" {
@@ -492,7 +492,7 @@ func fzLoopback(host string) bool {
 
 // FuzzRedirectURI fuzzes redirect URI classification: the result is nil or
 // an invalid_redirect_uri error with a valid description; an accepted URI
-// breaks none of the SPEC §3 rules (checked by an independent oracle);
+// breaks none of the docs/behaviour.md §3 rules (checked by an independent oracle);
 // and registration with the URI agrees with the classification and echoes
 // the URI byte-exact.
 func FuzzRedirectURI(f *testing.F) {

@@ -332,7 +332,7 @@ func (r *response) num(t *testing.T, name string) int64 {
 // must never reach an error_description.
 var internalMarkers = []string{"%!", "sql", "memory:", "clientreg:", "runtime", "goroutine", "panic", "<nil>", "0x"}
 
-// checkErrorBody asserts the SPEC §6 shape of an error response: JSON
+// checkErrorBody asserts the docs/behaviour.md §6 shape of an error response: JSON
 // {"error": code, "error_description": ...}, the description in the
 // RFC 6749 §5.2 character set and free of internal details. It returns the
 // error code and description.

@@ -19,7 +19,7 @@ import (
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
-// Credential hygiene (SPEC §7): no secret or token ever reaches a log line,
+// Credential hygiene (docs/behaviour.md §7): no secret or token ever reaches a log line,
 // the database holds none of them in any encoding, and nothing the database
 // holds works as a credential.
 

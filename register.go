@@ -248,7 +248,7 @@ func (h *Handler) issueSecret(ctx context.Context, c *Client, now time.Time) (st
 }
 
 // usesSecret reports whether the token endpoint auth method authenticates
-// with a client secret (SPEC §4).
+// with a client secret (docs/behaviour.md §4).
 func usesSecret(method string) bool {
 	switch method {
 	case "client_secret_basic", "client_secret_post", "client_secret_jwt":

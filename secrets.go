@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Credentials at rest (SPEC §7). Secrets and tokens are random (256 bits from
+// Credentials at rest (docs/behaviour.md §7). Secrets and tokens are random (256 bits from
 // Config.Rand, crypto/rand by default) and stored only as HMAC-SHA256 under
 // Config.SecretKey, with a purpose label in the MAC input so that a value of
 // one kind can never be accepted as another (a registration access token is

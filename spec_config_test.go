@@ -14,7 +14,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §5: the client configuration endpoint (RFC 7592 §2).
+// docs/behaviour.md §5: the client configuration endpoint (RFC 7592 §2).
 
 // updateBody is a PUT body for client c: the registration body plus its
 // client_id.

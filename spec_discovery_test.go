@@ -10,7 +10,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §1: discovery (RFC 8414).
+// docs/behaviour.md §1: discovery (RFC 8414).
 
 // TestDiscoveryDocument proves that GET /.well-known/oauth-authorization-server
 // returns JSON with issuer, an absolute registration_endpoint and the
@@ -43,7 +43,7 @@ func TestDiscoveryDocument(t *testing.T) {
 			t.Errorf("%s is empty", name)
 		}
 	}
-	// Endpoints clientreg does not serve are not advertised (SPEC §1: they
+	// Endpoints clientreg does not serve are not advertised (docs/behaviour.md §1: they
 	// appear once they exist).
 	for _, name := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
 		if r.has(t, name) {

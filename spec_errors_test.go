@@ -15,7 +15,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §6: errors.
+// docs/behaviour.md §6: errors.
 
 // syncBuffer is a bytes.Buffer safe for concurrent use, for Config.Logger.
 type syncBuffer struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §3: client metadata (RFC 7591 §2, §2.1, §2.2).
+// docs/behaviour.md §3: client metadata (RFC 7591 §2, §2.1, §2.2).
 
 // metadataKinds is the RFC 7591 type of every member clientreg.Metadata
 // models: "string", "strings" (array of strings), "object", "number" (a

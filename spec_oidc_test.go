@@ -12,7 +12,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §3, OpenID Connect Dynamic Client Registration 1.0 §2: the OpenID
+// docs/behaviour.md §3, OpenID Connect Dynamic Client Registration 1.0 §2: the OpenID
 // Connect client metadata, its rules, and the discovery members that bound
 // it.
 

@@ -13,7 +13,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §2: the registration request (RFC 7591 §3, §3.1; RFC 6750).
+// docs/behaviour.md §2: the registration request (RFC 7591 §3, §3.1; RFC 6750).
 
 // TestRegistrationContentType proves that only application/json (with or
 // without a UTF-8 charset parameter) is accepted; any other media type is

@@ -16,7 +16,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §4: the client information response (RFC 7591 §3.2.1, RFC 7592 §3).
+// docs/behaviour.md §4: the client information response (RFC 7591 §3.2.1, RFC 7592 §3).
 
 var urlSafe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 

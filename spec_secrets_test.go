@@ -14,7 +14,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-// SPEC §7: secrets at rest.
+// docs/behaviour.md §7: secrets at rest.
 
 // recordText renders a stored record every way a database copy could show
 // it.

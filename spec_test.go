@@ -1,6 +1,6 @@
 package clientreg_test
 
-// The conformance suite of SPEC.md: each spec_*_test.go file proves one
+// The conformance suite of docs/behaviour.md: each spec_*_test.go file proves one
 // section through the public HTTP interface (spec_discovery §1,
 // spec_request §2, spec_metadata §3, spec_response §4, spec_config §5,
 // spec_errors §6, spec_secrets §7). This file checks that the Go API
