@@ -85,7 +85,7 @@ type hardProc struct {
 	exited chan struct{} // closed once the process has exited
 }
 
-var hardListeningRE = regexp.MustCompile(`(?m)^listening on (\S+)$`)
+var hardListeningRE = regexp.MustCompile(`(?m)^listening on (\S+)(?: \(issuer \S+\))?$`)
 
 // hardServe starts "clientreg serve --addr 127.0.0.1:0 ARGS..." and waits
 // until it is listening. A process still running at the end of the test is

@@ -176,7 +176,7 @@ func TestREADMESeveralInstances(t *testing.T) {
 	}
 	for _, in := range instances {
 		in.ready(t)
-		if !strings.Contains(in.stderr.String(), "listening on "+issuer+"\n") {
+		if !strings.Contains(in.stderr.String(), "listening on "+in.base+" (issuer "+issuer+")\n") {
 			t.Errorf("the instance does not serve under the issuer %s:\n%s", issuer, in.stderr)
 		}
 		wantStatus(t, "readyz", do(t, http.MethodGet, in.base+readyzPath, "", ""), http.StatusOK)
