@@ -337,8 +337,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		// Every error of New comes from a flag or the configuration file.
 		// Until cfg.Validate runs before the files are opened, undo what
 		// this run created.
-		if cerr := st.Close(); cerr == nil {
+		if cerr := st.Close(); cerr == nil && len(newFiles) > 0 {
 			removeAll(newFiles)
+			log.Info("removed the files this start created, since the configuration is invalid", "files", strings.Join(newFiles, ","))
 		}
 		return &usageError{err: fmt.Errorf("serve: %w", src.explain(err)), hint: serveHint}
 	}
