@@ -488,6 +488,8 @@ func removeAll(files []string) {
 // warnUnknownIntrospectors logs a warning for each --introspector that
 // names no registered client: a typo there is otherwise silent.
 func warnUnknownIntrospectors(ctx context.Context, st clientreg.Store, ids []string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, defaultRequestTimeout)
+	defer cancel()
 	for _, id := range ids {
 		_, err := st.GetClient(ctx, id)
 		switch {
