@@ -99,7 +99,7 @@ func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err != nil {
 		return err
 	}
-	token, err := createInitialToken(ctx, st, key, cfg.policies,
+	token, err := createInitialToken(ctx, st, key, cfg.policies, configSource{file: *o.config},
 		clientreg.InitialTokenOptions{MaxUses: *o.uses, ExpiresIn: *o.expiresIn, Policy: *o.policy})
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close database: %w", cerr)
@@ -162,10 +162,12 @@ func postgresHasSchema(ctx context.Context, d database) (bool, error) {
 }
 
 // createInitialToken creates an initial access token in st.
-func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, policies []clientreg.Policy, opts clientreg.InitialTokenOptions) (string, error) {
+// Errors of clientreg.New are told in the terms of src, the configuration
+// file the policies come from.
+func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, policies []clientreg.Policy, src configSource, opts clientreg.InitialTokenOptions) (string, error) {
 	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return "", err
+		return "", &usageError{err: fmt.Errorf("iat create: %w", src.explain(err)), hint: iatCreateHint}
 	}
 	token, _, err := h.CreateInitialToken(ctx, opts)
 	return token, err

@@ -141,3 +141,21 @@ func TestHelpREADMEPointers(t *testing.T) {
 		}
 	}
 }
+
+// A policy that the library refuses is reported by iat create in the terms
+// of the file, as serve reports it.
+func TestIATCreateConfigErrorNamesMember(t *testing.T) {
+	t.Parallel()
+	db := dbIn(t)
+	if code, _, stderr := run(t, nil, "iat", "create", "--db", db, "--create-db"); code != ExitOK {
+		t.Fatalf("--create-db: exit %d:\n%s", code, stderr)
+	}
+	cfg := writeConfig(t, "policies:\n  a:\n    allowed_scopes: ['x\"y']\n")
+	code, out, stderr := run(t, nil, "iat", "create", "--db", db, "--config", cfg, "--policy", "a")
+	if want := "--config " + cfg + `: policies.a: "x\"y" is not a valid scope token`; code != ExitUsage || out != "" || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stdout %q, want %d and %q:\n%s", code, out, ExitUsage, want, stderr)
+	}
+	if m := goIdentifierRE.FindString(stderr); m != "" {
+		t.Errorf("stderr shows the Go identifier %q:\n%s", m, stderr)
+	}
+}
