@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bad configurations stop serve before it creates anything: no key file, no
@@ -189,5 +191,32 @@ func TestServeUnknownIntrospectorWarns(t *testing.T) {
 	}
 	if strings.Contains(logs, "client_id="+known) {
 		t.Errorf("a warning names the registered client %s:\n%s", known, logs)
+	}
+}
+
+// The HTTP server's timeouts: the former constants by default, the flags'
+// values when set, and a default write timeout that leaves time to answer
+// a request that used up --request-timeout.
+func TestServeHTTPTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want httpTimeouts
+	}{
+		{nil, nil, httpTimeouts{10 * time.Second, 30 * time.Second, 30 * time.Second, 2 * time.Minute}},
+		{[]string{"--request-timeout", "1m"}, nil, httpTimeouts{10 * time.Second, 30 * time.Second, 75 * time.Second, 2 * time.Minute}},
+		{[]string{"--write-timeout", "40s", "--read-timeout", "5s", "--read-header-timeout", "1s", "--idle-timeout", "9s"}, nil,
+			httpTimeouts{time.Second, 5 * time.Second, 40 * time.Second, 9 * time.Second}},
+		{nil, map[string]string{"CLIENTREG_WRITE_TIMEOUT": "11s"}, httpTimeouts{10 * time.Second, 30 * time.Second, 11 * time.Second, 2 * time.Minute}},
+	} {
+		fs, o := serveFlags()
+		if err := fs.parse(tc.args, io.Discard, envMap(tc.env)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.httpTimeouts(fs)
+		if err != nil || got != tc.want {
+			t.Errorf("%v %v: %+v, %v; want %+v", tc.args, tc.env, got, err, tc.want)
+		}
 	}
 }
