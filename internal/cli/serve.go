@@ -145,11 +145,12 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"Serves OAuth 2.0 Dynamic Client Registration (RFC 7591), client management\n"+
 			"(RFC 7592) and the server metadata document (RFC 8414) over HTTP, with\n"+
 			"GET /healthz (the process is up) and GET /readyz (the database answers)\n"+
-			"for load balancers. Prints \"listening on URL\" to stderr when ready, URL\n"+
-			"being http:// and the address bound, followed by \"(issuer ISSUER)\" when\n"+
-			"--issuer differs from it;\n"+
-			"SIGINT or SIGTERM shut it down gracefully. Several instances may share\n"+
-			"a PostgreSQL database, with the same --secret-key-file and --issuer.")
+			"for load balancers. Prints \"listening on URL\" to stderr when ready (URL:\n"+
+			"http:// and the address bound, then \"(issuer ISSUER)\" if --issuer\n"+
+			"differs); SIGINT or SIGTERM shut it down gracefully. Several instances\n"+
+			"may share a PostgreSQL database, with the same --secret-key-file and\n"+
+			"--issuer. Flags, environment and --config are checked before anything is\n"+
+			"opened or bound.")
 	o := &serveOptions{}
 	o.addr = fs.String("addr", "127.0.0.1:8080", "TCP `address` to listen on")
 	o.issuer = newURL(fs, "issuer",
