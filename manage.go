@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -194,8 +195,11 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 	// RFC 7592 §2.2: "The client MUST include its "client_id" field in the
 	// request, and it MUST be the same as its currently issued client
 	// identifier."
+	if req.ClientID == "" {
+		return nil, ErrInvalidRequest.WithDescription("client_id is missing: an update must repeat the client's own client_id (RFC 7592 section 2.2)")
+	}
 	if req.ClientID != c.ID {
-		return nil, ErrInvalidRequest.WithDescription("client_id must be sent and equal the client's own client_id")
+		return nil, ErrInvalidRequest.WithDescription("client_id %s is not the client_id of the client being updated (RFC 7592 section 2.2)", quote(req.ClientID))
 	}
 	// RFC 7592 §2.2: "If the client includes the "client_secret" field in
 	// the request, the value of this field MUST match the currently issued
@@ -379,6 +383,11 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
 	id := r.PathValue("client_id")
+	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+		// No body (curl -X POST -u ID:SECRET): nothing to parse, and no
+		// media type to check. A body keeps the form rules.
+		r.PostForm = url.Values{}
+	}
 	ac, err := h.AuthenticateClient(ctx, r, h.ClientURI(id)+"/"+recoveryPathSegment)
 	if err != nil {
 		h.writeError(w, r, err)

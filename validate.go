@@ -400,6 +400,9 @@ func checkScope(_ context.Context, _ *Handler, m *Metadata, v *validation) error
 			return metadataError(ptr, "%s is not a valid scope token (RFC 6749 section 3.3)", quote(s))
 		}
 		if len(srv.ScopesSupported) > 0 && !slices.Contains(srv.ScopesSupported, s) {
+			if p := v.policy; p != nil && p.AllowedScopes != nil && !slices.Contains(p.AllowedScopes, s) {
+				return metadataError(ptr, "%s is not allowed by the registration policy %s (allowed: %s)", quote(s), quote(p.Name), strings.Join(srv.ScopesSupported, ", "))
+			}
 			return metadataError(ptr, "%s is not supported by this server", quote(s))
 		}
 	}

@@ -7,10 +7,10 @@
 //
 //	clientreg serve [flags]        run the server
 //	clientreg iat create [flags]   create an initial access token
-//	clientreg version              print the version
-//	clientreg help                 print usage
+//	clientreg version              print the version (also --version)
+//	clientreg help [COMMAND]       print usage, or the help of COMMAND
 //
-// Run "clientreg help" or "clientreg serve -help" for the flags. Every flag
+// Run "clientreg help serve" or "clientreg help iat create" for the flags. Every flag
 // can also be set with an environment variable CLIENTREG_<FLAG>.
 package main
 

@@ -42,14 +42,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = serve(ctx, rest, stdout, stderr, getenv)
 	case "iat":
 		err = iat(ctx, rest, stdout, stderr, getenv)
-	case "version":
+	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			err = usageErrorf("version takes no arguments")
 			break
 		}
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":
-		printUsage(stdout)
+		err = help(ctx, rest, stdout, stderr, getenv)
 	default:
 		err = usageErrorf("unknown command %q", cmd)
 	}
@@ -100,21 +100,47 @@ Usage:
 
 	clientreg serve [flags]         run the registration server
 	clientreg iat create [flags]    create an initial access token
-	clientreg version               print the version
-	clientreg help                  print this help
+	clientreg version               print the version (also --version)
+	clientreg help [COMMAND]        print this help, or the help of COMMAND
 
-Run "clientreg serve -help" or "clientreg iat create -help" for the flags.
+Run "clientreg help serve" or "clientreg help iat create" for the flags.
 Every flag can also be set with the environment variable CLIENTREG_<FLAG>
 (upper case, dashes as underscores, e.g. CLIENTREG_ADDR); a flag given on
 the command line wins over the environment.
 `)
 }
 
-// versionString returns the main module's version (or "devel") and the Go
-// version the binary was built with.
+// help runs "clientreg help [COMMAND]": the usage, or the help of
+// COMMAND, the same as "clientreg COMMAND -help".
+func help(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		printUsage(stdout)
+		return nil
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		if len(rest) > 0 {
+			return usageErrorf("help serve: unexpected argument %q", rest[0])
+		}
+		return serve(ctx, []string{"-help"}, stdout, stderr, getenv)
+	case "iat":
+		return iat(ctx, append(rest, "-help"), stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintln(stdout, "Usage: clientreg version\n\nPrints the version of clientreg and the Go version it was built with.")
+		return nil
+	case "help":
+		printUsage(stdout)
+		return nil
+	}
+	return usageErrorf("help: unknown command %q", args[0])
+}
+
+// versionString returns the main module's version (or "(devel)" for a
+// build outside a tagged module, such as go run or go build in a clone)
+// and the Go version the binary was built with.
 func versionString() string {
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		v = bi.Main.Version
 	}
 	return fmt.Sprintf("clientreg %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)

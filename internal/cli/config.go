@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -101,7 +102,7 @@ func parseConfig(data []byte, dir string) (*loadedConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, yamlError(err)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -115,6 +116,17 @@ func parseConfig(data []byte, dir string) (*loadedConfig, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		fp := fc.Policies[name]
+		switch {
+		case name == "":
+			return nil, errors.New("policies: a policy has an empty name")
+		case fp.MaxClients < 0:
+			return nil, fmt.Errorf("policies.%s.max_clients: must not be negative", name)
+		}
+		switch clientreg.RedirectPreset(fp.RedirectPreset) {
+		case "", clientreg.PresetMCP, clientreg.PresetWeb, clientreg.PresetNative:
+		default:
+			return nil, fmt.Errorf("policies.%s.redirect_preset: %q is not mcp, web or native", name, fp.RedirectPreset)
+		}
 		lc.policies = append(lc.policies, clientreg.Policy{
 			Name:                   name,
 			AllowedScopes:          fp.AllowedScopes,
@@ -128,9 +140,15 @@ func parseConfig(data []byte, dir string) (*loadedConfig, error) {
 			MaxClients:             fp.MaxClients,
 		})
 	}
+	if fc.DefaultPolicy != "" && !slices.Contains(names, fc.DefaultPolicy) {
+		return nil, fmt.Errorf("default_policy: %q is not defined under policies", fc.DefaultPolicy)
+	}
 	for i, fi := range fc.TrustedIssuers {
 		if fi.Issuer == "" {
 			return nil, fmt.Errorf("trusted_issuers[%d]: issuer is required", i)
+		}
+		if fi.Policy != "" && !slices.Contains(names, fi.Policy) {
+			return nil, fmt.Errorf("trusted_issuers[%d] (%s): policy %q is not defined under policies", i, fi.Issuer, fi.Policy)
 		}
 		ti := clientreg.TrustedIssuer{Issuer: fi.Issuer, JWKSURI: fi.JWKSURI, Algorithms: fi.Algorithms, Policy: fi.Policy}
 		switch {
@@ -158,4 +176,40 @@ func parseConfig(data []byte, dir string) (*loadedConfig, error) {
 		lc.issuers = append(lc.issuers, ti)
 	}
 	return lc, nil
+}
+
+// yamlTypes names, for the errors of the YAML decoder, the Go types of
+// fileConfig's fields by what the file must hold there.
+var yamlTypes = strings.NewReplacer(
+	"map[string]cli.filePolicy", "a mapping of policy names to policies",
+	"[]cli.fileIssuer", "a list of trusted issuers",
+	"cli.filePolicy", "a policy (a mapping)",
+	"cli.fileIssuer", "a trusted issuer (a mapping)",
+	"cli.fileConfig", "the configuration (a mapping)",
+	"[]string", "a list of strings",
+	"int64", "an integer",
+	"bool", "true or false",
+	"string", "a string",
+)
+
+// yamlFieldRE matches the decoder's report of an unknown key.
+var yamlFieldRE = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// yamlError retells an error of the YAML decoder without the Go names of
+// fileConfig's types: "line 3: field allowed_scope not found in type
+// cli.filePolicy" becomes "line 3: unknown key allowed_scope".
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		m = yamlFieldRE.ReplaceAllString(m, "unknown key $1")
+		if before, typ, ok := strings.Cut(m, " into "); ok {
+			m = before + ", want " + yamlTypes.Replace(typ)
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }

@@ -82,7 +82,7 @@ func TestConfigErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			code, _, stderr := run(t, nil, "serve", "--db", dbIn(t), "--config", writeConfig(t, tc.text))
+			code, _, stderr := run(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", dbIn(t), "--config", writeConfig(t, tc.text))
 			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want a usage error naming %q", code, stderr, tc.want)
 			}
@@ -92,7 +92,7 @@ func TestConfigErrors(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(stderr, "nope") {
 		t.Errorf("iat create with an undefined policy: exit %d, stderr %q", code, stderr)
 	}
-	code, _, stderr = run(t, nil, "serve", "--db", dbIn(t), "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	code, _, stderr = run(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", dbIn(t), "--config", filepath.Join(t.TempDir(), "missing.yaml"))
 	if code != ExitUsage || !strings.Contains(stderr, "missing.yaml") {
 		t.Errorf("missing config file: exit %d, stderr %q", code, stderr)
 	}

@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,26 +23,16 @@ import (
 // way to kill it with SIGKILL, to stop it with a real SIGTERM and to see the
 // net/http server exactly as it is configured for production.
 
-// hardBuild builds cmd/clientreg into a temporary directory of t and returns
-// the path of the executable. The build cache makes every build after the
-// first a link step.
+// hardBuild returns the path of cmd/clientreg built without -race, once
+// per test run (see TestMain), so that the processes behave as in
+// production, at production speed.
 func hardBuild(t *testing.T) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build clientreg: %v", err)
+	hardBinary.once.Do(func() { buildClientreg(&hardBinary, false) })
+	if hardBinary.err != nil {
+		t.Fatal(hardBinary.err)
 	}
-	exe := filepath.Join(t.TempDir(), "clientreg")
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", exe, "github.com/clientreg/clientreg/cmd/clientreg").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return exe
+	return hardBinary.path
 }
 
 // hardEnv is the environment of the processes the tests start: the test's
@@ -85,7 +73,7 @@ type hardProc struct {
 	exited chan struct{} // closed once the process has exited
 }
 
-var hardListeningRE = regexp.MustCompile(`(?m)^listening on (\S+)$`)
+var hardListeningRE = regexp.MustCompile(`(?m)^listening on (\S+)(?: \(issuer \S+\))?$`)
 
 // hardServe starts "clientreg serve --addr 127.0.0.1:0 ARGS..." and waits
 // until it is listening. A process still running at the end of the test is

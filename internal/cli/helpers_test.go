@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,8 +48,14 @@ func envMap(m map[string]string) func(string) string {
 // Should a serve command that the test expects to fail start a server after
 // all, the server is stopped at once (exit code 0), so the test fails
 // instead of hanging.
+//
+// So that the tests can run beside a server on the default address, and
+// leave nothing in the working directory, a serve or iat create command
+// must name its address (serve only) and its database, by flag or
+// environment variable; run fails the test otherwise.
 func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	checkIsolated(t, env, args)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out syncBuffer
@@ -72,7 +79,9 @@ type server struct {
 	code int
 }
 
-var listeningRE = regexp.MustCompile(`(?m)^listening on (\S+)\n`)
+// listeningRE matches serve's ready line: the URL of the address bound,
+// then the issuer when it differs.
+var listeningRE = regexp.MustCompile(`(?m)^listening on (\S+)(?: \(issuer \S+\))?\n`)
 
 // startServer runs "clientreg serve --addr 127.0.0.1:0 ARGS..." with the
 // environment env and waits until it prints its "listening on" line. The
@@ -204,4 +213,27 @@ func register(t *testing.T, issuer, iat string) response {
 // dbIn returns a database path in a new temporary directory.
 func dbIn(t *testing.T) string {
 	return filepath.Join(t.TempDir(), "clientreg.db")
+}
+
+// checkIsolated fails the test when args run serve without an address or
+// serve or iat create without a database (see run). Help and arguments
+// that are refused before anything is opened need neither.
+func checkIsolated(t *testing.T, env map[string]string, args []string) {
+	t.Helper()
+	if len(args) == 0 || slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		return
+	}
+	has := func(flag string) bool {
+		return env[envName(flag)] != "" || slices.ContainsFunc(args, func(a string) bool {
+			return a == "--"+flag || a == "-"+flag || strings.HasPrefix(a, "--"+flag+"=") || strings.HasPrefix(a, "-"+flag+"=")
+		})
+	}
+	serve := args[0] == "serve"
+	iatCreate := len(args) > 1 && args[0] == "iat" && args[1] == "create"
+	if serve && !has("addr") {
+		t.Fatalf("%v: a test must run serve with --addr 127.0.0.1:0, not on the default address", args)
+	}
+	if (serve || iatCreate) && !has("db") {
+		t.Fatalf("%v: a test must name its database (--db), not use ./%s", args, DefaultDB)
+	}
 }

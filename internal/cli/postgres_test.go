@@ -67,8 +67,8 @@ type instance struct {
 	once   sync.Once
 }
 
-// servingRE finds the address an instance listens on in its log: with
-// --issuer set, the "listening on" line shows the issuer instead.
+// servingRE finds the address an instance listens on in its log (which its
+// "listening on" line shows too, before the issuer).
 var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 // launchInstance starts "clientreg serve --addr 127.0.0.1:0 ARGS..." from the
@@ -549,7 +549,8 @@ func TestPostgresOutage(t *testing.T) {
 	} else {
 		proxied += "?pool_max_conns=2"
 	}
-	const requestTimeout = 2 * time.Second
+	// Short, since every request of the outage waits for all of it.
+	const requestTimeout = time.Second
 	// bound is the longest a request may take during the outage: the
 	// request timeout and a margin for a slow (-race) machine.
 	const bound = requestTimeout + 3*time.Second

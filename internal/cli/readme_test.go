@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -176,7 +177,7 @@ func TestREADMESeveralInstances(t *testing.T) {
 	}
 	for _, in := range instances {
 		in.ready(t)
-		if !strings.Contains(in.stderr.String(), "listening on "+issuer+"\n") {
+		if !strings.Contains(in.stderr.String(), "listening on "+in.base+" (issuer "+issuer+")\n") {
 			t.Errorf("the instance does not serve under the issuer %s:\n%s", issuer, in.stderr)
 		}
 		wantStatus(t, "readyz", do(t, http.MethodGet, in.base+readyzPath, "", ""), http.StatusOK)
@@ -211,4 +212,58 @@ func TestREADMEFlagTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestREADMERecovery runs the README's client credentials block and then its
+// registration access token recovery block, verbatim but for the server's
+// address (as TestREADMEWalkthrough does), and checks that the recovered
+// token is new and works.
+func TestREADMERecovery(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed to run the README's commands: %v", tool, err)
+			}
+			t.Skipf("%s is needed to run the README's commands: %v", tool, err)
+		}
+	}
+	creds, recovery := readmeBlock(t, "client-credentials"), readmeBlock(t, "token-recovery")
+	if !strings.Contains(creds, readmeAddr) {
+		t.Fatalf("the client credentials block does not talk to %s, the default address", readmeAddr)
+	}
+	s := startServer(t, nil, "--db", dbIn(t))
+	// The script prints the variables it set, for the test to check.
+	script := strings.ReplaceAll(creds, readmeAddr, s.issuer) + recovery +
+		`echo "CLIENT_ID=$CLIENT_ID"; echo "CLIENT_URI=$CLIENT_URI"` + "\n"
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "recovery.sh")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's commands failed: %v\noutput:\n%s\nserver log:\n%s", err, out, s.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want 4 lines (token response, recovery response, two variables), got:\n%s", out)
+	}
+	var tok, rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &tok); err != nil || tok["access_token"] == nil {
+		t.Fatalf("token response: %v: %s", err, lines[0])
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil {
+		t.Fatalf("recovery response is not JSON: %v: %s\nserver log:\n%s", err, lines[1], s.stderr)
+	}
+	fresh, _ := rec["registration_access_token"].(string)
+	id, uri := strings.TrimPrefix(lines[2], "CLIENT_ID="), strings.TrimPrefix(lines[3], "CLIENT_URI=")
+	if fresh == "" || rec["client_id"] != id || uri != s.issuer+"/register/"+id {
+		t.Fatalf("recovery response %s for client %q at %q: want a new registration access token", lines[1], id, uri)
+	}
+	r := do(t, http.MethodGet, uri, fresh, "")
+	wantStatus(t, "read with the recovered token", r, http.StatusOK)
 }

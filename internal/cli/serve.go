@@ -3,14 +3,14 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,15 +19,16 @@ import (
 
 // Limits of the HTTP server. Registration requests are small (the handler
 // caps bodies at clientreg.DefaultMaxBodyBytes), so the timeouts are short.
+// The timeouts are the defaults of the flags of the same names.
 const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 30 * time.Second
-	// minWriteTime is how long, at least, the write timeout leaves for
-	// writing the response of a request that used up --request-timeout.
-	minWriteTime   = 15 * time.Second
-	idleTimeout    = 2 * time.Minute
-	maxHeaderBytes = 64 << 10
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultReadTimeout       = 30 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+	// minWriteTime is how long, at least, the default write timeout leaves
+	// for writing the response of a request that used up --request-timeout.
+	minWriteTime       = 15 * time.Second
+	defaultIdleTimeout = 2 * time.Minute
+	maxHeaderBytes     = 64 << 10
 	// shutdownTimeout is how long a shutdown waits for requests in flight
 	// before it closes their connections.
 	shutdownTimeout = 15 * time.Second
@@ -75,14 +76,23 @@ func (sf storeFlags) check(fs *flagSet) error {
 	return nil
 }
 
+// keyPath returns the path of the key file: --secret-key-file, or the
+// SQLite database path + ".key".
+func (sf storeFlags) keyPath() (string, error) {
+	if *sf.keyFile != "" {
+		return *sf.keyFile, nil
+	}
+	if sf.db.postgres() {
+		return "", errNoKeyFile // check reports it first
+	}
+	return sf.db.path + ".key", nil
+}
+
 // open loads (or creates) the server key and opens the database.
 func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, storeCloser, error) {
-	keyPath := *sf.keyFile
-	if keyPath == "" {
-		if sf.db.postgres() {
-			return nil, nil, errNoKeyFile // check reports it first
-		}
-		keyPath = sf.db.path + ".key"
+	keyPath, err := sf.keyPath()
+	if err != nil {
+		return nil, nil, err
 	}
 	key, created, err := loadOrCreateKey(keyPath)
 	if err != nil {
@@ -123,6 +133,10 @@ type serveOptions struct {
 	trustedProxies                     *[]string
 	requireStatement                   *bool
 	configFile                         *string
+
+	// The timeouts of the HTTP server (see http.Server).
+	readHeaderTimeout, readTimeout *time.Duration
+	writeTimeout, idleTimeout      *time.Duration
 }
 
 func serveFlags() (*flagSet, *serveOptions) {
@@ -130,9 +144,12 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"Serves OAuth 2.0 Dynamic Client Registration (RFC 7591), client management\n"+
 			"(RFC 7592) and the server metadata document (RFC 8414) over HTTP, with\n"+
 			"GET /healthz (the process is up) and GET /readyz (the database answers)\n"+
-			"for load balancers. Prints \"listening on ISSUER\" to stderr when ready;\n"+
-			"SIGINT or SIGTERM shut it down gracefully. Several instances may share\n"+
-			"a PostgreSQL database, with the same --secret-key-file and --issuer.")
+			"for load balancers. Prints \"listening on URL\" to stderr when ready (URL:\n"+
+			"http:// and the address bound, then \"(issuer ISSUER)\" if --issuer\n"+
+			"differs); SIGINT or SIGTERM shut it down gracefully. Several instances\n"+
+			"may share a PostgreSQL database, with the same --secret-key-file and\n"+
+			"--issuer. Flags, environment and --config are checked before anything is\n"+
+			"opened or bound.")
 	o := &serveOptions{}
 	o.addr = fs.String("addr", "127.0.0.1:8080", "TCP `address` to listen on")
 	o.issuer = newURL(fs, "issuer",
@@ -195,8 +212,22 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"refuse registrations without a software statement from a trusted issuer")
 	o.configFile = fs.String("config", "",
 		"YAML configuration `file` with registration policies and trusted\n"+
-			"software statement issuers (see the README's \"Policy file\")")
+			"software statement issuers (see the README's \"Registration policies: the\n"+
+			"policy file\"); its trusted_issuers and --trust-issuer are exclusive")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
+	o.readHeaderTimeout = newDuration(fs, "read-header-timeout", defaultReadHeaderTimeout,
+		"how long (`duration`) a client may take to send a request's headers;\n"+
+			"slower connections are closed. Must be positive")
+	o.readTimeout = newDuration(fs, "read-timeout", defaultReadTimeout,
+		"how long (`duration`) a client may take to send a whole request, headers\n"+
+			"and body. Must be positive")
+	o.writeTimeout = newDuration(fs, "write-timeout", defaultWriteTimeout,
+		"how long (`duration`) a request may take from the end of its headers to\n"+
+			"the end of its response. Must be longer than --request-timeout; when not\n"+
+			"set, it is at least --request-timeout + 15s")
+	o.idleTimeout = newDuration(fs, "idle-timeout", defaultIdleTimeout,
+		"how long (`duration`) an idle keep-alive connection stays open. Must be\n"+
+			"positive")
 	return fs, o
 }
 
@@ -247,7 +278,21 @@ func sweepExpired(ctx context.Context, st clientreg.Store, log *slog.Logger) {
 	}
 }
 
+// serveHint is the hint of serve's usage errors.
+const serveHint = `Run "clientreg serve -help" for usage.`
+
+// serveUsageError returns a usage error of serve.
+func serveUsageError(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf("serve: "+format, args...), hint: serveHint}
+}
+
 // serve runs clientreg serve until ctx is cancelled.
+//
+// It checks everything it can before it touches anything: flags,
+// environment, the configuration file and the clientreg.Config built from
+// them come first; only then are the key file and the database opened, and
+// the address is bound last, so that a mistake is reported as itself, with
+// no new file left behind and not hidden behind "address already in use".
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs, o := serveFlags()
 	if err := fs.parse(args, stdout, getenv); err != nil {
@@ -256,108 +301,65 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := o.store.check(fs); err != nil {
 		return err
 	}
-	if *o.requestTimeout <= 0 {
-		return &usageError{err: errors.New("serve: invalid value for --request-timeout: must be positive"), hint: `Run "clientreg serve -help" for usage.`}
+	timeouts, err := o.httpTimeouts(fs)
+	if err != nil {
+		return err
 	}
 	// The log is buffered (see logBuffer); whatever way serve returns,
 	// what is buffered is written out.
 	log, logBuf := bufferedLogger(*o.logFormat, stderr)
 	defer logBuf.Flush()
 
-	// The configuration file is read first: a mistake in it must not
-	// leave a new database or key file behind.
-	fileCfg, err := loadConfig(*o.configFile)
+	cfg, src, err := o.config(log)
 	if err != nil {
-		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
+		return err
 	}
+	// The issuer needs the port actually bound when --addr asks for any
+	// (port 0); until then it has the address's port, and New runs again
+	// with the real one after binding.
+	issuer, final := *o.issuer, true
+	if issuer == "" {
+		issuer, final = addrIssuer(*o.addr)
+	}
+	cfg.Issuer = issuer
+	// Validate checks what New will, but the store and the key: every
+	// error here comes from a flag or the configuration file, and nothing
+	// has been created yet.
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err: fmt.Errorf("serve: %w", src.explain(err)), hint: serveHint}
+	}
+
 	key, st, err := o.store.open(ctx, log)
 	if err != nil {
 		return err
+	}
+	cfg.Store, cfg.SecretKey = st, key
+	h, err := clientreg.New(cfg)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("serve: %w", src.explain(err))
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the database failed", "err", err)
 		}
 	}()
+	warnUnknownIntrospectors(ctx, st, *o.introspectors, log)
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *o.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close() // after Shutdown this is a no-op
-	issuer := *o.issuer
-	if issuer == "" {
-		var wildcard bool
-		issuer, wildcard = deriveIssuer(*o.addr, ln.Addr())
-		if wildcard {
-			log.Warn("listening on all interfaces with an issuer for this machine only; set --issuer to the URL clients use", "issuer", issuer)
+	listenURL, wildcard := deriveIssuer(*o.addr, ln.Addr())
+	if !final {
+		cfg.Issuer = listenURL
+		if h, err = clientreg.New(cfg); err != nil {
+			return fmt.Errorf("serve: %w", src.explain(err))
 		}
 	}
-
-	trusted, err := trustedIssuers(*o.trustIssuers)
-	if err != nil {
-		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
-	}
-	trusted = append(trusted, fileCfg.issuers...)
-	var mayIntrospect clientreg.IntrospectionPolicy
-	if ids := *o.introspectors; len(ids) > 0 {
-		mayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
-			return caller.ID == tok.ClientID || slices.Contains(ids, caller.ID)
-		}
-	}
-	var proxies []netip.Prefix
-	for _, p := range *o.trustedProxies {
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return &usageError{err: fmt.Errorf("serve: invalid value %q for --trusted-proxy: want a CIDR or an address", p), hint: `Run "clientreg serve -help" for usage.`}
-			}
-			pfx = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		proxies = append(proxies, pfx)
-	}
-	overlap := *o.secretOverlap
-	if overlap == 0 {
-		overlap = clientreg.Off // --secret-overlap 0: no overlap (0 in a Config means the default)
-	}
-	rotation := clientreg.RotateOnUpdate
-	if *o.rotation == "never" {
-		rotation = clientreg.RotateNever
-	}
-	grace := *o.ratGrace
-	if grace == 0 {
-		grace = clientreg.Off // --token-grace 0: no grace (0 in a Config means the default)
-	}
-	h, err := clientreg.New(clientreg.Config{
-		Issuer:    issuer,
-		Store:     st,
-		SecretKey: key,
-		Metadata: &clientreg.ServerMetadata{
-			AuthorizationEndpoint: *o.authzEndpoint,
-			ScopesSupported:       *o.scopes,
-			GrantTypesSupported:   *o.grantTypes,
-		},
-		DefaultScopes:            *o.defaultScopes,
-		RequireInitialToken:      *o.registration == "token",
-		TokenRotation:            rotation,
-		TokenGrace:               grace,
-		SecretLifetime:           *o.secretLifetime,
-		ServeTokenEndpoints:      *o.tokenEndpoints,
-		AccessTokenLifetime:      *o.accessTokenLifetime,
-		SecretOverlap:            overlap,
-		MayIntrospect:            mayIntrospect,
-		TrustedIssuers:           trusted,
-		RequireSoftwareStatement: *o.requireStatement,
-		Policies:                 fileCfg.policies,
-		DefaultPolicy:            fileCfg.defaultPolicy,
-		RedirectPreset:           clientreg.RedirectPreset(*o.redirectPreset),
-		Limits:                   clientreg.Limits{Disabled: !*o.rateLimits, TrustedProxies: proxies},
-		Logger:                   log,
-	})
-	if err != nil {
-		// Every error of New comes from a flag value.
-		return &usageError{err: fmt.Errorf("serve: %w", err), hint: `Run "clientreg serve -help" for usage.`}
+	if *o.issuer == "" && wildcard {
+		log.Warn("listening on all interfaces with an issuer for this machine only; set --issuer to the URL clients use", "issuer", cfg.Issuer)
 	}
 
 	mux := http.NewServeMux()
@@ -366,10 +368,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	mux.Handle("/", h)
 	srv := &http.Server{
 		Handler:           accessLog(log, withDeadline(*o.requestTimeout, log, mux)),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      max(writeTimeout, *o.requestTimeout+minWriteTime),
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: timeouts.readHeader,
+		ReadTimeout:       timeouts.read,
+		WriteTimeout:      timeouts.write,
+		IdleTimeout:       timeouts.idle,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -377,8 +379,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	_ = logBuf.Flush() // the lines before it come before it
-	fmt.Fprintf(stderr, "listening on %s\n", issuer)
-	log.Info("serving", "addr", ln.Addr().String(), "issuer", issuer, "registration", *o.registration, "db", o.store.db.describe())
+	fmt.Fprintln(stderr, readyLine(listenURL, cfg.Issuer))
+	log.Info("serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "registration", *o.registration, "db", o.store.db.describe())
 
 	select {
 	case err := <-served:
@@ -399,23 +401,112 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	return nil
 }
 
+// readyLine is the line serve prints when it is ready: "listening on" and
+// the URL of the address bound, then the issuer when it differs. Scripts
+// and tests take the first word after "listening on" as the URL to send
+// requests to.
+func readyLine(listenURL, issuer string) string {
+	if issuer == listenURL {
+		return "listening on " + listenURL
+	}
+	return fmt.Sprintf("listening on %s (issuer %s)", listenURL, issuer)
+}
+
+// addrIssuer returns the issuer derived from --addr before it is bound (see
+// deriveIssuer); final is false when the port is only known once bound.
+func addrIssuer(addr string) (issuer string, final bool) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://127.0.0.1", false // Listen reports the address
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n == 0 {
+		// Port 0, or a service name that Listen resolves.
+		return deriveIssuerPort(addr, "0"), false
+	}
+	return deriveIssuerPort(addr, port), true
+}
+
+// httpTimeouts are the timeouts of the HTTP server.
+type httpTimeouts struct{ readHeader, read, write, idle time.Duration }
+
+// httpTimeouts checks the timeout flags and returns the server's timeouts.
+func (o *serveOptions) httpTimeouts(fs *flagSet) (httpTimeouts, error) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"request-timeout", *o.requestTimeout},
+		{"read-header-timeout", *o.readHeaderTimeout},
+		{"read-timeout", *o.readTimeout},
+		{"write-timeout", *o.writeTimeout},
+		{"idle-timeout", *o.idleTimeout},
+	} {
+		if d.v <= 0 {
+			return httpTimeouts{}, serveUsageError("invalid value for --%s: must be positive", d.name)
+		}
+	}
+	t := httpTimeouts{readHeader: *o.readHeaderTimeout, read: *o.readTimeout, write: *o.writeTimeout, idle: *o.idleTimeout}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "write-timeout" })
+	switch {
+	case !given:
+		t.write = max(t.write, *o.requestTimeout+minWriteTime)
+	case t.write <= *o.requestTimeout:
+		return httpTimeouts{}, serveUsageError("--write-timeout %v must be longer than --request-timeout %v, or the answer to a request that waits for the database that long cannot be written", t.write, *o.requestTimeout)
+	}
+	return t, nil
+}
+
+// warnUnknownIntrospectors logs a warning for each --introspector that
+// names no registered client: a typo there is otherwise silent.
+func warnUnknownIntrospectors(ctx context.Context, st clientreg.Store, ids []string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, defaultRequestTimeout)
+	defer cancel()
+	for _, id := range ids {
+		_, err := st.GetClient(ctx, id)
+		switch {
+		case errors.Is(err, clientreg.ErrNotFound):
+			log.Warn("--introspector names a client that is not registered; it can introspect nothing until a client with this id exists", "client_id", id)
+		case err != nil:
+			log.Warn("could not check the --introspector client", "client_id", id, "err", err)
+		}
+	}
+}
+
 // deriveIssuer returns http:// and the address the server listens on: the
 // host given in --addr (so "localhost:8080" stays localhost) with the port
 // actually bound (so port 0 gets the real one). A wildcard host (empty,
 // 0.0.0.0, ::) becomes localhost and wildcard is true.
 func deriveIssuer(addr string, bound net.Addr) (issuer string, wildcard bool) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = ""
-	}
 	_, port, err := net.SplitHostPort(bound.String())
 	if err != nil {
 		return "http://" + bound.String(), false
 	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host, wildcard = "localhost", true
+	return deriveIssuerPort(addr, port), isWildcard(addr)
+}
+
+// deriveIssuerPort returns http:// and the host of addr (localhost for a
+// wildcard host) with port.
+func deriveIssuerPort(addr, port string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = ""
 	}
-	return "http://" + net.JoinHostPort(host, port), wildcard
+	if isWildcard(addr) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// isWildcard reports whether addr's host is empty, 0.0.0.0 or ::.
+func isWildcard(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = ""
+	}
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // newLogger returns a logger writing text or JSON records to w.

@@ -235,13 +235,19 @@ func TestServeBadValues(t *testing.T) {
 		{"env", map[string]string{"CLIENTREG_RAT_ROTATION": "sometimes"}, []string{"serve"}, "environment variable CLIENTREG_RAT_ROTATION"},
 		{"env db", map[string]string{"CLIENTREG_DB": "mysql://x"}, []string{"serve"}, "mysql databases are not supported"},
 		{"scope", nil, []string{"serve", "--scopes", `a"b`}, "not a valid scope token"},
-		{"default scope", nil, []string{"serve", "--scopes", "a", "--default-scopes", "b"}, `default scope "b" is not in ScopesSupported`},
+		{"default scope", nil, []string{"serve", "--scopes", "a", "--default-scopes", "b"}, `--default-scopes: default scope "b" is not in --scopes`},
 		{"uses", nil, []string{"iat", "create", "--uses", "-1"}, "must be a non-negative integer"},
 		{"expires", nil, []string{"iat", "create", "--expires-in", "soon"}, "not a duration"},
 		{"iat subcommand", nil, []string{"iat", "delete"}, `unknown subcommand "delete"`},
 		{"iat alone", nil, []string{"iat"}, "missing subcommand"},
 		{"command", nil, []string{"start"}, `unknown command "start"`},
 		{"version argument", nil, []string{"version", "x"}, "version takes no arguments"},
+		{"read header timeout", nil, []string{"serve", "--read-header-timeout", "0"}, "--read-header-timeout: must be positive"},
+		{"read timeout", nil, []string{"serve", "--read-timeout", "0s"}, "--read-timeout: must be positive"},
+		{"idle timeout", nil, []string{"serve", "--idle-timeout", "0"}, "--idle-timeout: must be positive"},
+		{"write timeout", nil, []string{"serve", "--write-timeout", "0"}, "--write-timeout: must be positive"},
+		{"write timeout under the request timeout", nil, []string{"serve", "--write-timeout", "5s", "--request-timeout", "10s"}, "--write-timeout 5s must be longer than --request-timeout 10s"},
+		{"write timeout syntax", map[string]string{"CLIENTREG_WRITE_TIMEOUT": "long"}, []string{"serve"}, "environment variable CLIENTREG_WRITE_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Should a case start a server after all, it uses these.

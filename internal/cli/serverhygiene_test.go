@@ -52,12 +52,13 @@ func closedWithin(conn net.Conn, start time.Time, limit time.Duration) (time.Dur
 
 // TestServerSlowlorisHeadersDropped sends the headers of a request a byte at
 // a time and never finishes them: the server must drop the connection once
-// its header timeout (readHeaderTimeout, not settable by flag) has passed,
-// while it goes on serving other clients.
+// its header timeout (--read-header-timeout, short here) has passed, while
+// it goes on serving other clients.
 func TestServerSlowlorisHeadersDropped(t *testing.T) {
 	t.Parallel()
+	const readHeaderTimeout = 3 * time.Second
 	bin := hardBuild(t)
-	p := mustServe(t, bin, "--db", filepath.Join(t.TempDir(), "h.db"))
+	p := mustServe(t, bin, "--db", filepath.Join(t.TempDir(), "h.db"), "--read-header-timeout", readHeaderTimeout.String())
 	conn := hardDial(t, p.issuer)
 	start := time.Now()
 	if _, err := io.WriteString(conn, "GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\n"); err != nil {
@@ -88,14 +89,14 @@ func TestServerSlowlorisHeadersDropped(t *testing.T) {
 }
 
 // TestServerSlowBodyCut sends a request body a byte per second: the server's
-// read timeout (readTimeout) must end the request, whatever it answers.
+// read timeout (--read-timeout, short here) must end the request, whatever
+// it answers.
 func TestServerSlowBodyCut(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("waits for the 30s read timeout")
-	}
+	// Longer than the 5s for which the body must not be cut.
+	const readTimeout = 6 * time.Second
 	bin := hardBuild(t)
-	p := mustServe(t, bin, "--db", filepath.Join(t.TempDir(), "h.db"))
+	p := mustServe(t, bin, "--db", filepath.Join(t.TempDir(), "h.db"), "--read-timeout", readTimeout.String())
 	conn := hardDial(t, p.issuer)
 	start := time.Now()
 	if _, err := io.WriteString(conn, "POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"); err != nil {

@@ -102,7 +102,7 @@ func TestServeTokenEndpoints(t *testing.T) {
 }
 
 func TestServeBadTrustIssuer(t *testing.T) {
-	code, _, stderr := run(t, nil, "serve", "--db", dbIn(t), "--trust-issuer", "https://x.example="+filepath.Join(t.TempDir(), "missing.pem"))
+	code, _, stderr := run(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", dbIn(t), "--trust-issuer", "https://x.example="+filepath.Join(t.TempDir(), "missing.pem"))
 	if code != 2 || !strings.Contains(stderr, "trust-issuer") {
 		t.Fatalf("code %d, stderr %s", code, stderr)
 	}

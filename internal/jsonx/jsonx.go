@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -27,10 +28,20 @@ func (e *DuplicateError) Error() string {
 }
 
 // SyntaxError reports malformed JSON.
-type SyntaxError struct{ Offset int64 }
+type SyntaxError struct {
+	// Offset is the byte offset in the document at which the error was
+	// found.
+	Offset int64
+	// Msg says what is wrong there, e.g. "unexpected end of input" or
+	// "invalid character 'x'"; empty when unknown.
+	Msg string
+}
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("malformed JSON near byte %d", e.Offset)
+	if e.Msg == "" {
+		return fmt.Sprintf("malformed JSON near byte %d", e.Offset)
+	}
+	return fmt.Sprintf("malformed JSON: %s at byte %d", e.Msg, e.Offset)
 }
 
 // CheckObject reports whether data is one well-formed JSON object (RFC 8259)
@@ -47,7 +58,7 @@ func CheckObject(data []byte, maxDepth int) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if len(trimmed) > 0 && !json.Valid(trimmed) {
-			return &SyntaxError{}
+			return notObjectSyntaxError(data)
 		}
 		return ErrNotObject
 	}
@@ -69,7 +80,52 @@ type scanner struct {
 	maxDepth int
 }
 
-func (s *scanner) syntaxError() error { return &SyntaxError{Offset: int64(s.i)} }
+func (s *scanner) syntaxError() error {
+	return &SyntaxError{Offset: int64(s.i), Msg: describeAt(s.data, s.i)}
+}
+
+// syntaxErrorIn is syntaxError for an error inside a part of the document
+// named what, e.g. "string literal".
+func (s *scanner) syntaxErrorIn(what string) error {
+	msg := describeAt(s.data, s.i)
+	if s.i < len(s.data) {
+		msg += " in " + what
+	}
+	return &SyntaxError{Offset: int64(s.i), Msg: msg}
+}
+
+// describeAt says what is wrong at data[i], where a syntax error was found.
+func describeAt(data []byte, i int) string {
+	if i >= len(data) {
+		return "unexpected end of input"
+	}
+	c := data[i]
+	switch {
+	case c == '"':
+		return "invalid character '\"'"
+	case c < 0x20:
+		return fmt.Sprintf("invalid control character %q", rune(c))
+	case c >= utf8.RuneSelf:
+		r, _ := utf8.DecodeRune(data[i:])
+		return fmt.Sprintf("invalid character %q", r)
+	}
+	return fmt.Sprintf("invalid character '%c'", c)
+}
+
+// notObjectSyntaxError describes malformed JSON that is not an object, as
+// encoding/json finds it.
+func notObjectSyntaxError(data []byte) error {
+	var v any
+	var se *json.SyntaxError
+	if err := json.Unmarshal(data, &v); errors.As(err, &se) {
+		msg := strings.TrimPrefix(se.Error(), "json: ")
+		if msg == "unexpected end of JSON input" {
+			msg = "unexpected end of input"
+		}
+		return &SyntaxError{Offset: se.Offset, Msg: msg}
+	}
+	return &SyntaxError{}
+}
 
 // skipSpace skips JSON white space: space, tab, line feed, carriage return.
 func (s *scanner) skipSpace() {
@@ -228,14 +284,14 @@ func (s *scanner) str(decode bool) ([]byte, error) {
 			}
 			var v string
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, &SyntaxError{Offset: int64(start)}
+				return nil, &SyntaxError{Offset: int64(start), Msg: "invalid string"}
 			}
 			return []byte(v), nil
 		case c == '\\':
 			escaped = true
 			if s.i+1 >= len(s.data) {
 				s.i++
-				return nil, s.syntaxError()
+				return nil, s.syntaxErrorIn("string escape code")
 			}
 			switch s.data[s.i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -243,15 +299,15 @@ func (s *scanner) str(decode bool) ([]byte, error) {
 			case 'u':
 				if s.i+6 > len(s.data) || !isHex4(s.data[s.i+2:s.i+6]) {
 					s.i++
-					return nil, s.syntaxError()
+					return nil, s.syntaxErrorIn("\\u escape code")
 				}
 				s.i += 6
 			default:
 				s.i++
-				return nil, s.syntaxError()
+				return nil, s.syntaxErrorIn("string escape code")
 			}
 		case c < 0x20:
-			return nil, s.syntaxError()
+			return nil, s.syntaxErrorIn("string literal")
 		default:
 			s.i++
 		}

@@ -38,3 +38,26 @@ func TestCheckObject(t *testing.T) {
 		}
 	}
 }
+
+// A syntax error says what is wrong and where.
+func TestSyntaxErrorMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":1`:                 "malformed JSON: unexpected end of input at byte 6",
+		`{"a":x}`:                "malformed JSON: invalid character 'x' at byte 5",
+		`{"a":1,}`:               "malformed JSON: invalid character '}' at byte 7",
+		`{"a" 1}`:                "malformed JSON: invalid character '1' at byte 5",
+		"{\"a\":\"\n\"}":         `malformed JSON: invalid control character '\n' in string literal at byte 6`,
+		`{"a":1} x`:              "malformed JSON: invalid character 'x' at byte 8",
+		`{"client_id":"abc"`:     "malformed JSON: unexpected end of input at byte 18",
+		`{"a":"\x"}`:             `malformed JSON: invalid character 'x' in string escape code at byte 7`,
+		`[1,`:                    "malformed JSON: unexpected end of input",
+		`nope`:                   "malformed JSON: invalid character 'o' in literal null (expecting 'u')",
+		"{\"a\":1,\"é\":\u00a0}": "malformed JSON: invalid character '\\u00a0' at byte 12",
+	} {
+		err := CheckObject([]byte(in), 8)
+		var syn *SyntaxError
+		if !errors.As(err, &syn) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("CheckObject(%q) = %v, want %q", in, err, want)
+		}
+	}
+}

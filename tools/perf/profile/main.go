@@ -62,7 +62,9 @@ func (w *listenWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if rest, ok := bytes.CutPrefix(p, []byte("listening on ")); ok && !w.seen {
 		w.seen = true
-		w.issuer <- strings.TrimSpace(string(rest))
+		// "listening on URL", then " (issuer ISSUER)" when they differ.
+		url, _, _ := strings.Cut(strings.TrimSpace(string(rest)), " ")
+		w.issuer <- url
 	}
 	return w.log.Write(p)
 }
