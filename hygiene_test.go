@@ -1,7 +1,6 @@
 package clientreg_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/testutil"
+
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
@@ -22,37 +23,6 @@ import (
 // Credential hygiene (docs/behaviour.md §7): no secret or token ever reaches a log line,
 // the database holds none of them in any encoding, and nothing the database
 // holds works as a credential.
-
-// hygCredForms returns the encodings under which a credential could leak: the
-// string itself, its hex and base64 (standard and URL-safe, padded or not)
-// encodings, and, for a base64url credential, the random bytes it encodes
-// with their own hex and base64 encodings.
-func hygCredForms(cred string) [][]byte {
-	forms := [][]byte{[]byte(cred)}
-	add := func(b []byte) {
-		forms = append(forms, b, []byte(hex.EncodeToString(b)), []byte(strings.ToUpper(hex.EncodeToString(b))),
-			[]byte(base64.StdEncoding.EncodeToString(b)), []byte(base64.RawStdEncoding.EncodeToString(b)),
-			[]byte(base64.URLEncoding.EncodeToString(b)), []byte(base64.RawURLEncoding.EncodeToString(b)))
-	}
-	add([]byte(cred))
-	if raw, err := base64.RawURLEncoding.DecodeString(cred); err == nil && len(raw) >= 16 {
-		add(raw)
-	}
-	return forms
-}
-
-// hygFindCred returns a description of the first credential of creds found in
-// data under any of its forms, or "".
-func hygFindCred(data []byte, creds map[string]string) string {
-	for name, c := range creds {
-		for _, f := range hygCredForms(c) {
-			if bytes.Contains(data, f) {
-				return fmt.Sprintf("%s (as %q)", name, f)
-			}
-		}
-	}
-	return ""
-}
 
 // hygRow is one row of a table, as database/sql returns it.
 type hygRow struct {
@@ -287,7 +257,7 @@ func TestCredentialHygiene(t *testing.T) {
 		t.Fatalf("the flow logged no debug or no error line; the check would prove nothing:\n%s", text)
 	}
 	for _, line := range strings.Split(text, "\n") {
-		if leak := hygFindCred([]byte(line), creds); leak != "" {
+		if leak := testutil.FindCredential([]byte(line), creds); leak != "" {
 			t.Errorf("log line carries %s:\n%s", leak, line)
 		}
 	}
@@ -303,7 +273,7 @@ func TestCredentialHygiene(t *testing.T) {
 			tokens++
 		}
 		for i, v := range row.vals {
-			if leak := hygFindCred(hygValueBytes(v), creds); leak != "" {
+			if leak := testutil.FindCredential(hygValueBytes(v), creds); leak != "" {
 				t.Errorf("%s.%s holds %s", row.table, row.cols[i], leak)
 			}
 		}
@@ -319,7 +289,7 @@ func TestCredentialHygiene(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		if leak := hygFindCred(data, creds); leak != "" {
+		if leak := testutil.FindCredential(data, creds); leak != "" {
 			t.Errorf("the file %s holds %s", filepath.Base(path+suffix), leak)
 		}
 	}

@@ -108,7 +108,7 @@ func crashRun(t *testing.T, bin string, args ...string) (acked []crashClient, se
 				body := fmt.Sprintf(`{"client_name":%q,"redirect_uris":["http://127.0.0.1:9000/cb/%d/%d"],"contacts":["ops@crash.example"]}`, name, w, i)
 				nSent.Add(1)
 				inFlight.Add(1)
-				r, err := hardDo(ctx, c, "POST", p.issuer+"/register", "", body)
+				r, err := send(ctx, c, "POST", p.issuer+"/register", "", body, nil)
 				inFlight.Add(-1)
 				if err != nil {
 					if !killing.Load() { // else the server is gone: expected

@@ -2,11 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -156,47 +151,10 @@ func hardClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 }
 
-// hardResponse is a response read completely.
-type hardResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// hardDo sends a request with an optional Bearer token and JSON body. It
-// returns an error instead of failing the test, so that goroutines may use
-// it.
-func hardDo(ctx context.Context, c *http.Client, method, url, token, body string) (hardResponse, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return hardResponse{}, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return hardResponse{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return hardResponse{}, err
-	}
-	return hardResponse{status: res.StatusCode, header: res.Header, body: b}, nil
-}
-
-// mustDo is hardDo for the test goroutine; it also checks the status.
-func mustDo(t *testing.T, c *http.Client, method, url, token, body string, want int) hardResponse {
+// mustDo is send for the test goroutine; it also checks the status.
+func mustDo(t *testing.T, c *http.Client, method, url, token, body string, want int) response {
 	t.Helper()
-	r, err := hardDo(t.Context(), c, method, url, token, body)
+	r, err := send(t.Context(), c, method, url, token, body, nil)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -204,38 +162,4 @@ func mustDo(t *testing.T, c *http.Client, method, url, token, body string, want 
 		t.Fatalf("%s %s: status %d, want %d: %s", method, url, r.status, want, r.body)
 	}
 	return r
-}
-
-// hardCredForms returns the encodings under which a credential could leak:
-// the string, its hex and base64 encodings, and, for a base64url
-// credential, the random bytes it encodes with their hex and base64
-// encodings.
-func hardCredForms(cred string) [][]byte {
-	forms := [][]byte{[]byte(cred)}
-	add := func(b []byte) {
-		forms = append(forms, b, []byte(hex.EncodeToString(b)), []byte(strings.ToUpper(hex.EncodeToString(b))),
-			[]byte(base64.StdEncoding.EncodeToString(b)), []byte(base64.RawStdEncoding.EncodeToString(b)),
-			[]byte(base64.URLEncoding.EncodeToString(b)), []byte(base64.RawURLEncoding.EncodeToString(b)))
-	}
-	add([]byte(cred))
-	if raw, err := base64.RawURLEncoding.DecodeString(cred); err == nil && len(raw) >= 16 {
-		add(raw)
-	}
-	return forms
-}
-
-// hardFindCred describes the first credential of creds found in data under
-// any of its forms, or returns "".
-func hardFindCred(data []byte, creds map[string]string) string {
-	for name, c := range creds {
-		if c == "" {
-			continue
-		}
-		for _, f := range hardCredForms(c) {
-			if bytes.Contains(data, f) {
-				return fmt.Sprintf("%s (as %q)", name, f)
-			}
-		}
-	}
-	return ""
 }

@@ -143,6 +143,17 @@ func (r response) json(t *testing.T) map[string]any {
 	return m
 }
 
+// need returns the string member name of the JSON body, and fails the
+// test when it is missing or empty.
+func (r response) need(t *testing.T, name string) string {
+	t.Helper()
+	s := r.str(t, name)
+	if s == "" {
+		t.Fatalf("no string member %s in %s", name, r.body)
+	}
+	return s
+}
+
 // str returns the string member name of the JSON body.
 func (r response) str(t *testing.T, name string) string {
 	t.Helper()
@@ -163,13 +174,24 @@ func do(t *testing.T, method, url, token, body string) response {
 // doWith is do with extra request headers.
 func doWith(t *testing.T, method, url, token, body string, header http.Header) response {
 	t.Helper()
+	r, err := send(t.Context(), httpClient, method, url, token, body, header)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return r
+}
+
+// send sends a request with an optional Bearer token, JSON body and extra
+// headers through c, and reads the whole response. It returns an error
+// instead of failing the test, so that goroutines may use it.
+func send(ctx context.Context, c *http.Client, method, url, token, body string, header http.Header) (response, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -180,16 +202,16 @@ func doWith(t *testing.T, method, url, token, body string, header http.Header) r
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := httpClient.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return response{}, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return response{status: res.StatusCode, header: res.Header, body: b}, nil
 }
 
 // wantStatus fails the test unless r has status want.

@@ -173,26 +173,6 @@ func runBinary(t *testing.T, bin string, args ...string) string {
 	return string(out)
 }
 
-// send is a goroutine-safe request: it returns errors instead of failing
-// the test.
-func send(ctx context.Context, method, url, token, body string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := httpClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
-}
-
 // TestMultiInstance runs two "clientreg serve" processes on one PostgreSQL
 // schema with the same key file and the same issuer, as behind a load
 // balancer, and checks that whatever one instance does, the other sees at
@@ -378,7 +358,8 @@ func registerAtOnce(t *testing.T, instances []*instance, token string, n int) (s
 		in := instances[i%len(instances)]
 		wg.Go(func() {
 			<-start
-			statuses[i], bodies[i], errs[i] = send(t.Context(), http.MethodPost, in.base+"/register", token, clientBody)
+			r, err := send(t.Context(), httpClient, http.MethodPost, in.base+"/register", token, clientBody, nil)
+			statuses[i], bodies[i], errs[i] = r.status, r.body, err
 		})
 	}
 	close(start)

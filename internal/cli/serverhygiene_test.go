@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // HTTP server hygiene of "clientreg serve", observed from outside the real
@@ -280,19 +282,19 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 			// tokens, switch the authentication method twice (a new secret).
 			mustDo(t, c, "GET", info.URI, info.Token, "", http.StatusOK)
 			r = mustDo(t, c, "PUT", info.URI, info.Token, update(`,"client_secret":"`+info.Secret+`"`), http.StatusOK)
-			t1 := hardStr(t, r, "registration_access_token")
+			t1 := r.need(t, "registration_access_token")
 			mustDo(t, c, "GET", info.URI, info.Token, "", http.StatusOK) // grace
 			mustDo(t, c, "GET", info.URI, t1, "", http.StatusOK)         // retires the first
 			mustDo(t, c, "GET", info.URI, info.Token, "", http.StatusUnauthorized)
 			r = mustDo(t, c, "PUT", info.URI, t1, update(`,"token_endpoint_auth_method":"none"`), http.StatusOK)
-			t2 := hardStr(t, r, "registration_access_token")
+			t2 := r.need(t, "registration_access_token")
 			r = mustDo(t, c, "PUT", info.URI, t2, update(`,"token_endpoint_auth_method":"client_secret_post"`), http.StatusOK)
-			t3, s2 := hardStr(t, r, "registration_access_token"), hardStr(t, r, "client_secret")
+			t3, s2 := r.need(t, "registration_access_token"), r.need(t, "client_secret")
 			creds["token 1"], creds["token 2"], creds["token 3"], creds["client secret 2"] = t1, t2, t3, s2
 			// A second client stays in the database.
 			r = mustDo(t, c, "POST", reg, iat, body, http.StatusCreated)
-			creds["kept secret"] = hardStr(t, r, "client_secret")
-			creds["kept token"] = hardStr(t, r, "registration_access_token")
+			creds["kept secret"] = r.need(t, "client_secret")
+			creds["kept token"] = r.need(t, "registration_access_token")
 			mustDo(t, c, "DELETE", info.URI, t3, "", http.StatusNoContent)
 			mustDo(t, c, "GET", info.URI, t3, "", http.StatusUnauthorized)
 			p.terminate(t)
@@ -304,7 +306,7 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 				}
 			}
 			for _, line := range strings.Split(logs, "\n") {
-				if leak := hardFindCred([]byte(line), creds); leak != "" {
+				if leak := testutil.FindCredential([]byte(line), creds); leak != "" {
 					t.Errorf("log line carries %s:\n%s", leak, line)
 				}
 			}
@@ -314,26 +316,12 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 				if err != nil && !os.IsNotExist(err) {
 					t.Fatal(err)
 				}
-				if leak := hardFindCred(data, creds); leak != "" {
+				if leak := testutil.FindCredential(data, creds); leak != "" {
 					t.Errorf("the file %s holds %s", filepath.Base(db+suffix), leak)
 				}
 			}
 		})
 	}
-}
-
-// hardStr returns the string member name of a JSON response body.
-func hardStr(t *testing.T, r hardResponse, name string) string {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("not a JSON object: %v: %s", err, r.body)
-	}
-	s, _ := m[name].(string)
-	if s == "" {
-		t.Fatalf("no string member %s in %s", name, r.body)
-	}
-	return s
 }
 
 // hardCheckRows reads every row of every table of the SQLite database at
@@ -383,7 +371,7 @@ func hardCheckRows(t *testing.T, path string, creds map[string]string) {
 				case string:
 					b = []byte(v)
 				}
-				if leak := hardFindCred(b, creds); leak != "" {
+				if leak := testutil.FindCredential(b, creds); leak != "" {
 					t.Errorf("%s.%s holds %s", table, cols[i], leak)
 				}
 			}
