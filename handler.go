@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg/internal/fetch"
+	"github.com/clientreg/clientreg/store"
 )
 
 // TokenRotation says when the registration access token is replaced.
@@ -79,7 +80,7 @@ type Config struct {
 	// an absolute http(s) URL without query or fragment. Required.
 	Issuer string
 	// Store keeps clients and initial access tokens. Required.
-	Store Store
+	Store store.Store
 	// SecretKey keys the hashes under which secrets and tokens are stored;
 	// at least MinSecretKeyLen random bytes, kept outside the Store.
 	// Required. Changing it invalidates every issued credential.
@@ -212,7 +213,7 @@ type Handler struct {
 	regEndpoint      string
 	regPath          string
 	wellKnown        string
-	store            Store
+	store            store.Store
 	keys             keyring
 	metadata         MetadataProvider
 	static           *ServerMetadata // completed metadata when Metadata is a *ServerMetadata

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // UpdateRequest is a client update request (RFC 7592 §2.2).
@@ -78,8 +80,8 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := h.finder.FindClient(ctx, p, clientID)
-	if errors.Is(err, ErrNotFound) {
+	sc, err := h.finder.FindClient(ctx, p, clientID)
+	if errors.Is(err, store.ErrNotFound) {
 		if p.ClientID == clientID {
 			// The token names a client that no longer exists (RFC 7592
 			// §2.1): revoke it.
@@ -89,6 +91,10 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 		}
 		return nil, nil, ErrInvalidToken
 	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find client: %w", err)
+	}
+	c, err := decodeClient(sc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("find client: %w", err)
 	}
@@ -118,10 +124,10 @@ func (h *Handler) retirePreviousToken(ctx context.Context, c *Client) (*Client, 
 	u := c.Clone()
 	u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 	u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
-	switch err := h.store.UpdateClient(ctx, u); {
+	switch err := updateClient(ctx, h.store, u); {
 	case err == nil:
 		return u, nil
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return c, nil
 	default:
 		return nil, fmt.Errorf("retire previous registration access token: %w", err)
@@ -154,7 +160,7 @@ const maxUpdateAttempts = 3
 func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
 	for attempt := 1; ; attempt++ {
 		info, err := h.update(ctx, token, clientID, req)
-		if !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, store.ErrConflict) {
 			return info, err
 		}
 		if attempt == maxUpdateAttempts {
@@ -258,11 +264,11 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 			}
 		}
 	}
-	if err := h.store.UpdateClient(ctx, u); err != nil {
-		if errors.Is(err, ErrNotFound) {
+	if err := updateClient(ctx, h.store, u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidToken
 		}
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("update client: %w", err)
@@ -283,7 +289,7 @@ func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
 		return err
 	}
 	if err := h.store.DeleteClient(ctx, c.ID); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
 		return fmt.Errorf("delete client: %w", err)
@@ -334,20 +340,20 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 		u.TokenHash = h.keys.hash(purposeRegistrationToken, token)
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 		u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
-		err = h.store.UpdateClient(ctx, u)
+		err = updateClient(ctx, h.store, u)
 		switch {
 		case err == nil:
 			return h.information(u, "", token), nil
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			return nil, ErrInvalidClient
-		case errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts:
-			if c, err = h.store.GetClient(ctx, c.ID); err != nil {
-				if errors.Is(err, ErrNotFound) {
+		case errors.Is(err, store.ErrConflict) && attempt < maxUpdateAttempts:
+			if c, err = getClient(ctx, h.store, c.ID); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
 					return nil, ErrInvalidClient
 				}
 				return nil, fmt.Errorf("reload client: %w", err)
 			}
-		case errors.Is(err, ErrConflict):
+		case errors.Is(err, store.ErrConflict):
 			return nil, ErrConcurrentUpdate.WithDescription("the client was modified concurrently; retry the request")
 		default:
 			return nil, fmt.Errorf("recover registration access token: %w", err)

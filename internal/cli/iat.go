@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 const iatUsage = `Usage: clientreg iat create [flags]
@@ -95,7 +96,7 @@ func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 }
 
 // createInitialToken creates an initial access token in st.
-func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, policies []clientreg.Policy, opts clientreg.InitialTokenOptions) (string, error) {
+func createInitialToken(ctx context.Context, st store.Store, key []byte, policies []clientreg.Policy, opts clientreg.InitialTokenOptions) (string, error) {
 	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return "", err

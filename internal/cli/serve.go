@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // Limits of the HTTP server. Registration requests are small (the handler
@@ -76,7 +77,7 @@ func (sf storeFlags) check(fs *flagSet) error {
 }
 
 // open loads (or creates) the server key and opens the database.
-func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, storeCloser, error) {
+func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, store.Store, error) {
 	keyPath := *sf.keyFile
 	if keyPath == "" {
 		if sf.db.postgres() {
@@ -227,7 +228,7 @@ const expiredTokenSweep = 10 * time.Minute
 
 // sweepExpired deletes expired tokens every expiredTokenSweep until ctx
 // ends.
-func sweepExpired(ctx context.Context, st clientreg.Store, log *slog.Logger) {
+func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(expiredTokenSweep)
 	defer t.Stop()
 	for {
@@ -301,7 +302,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	trusted = append(trusted, fileCfg.issuers...)
 	var mayIntrospect clientreg.IntrospectionPolicy
 	if ids := *o.introspectors; len(ids) > 0 {
-		mayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
+		mayIntrospect = func(caller *clientreg.Client, tok *store.AccessToken) bool {
 			return caller.ID == tok.ClientID || slices.Contains(ids, caller.ID)
 		}
 	}
