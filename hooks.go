@@ -25,7 +25,7 @@ type Principal struct {
 	Token string
 
 	client         *store.Client // loaded by the default authenticator, reused by the default finder
-	retirePrevious bool    // the current token was used while a rotated one is still valid
+	retirePrevious bool          // the current token was used while a rotated one is still valid
 }
 
 // TokenAuthenticator authenticates a registration access token (RFC 7592
