@@ -56,7 +56,7 @@ const assertionLeeway = 30 * time.Second
 
 // AuthenticatedClient is a client whose credentials were verified.
 type AuthenticatedClient struct {
-	// Client is the client as stored.
+	// Client is the authenticated client, as stored, its metadata decoded.
 	Client *Client
 	// Method is the token_endpoint_auth_method it authenticated with.
 	Method string
