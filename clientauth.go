@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clientreg/clientreg/store"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 )
@@ -55,7 +56,7 @@ const assertionLeeway = 30 * time.Second
 
 // AuthenticatedClient is a client whose credentials were verified.
 type AuthenticatedClient struct {
-	// Client is the client as stored.
+	// Client is the authenticated client, as stored, its metadata decoded.
 	Client *Client
 	// Method is the token_endpoint_auth_method it authenticated with.
 	Method string
@@ -124,8 +125,8 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 	if id == "" {
 		return nil, fail
 	}
-	c, err := h.store.GetClient(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	c, err := getClient(ctx, h.store, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail
 	}
 	if err != nil {
@@ -325,7 +326,7 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, end
 		return fail("jti is required")
 	}
 	err = h.store.UseAssertionID(ctx, c.ID, cl.ID, exp.Add(assertionLeeway), now)
-	if errors.Is(err, ErrAlreadyExists) {
+	if errors.Is(err, store.ErrAlreadyExists) {
 		return fail("jti was already used")
 	}
 	if err != nil {

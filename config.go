@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // TokenRotation says when the registration access token is replaced.
@@ -90,8 +92,9 @@ type Config struct {
 	// Issuer is the authorization server's issuer identifier (RFC 8414 §2):
 	// an absolute http(s) URL without query or fragment. Required.
 	Issuer string
-	// Store keeps clients and initial access tokens. Required.
-	Store Store
+	// Store keeps clients, initial access tokens and access tokens (see
+	// package store). Required.
+	Store store.Store
 	// SecretKey keys the hashes under which secrets and tokens are stored;
 	// at least MinSecretKeyLen random bytes, kept outside the Store.
 	// Required. Changing it invalidates every issued credential.

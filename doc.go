@@ -46,9 +46,16 @@
 // operation), TokenRevoker (revoke a token), InitialTokenVerifier,
 // SoftwareStatementVerifier, IDGenerator and SecretGenerator, and the
 // MetadataProvider whose document is both published and enforced. Saving,
-// updating and deleting clients is the job of the Store; the packages under
-// store/ implement it and store/storetest is the conformance suite every
-// implementation must pass.
+// updating and deleting clients is the job of the Store: package store holds
+// that contract (store.Store, the records it keeps and its sentinel errors,
+// such as store.ErrNotFound) and imports nothing of the handler; the packages
+// under store/ implement it, and store/storetest is the conformance suite
+// every implementation must pass (Run, with RunDurability and RunSharing for
+// backends that keep a database). A Store keeps a client's metadata as
+// opaque bytes (store.Client.Metadata), which the handler encodes and
+// decodes: a ClientFinder returns the stored record (*store.Client), and the
+// other hooks and the methods of this package see a Client, the stored
+// record with its metadata decoded.
 //
 // # Credentials
 //

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -37,11 +38,11 @@ func TestDryRun(t *testing.T) {
 
 // createCounter counts the clients created through it.
 type createCounter struct {
-	clientreg.Store
+	store.Store
 	creates atomic.Int64
 }
 
-func (s *createCounter) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *createCounter) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	s.creates.Add(1)
 	return s.Store.CreateClient(ctx, c, opts)
 }

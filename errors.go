@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // Error is an OAuth error: an RFC error code, a description for the client
@@ -127,7 +129,7 @@ func asOAuthError(err error) (*Error, bool) {
 	if errors.As(err, &oe) {
 		return oe, false
 	}
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		// A store that is down, or too slow to answer within the request's
 		// deadline: the client may retry later.
 		return ErrTemporarilyUnavailable.WithDescription("the client store is unavailable, retry later"), true

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -99,16 +100,16 @@ func ExampleHandler_Register() {
 // auditStore is a custom Store: it wraps another Store and records every
 // client created and deleted.
 type auditStore struct {
-	clientreg.Store // everything not overridden is delegated
+	store.Store // everything not overridden is delegated
 
 	mu  sync.Mutex
 	log []string
 }
 
-func (s *auditStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *auditStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	err := s.Store.CreateClient(ctx, c, opts)
 	if err == nil {
-		s.record("created " + c.Metadata.ClientName)
+		s.record("created " + clientName(c))
 	}
 	return err
 }
@@ -121,8 +122,18 @@ func (s *auditStore) DeleteClient(ctx context.Context, id string) error {
 	if err := s.Store.DeleteClient(ctx, id); err != nil {
 		return err
 	}
-	s.record("deleted " + c.Metadata.ClientName)
+	s.record("deleted " + clientName(c))
 	return nil
+}
+
+// clientName returns the client_name of c. A store keeps the metadata
+// opaque, in the form that Metadata.UnmarshalJSON reads.
+func clientName(c *store.Client) string {
+	var m clientreg.Metadata
+	if err := m.UnmarshalJSON(c.Metadata); err != nil {
+		return "?"
+	}
+	return m.ClientName
 }
 
 func (s *auditStore) record(e string) {
@@ -132,12 +143,12 @@ func (s *auditStore) record(e string) {
 }
 
 // Plug in a custom Store. Any implementation must pass the conformance
-// suite: storetest.Run(t, func(t *testing.T) clientreg.Store { ... }).
-func ExampleStore() {
-	store := &auditStore{Store: memory.New()}
+// suite: storetest.Run(t, func(t *testing.T) store.Store { ... }).
+func ExampleConfig_store() {
+	audit := &auditStore{Store: memory.New()}
 	h, err := clientreg.New(clientreg.Config{
 		Issuer:    "https://as.example.com",
-		Store:     store,
+		Store:     audit,
 		SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 	})
 	if err != nil {
@@ -154,7 +165,7 @@ func ExampleStore() {
 	if err := h.Delete(ctx, info.RegistrationAccessToken, info.ClientID); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(strings.Join(store.log, "; "))
+	fmt.Println(strings.Join(audit.log, "; "))
 	// Output:
 	// created batch job; deleted batch job
 }

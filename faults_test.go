@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
@@ -36,7 +37,7 @@ type fault int
 const (
 	faultNone   fault = iota
 	faultError        // an internal error, its text full of internals
-	faultOutage       // an error wrapping clientreg.ErrUnavailable
+	faultOutage       // an error wrapping store.ErrUnavailable
 	faultStall        // block until the context ends, then return its error
 )
 
@@ -52,7 +53,7 @@ var faultInternals = []string{"10.9.8.7", "relation", "dial", "stalled", "deadli
 // faulted method does not reach the wrapped store, so a fault is never a
 // half-done write of the store itself.
 type faultStore struct {
-	clientreg.Store
+	store.Store
 	mu     sync.Mutex
 	faults map[string]fault
 	calls  map[string]int
@@ -85,7 +86,7 @@ func (s *faultStore) hit(ctx context.Context, method string) error {
 	case faultError:
 		return fmt.Errorf("sql: relation \"clients\" at 10.9.8.7:5432 is corrupt (%s)", method)
 	case faultOutage:
-		return fmt.Errorf("%s: dial tcp 10.9.8.7:5432: connection refused: %w", method, clientreg.ErrUnavailable)
+		return fmt.Errorf("%s: dial tcp 10.9.8.7:5432: connection refused: %w", method, store.ErrUnavailable)
 	case faultStall:
 		<-ctx.Done()
 		return fmt.Errorf("store stalled in %s: %w", method, ctx.Err())
@@ -93,28 +94,28 @@ func (s *faultStore) hit(ctx context.Context, method string) error {
 	return nil
 }
 
-func (s *faultStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *faultStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	if err := s.hit(ctx, "CreateClient"); err != nil {
 		return err
 	}
 	return s.Store.CreateClient(ctx, c, opts)
 }
 
-func (s *faultStore) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+func (s *faultStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	if err := s.hit(ctx, "GetClient"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetClient(ctx, id)
 }
 
-func (s *faultStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+func (s *faultStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	if err := s.hit(ctx, "GetClientByTokenHash"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetClientByTokenHash(ctx, hash)
 }
 
-func (s *faultStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *faultStore) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := s.hit(ctx, "UpdateClient"); err != nil {
 		return err
 	}
@@ -128,14 +129,14 @@ func (s *faultStore) DeleteClient(ctx context.Context, id string) error {
 	return s.Store.DeleteClient(ctx, id)
 }
 
-func (s *faultStore) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+func (s *faultStore) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
 	if err := s.hit(ctx, "GetInitialToken"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetInitialToken(ctx, hash)
 }
 
-func (s *faultStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+func (s *faultStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
 	if err := s.hit(ctx, "UseInitialToken"); err != nil {
 		return nil, err
 	}
@@ -185,7 +186,7 @@ func (l *faultLog) String() string {
 
 // newDeadlineEnv serves a handler over st behind a deadlineMiddleware, with
 // a debug logger writing to logs.
-func newDeadlineEnv(t *testing.T, st clientreg.Store, logs *faultLog, mod func(*clientreg.Config)) (*testEnv, *deadlineMiddleware) {
+func newDeadlineEnv(t *testing.T, st store.Store, logs *faultLog, mod func(*clientreg.Config)) (*testEnv, *deadlineMiddleware) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	clock := newClock()

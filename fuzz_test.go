@@ -17,6 +17,7 @@ import (
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/internal/langtag"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -61,11 +62,11 @@ func (s *fzStore) count(n *int, err error) error {
 	return err
 }
 
-func (s *fzStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *fzStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
 }
 
-func (s *fzStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *fzStore) UpdateClient(ctx context.Context, c *store.Client) error {
 	return s.count(&s.updates, s.Store.UpdateClient(ctx, c))
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg/internal/fetch"
+	"github.com/clientreg/clientreg/store"
 )
 
 // Handler serves the RFC 7591 registration endpoint, the RFC 7592 client
@@ -51,7 +52,7 @@ type Handler struct {
 	mux             *http.ServeMux
 
 	// Shorthands for cfg fields that nearly every request reads.
-	store Store
+	store store.Store
 	now   func() time.Time
 	log   *slog.Logger
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
@@ -57,12 +58,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 // backend is a Store implementation the suite runs against.
 type backend struct {
 	name string
-	open func(t *testing.T) clientreg.Store
+	open func(t *testing.T) store.Store
 }
 
-var memoryBackend = backend{name: "memory", open: func(*testing.T) clientreg.Store { return memory.New() }}
+var memoryBackend = backend{name: "memory", open: func(*testing.T) store.Store { return memory.New() }}
 
-var sqliteBackend = backend{name: "sqlite", open: func(t *testing.T) clientreg.Store {
+var sqliteBackend = backend{name: "sqlite", open: func(t *testing.T) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "clients.db"))
 	if err != nil {
@@ -438,7 +439,7 @@ func wantNoStore(t *testing.T, r *response) {
 // spyStore is a Store that counts successful writes and can be told to fail
 // a method with a given error.
 type spyStore struct {
-	clientreg.Store
+	store.Store
 
 	mu                        sync.Mutex
 	creates, updates, deletes int
@@ -482,14 +483,14 @@ func (s *spyStore) created() int {
 	return c
 }
 
-func (s *spyStore) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *spyStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	if err := s.injected("CreateClient"); err != nil {
 		return err
 	}
 	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
 }
 
-func (s *spyStore) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *spyStore) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := s.injected("UpdateClient"); err != nil {
 		return err
 	}
@@ -503,40 +504,45 @@ func (s *spyStore) DeleteClient(ctx context.Context, id string) error {
 	return s.count(&s.deletes, s.Store.DeleteClient(ctx, id))
 }
 
-func (s *spyStore) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+func (s *spyStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	if err := s.injected("GetClient"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetClient(ctx, id)
 }
 
-func (s *spyStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+func (s *spyStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	if err := s.injected("GetClientByTokenHash"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetClientByTokenHash(ctx, hash)
 }
 
-func (s *spyStore) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+func (s *spyStore) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
 	if err := s.injected("GetInitialToken"); err != nil {
 		return nil, err
 	}
 	return s.Store.GetInitialToken(ctx, hash)
 }
 
-func (s *spyStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+func (s *spyStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
 	if err := s.injected("UseInitialToken"); err != nil {
 		return nil, err
 	}
 	return s.Store.UseInitialToken(ctx, hash, now)
 }
 
-// stored reads the client record straight from the store.
+// stored reads the client record straight from the store, its metadata
+// decoded as the handler decodes it.
 func (e *testEnv) stored(id string) *clientreg.Client {
 	e.t.Helper()
-	c, err := e.store.Store.GetClient(context.Background(), id)
+	sc, err := e.store.Store.GetClient(context.Background(), id)
 	if err != nil {
 		e.t.Fatalf("store.GetClient(%s): %v", id, err)
+	}
+	c, err := clientreg.DecodeClient(sc)
+	if err != nil {
+		e.t.Fatalf("DecodeClient(%s): %v", id, err)
 	}
 	return c
 }

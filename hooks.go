@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // The extension points of the handler. Each is a small interface (or a
@@ -22,8 +24,8 @@ type Principal struct {
 	// echoes it in read responses (RFC 7592 §3) and never logs it.
 	Token string
 
-	client         *Client // loaded by the default authenticator, reused by the default finder
-	retirePrevious bool    // the current token was used while a rotated one is still valid
+	client         *store.Client // loaded by the default authenticator, reused by the default finder
+	retirePrevious bool          // the current token was used while a rotated one is still valid
 }
 
 // TokenAuthenticator authenticates a registration access token (RFC 7592
@@ -42,16 +44,20 @@ func (f TokenAuthenticatorFunc) AuthenticateToken(ctx context.Context, token str
 }
 
 // ClientFinder finds the client that a configuration request addresses. It
-// returns ErrNotFound when there is no such client.
+// returns the record as a Store keeps it, so that an implementation can hand
+// on what a store.Store returns (the default is the Config.Store's
+// GetClient), and store.ErrNotFound when there is no such client. The
+// handler decodes the record's metadata (a record that does not decode is a
+// server error) and hands the decoded Client to the PermissionChecker.
 type ClientFinder interface {
-	FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error)
+	FindClient(ctx context.Context, p *Principal, clientID string) (*store.Client, error)
 }
 
 // ClientFinderFunc adapts a function to a ClientFinder.
-type ClientFinderFunc func(ctx context.Context, p *Principal, clientID string) (*Client, error)
+type ClientFinderFunc func(ctx context.Context, p *Principal, clientID string) (*store.Client, error)
 
 // FindClient calls f.
-func (f ClientFinderFunc) FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error) {
+func (f ClientFinderFunc) FindClient(ctx context.Context, p *Principal, clientID string) (*store.Client, error) {
 	return f(ctx, p, clientID)
 }
 
@@ -65,10 +71,11 @@ const (
 	OpDelete Operation = "delete"
 )
 
-// PermissionChecker decides whether p may perform op on c. It returns nil to
-// allow; ErrInvalidToken when the token must not be acknowledged for this
-// client at all (the answer is then indistinguishable from a wrong token);
-// or ErrAccessDenied (403) when a policy forbids the operation.
+// PermissionChecker decides whether p may perform op on c, the client the
+// ClientFinder found, with its metadata decoded. It returns nil to allow;
+// ErrInvalidToken when the token must not be acknowledged for this client at
+// all (the answer is then indistinguishable from a wrong token); or
+// ErrAccessDenied (403) when a policy forbids the operation.
 type PermissionChecker interface {
 	CheckPermission(ctx context.Context, p *Principal, c *Client, op Operation) error
 }
@@ -185,7 +192,7 @@ func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Princi
 	h := a.h
 	hash := h.keys.hash(purposeRegistrationToken, token)
 	c, err := h.store.GetClientByTokenHash(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidToken
 	}
 	if err != nil {
@@ -208,7 +215,7 @@ func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Princi
 	return &Principal{ClientID: c.ID, Token: token, client: c, retirePrevious: retire}, nil
 }
 
-func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string) (*Client, error) {
+func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string) (*store.Client, error) {
 	if p.client != nil && p.client.ID == clientID {
 		return p.client, nil
 	}
@@ -221,7 +228,7 @@ func (a storeAuth) RevokeToken(context.Context, *Principal) error { return nil }
 
 func (a storeAuth) CheckInitialToken(ctx context.Context, token string) (string, error) {
 	t, err := a.h.store.GetInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token))
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", ErrInvalidToken
 	}
 	if err != nil {
@@ -239,7 +246,7 @@ func (a storeAuth) InitialTokensInStore() bool { return true }
 
 func (a storeAuth) UseInitialToken(ctx context.Context, token string) error {
 	_, err := a.h.store.UseInitialToken(ctx, a.h.keys.hash(purposeInitialToken, token), a.h.now())
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return ErrInvalidToken
 	}
 	if err != nil {

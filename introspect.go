@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // Token introspection (RFC 7662), served when Config.ServeTokenEndpoints is
@@ -26,17 +28,17 @@ type Introspection struct {
 
 // IntrospectionPolicy decides whether caller may learn about token, an
 // active access token issued to token.ClientID.
-type IntrospectionPolicy func(caller *Client, token *AccessToken) bool
+type IntrospectionPolicy func(caller *Client, token *store.AccessToken) bool
 
 // OwnTokensOnly is the default IntrospectionPolicy.
-func OwnTokensOnly(caller *Client, token *AccessToken) bool { return caller.ID == token.ClientID }
+func OwnTokensOnly(caller *Client, token *store.AccessToken) bool { return caller.ID == token.ClientID }
 
 // Introspect reports on token as RFC 7662 §2.2 describes, to the
 // authenticated client caller.
 func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) (*Introspection, error) {
 	inactive := &Introspection{Active: false}
 	t, err := h.store.GetAccessToken(ctx, h.keys.hash(purposeAccessToken, token))
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return inactive, nil
 	}
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // UpdateRequest is a client update request (RFC 7592 §2.2).
@@ -85,8 +87,8 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := h.cfg.Finder.FindClient(ctx, p, clientID)
-	if errors.Is(err, ErrNotFound) {
+	sc, err := h.cfg.Finder.FindClient(ctx, p, clientID)
+	if errors.Is(err, store.ErrNotFound) {
 		// RFC 7592 §2.1: "If the client does not exist on this server, the
 		// server MUST respond with HTTP 401 Unauthorized and the
 		// registration access token used to make this request SHOULD be
@@ -98,6 +100,10 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 		}
 		return nil, nil, ErrInvalidToken
 	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("find client: %w", err)
+	}
+	c, err := decodeClient(sc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("find client: %w", err)
 	}
@@ -127,10 +133,10 @@ func (h *Handler) retirePreviousToken(ctx context.Context, c *Client) (*Client, 
 	u := c.Clone()
 	u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 	u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
-	switch err := h.store.UpdateClient(ctx, u); {
+	switch err := updateClient(ctx, h.store, u); {
 	case err == nil:
 		return u, nil
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return c, nil
 	default:
 		return nil, fmt.Errorf("retire previous registration access token: %w", err)
@@ -163,7 +169,7 @@ const maxUpdateAttempts = 3
 func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
 	for attempt := 1; ; attempt++ {
 		info, err := h.update(ctx, token, clientID, req)
-		if !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, store.ErrConflict) {
 			return info, err
 		}
 		if attempt == maxUpdateAttempts {
@@ -280,11 +286,11 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 			}
 		}
 	}
-	if err := h.store.UpdateClient(ctx, u); err != nil {
-		if errors.Is(err, ErrNotFound) {
+	if err := updateClient(ctx, h.store, u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidToken
 		}
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("update client: %w", err)
@@ -307,7 +313,7 @@ func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
 		return err
 	}
 	if err := h.store.DeleteClient(ctx, c.ID); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
 		return fmt.Errorf("delete client: %w", err)
@@ -358,20 +364,20 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 		u.TokenHash = h.keys.hash(purposeRegistrationToken, token)
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 		u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
-		err = h.store.UpdateClient(ctx, u)
+		err = updateClient(ctx, h.store, u)
 		switch {
 		case err == nil:
 			return h.information(u, "", token), nil
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			return nil, ErrInvalidClient
-		case errors.Is(err, ErrConflict) && attempt < maxUpdateAttempts:
-			if c, err = h.store.GetClient(ctx, c.ID); err != nil {
-				if errors.Is(err, ErrNotFound) {
+		case errors.Is(err, store.ErrConflict) && attempt < maxUpdateAttempts:
+			if c, err = getClient(ctx, h.store, c.ID); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
 					return nil, ErrInvalidClient
 				}
 				return nil, fmt.Errorf("reload client: %w", err)
 			}
-		case errors.Is(err, ErrConflict):
+		case errors.Is(err, store.ErrConflict):
 			return nil, ErrConcurrentUpdate.WithDescription("the client was modified concurrently; retry the request")
 		default:
 			return nil, fmt.Errorf("recover registration access token: %w", err)

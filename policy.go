@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // Registration policies. A Policy narrows what a registration may contain,
@@ -339,7 +341,7 @@ func (v *validation) maxClients() int64 {
 // limitError turns the store's ErrLimitReached into the answer a client
 // sees.
 func limitError(err error, v *validation) error {
-	if errors.Is(err, ErrLimitReached) && v.policy != nil {
+	if errors.Is(err, store.ErrLimitReached) && v.policy != nil {
 		return ErrAccessDenied.WithDescription("the registration policy %s allows no more than %d clients", quote(v.policy.Name), v.policy.MaxClients)
 	}
 	return err

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // ClientInformation is the client information response of RFC 7591 §3.2.1
@@ -124,7 +126,7 @@ func ETag(c *Client) string {
 // Errors are *Error values for anything the caller can correct; nothing is
 // stored when Register fails.
 func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
-	var opts CreateOptions
+	var opts store.CreateOptions
 	policy, err := h.checkInitialToken(ctx, initialToken)
 	if err != nil {
 		return nil, err
@@ -156,12 +158,14 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		return nil, fmt.Errorf("generate registration access token: %w", err)
 	}
 	c := &Client{
-		IssuedAt:  now,
-		UpdatedAt: now,
-		Revision:  1,
-		Metadata:  m,
-		Policy:    v.policyName,
-		TokenHash: h.keys.hash(purposeRegistrationToken, token),
+		Client: store.Client{
+			IssuedAt:  now,
+			UpdatedAt: now,
+			Revision:  1,
+			Policy:    v.policyName,
+			TokenHash: h.keys.hash(purposeRegistrationToken, token),
+		},
+		Metadata: m,
 	}
 	var secret string
 	if usesSecret(m.TokenEndpointAuthMethod) {
@@ -175,17 +179,17 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		if c.ID, err = h.cfg.NewClientID(ctx); err != nil {
 			return nil, fmt.Errorf("generate client_id: %w", err)
 		}
-		err = h.store.CreateClient(ctx, c, opts)
+		err = createClient(ctx, h.store, c, opts)
 		if err == nil {
 			break
 		}
 		switch {
-		case errors.Is(err, ErrLimitReached):
+		case errors.Is(err, store.ErrLimitReached):
 			return nil, limitError(err, v)
-		case errors.Is(err, ErrNotFound) && opts.InitialTokenHash != nil:
+		case errors.Is(err, store.ErrNotFound) && opts.InitialTokenHash != nil:
 			// Used up or expired since it was checked.
 			return nil, ErrInvalidToken
-		case !errors.Is(err, ErrAlreadyExists) || attempt == 2:
+		case !errors.Is(err, store.ErrAlreadyExists) || attempt == 2:
 			return nil, fmt.Errorf("save client: %w", err)
 		}
 	}
@@ -272,7 +276,7 @@ type InitialTokenOptions struct {
 // CreateInitialToken creates an initial access token (RFC 7591 §3) in the
 // Store and returns it. Only its keyed hash is stored: the returned string
 // is the only copy of the token.
-func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptions) (string, *InitialToken, error) {
+func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptions) (string, *store.InitialToken, error) {
 	if opts.MaxUses < 0 || opts.ExpiresIn < 0 {
 		return "", nil, errors.New("clientreg: initial token limits must not be negative")
 	}
@@ -284,7 +288,7 @@ func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptio
 		return "", nil, fmt.Errorf("generate initial access token: %w", err)
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
-	t := &InitialToken{Hash: h.keys.hash(purposeInitialToken, token), CreatedAt: now, MaxUses: opts.MaxUses, Policy: opts.Policy}
+	t := &store.InitialToken{Hash: h.keys.hash(purposeInitialToken, token), CreatedAt: now, MaxUses: opts.MaxUses, Policy: opts.Policy}
 	if opts.ExpiresIn > 0 {
 		t.ExpiresAt = now.Add(opts.ExpiresIn)
 	}

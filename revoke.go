@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // Token revocation (RFC 7009), served when Config.ServeTokenEndpoints is
@@ -18,7 +20,7 @@ import (
 func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (bool, error) {
 	hash := h.keys.hash(purposeAccessToken, token)
 	t, err := h.store.GetAccessToken(ctx, hash)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -27,7 +29,7 @@ func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (boo
 	if t.ClientID != caller.ID {
 		return false, nil
 	}
-	if err := h.store.DeleteAccessToken(ctx, hash); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := h.store.DeleteAccessToken(ctx, hash); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("revoke access token: %w", err)
 	}
 	return true, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // docs/behaviour.md §5: the client configuration endpoint (RFC 7592 §2).
@@ -336,7 +337,7 @@ func TestConfigurationDelete(t *testing.T) {
 		wantInvalidToken(t, e.get(c.URI, c.Token))
 		wantInvalidToken(t, e.put(c.URI, c.Token, updateBody(c, nil)))
 		wantInvalidToken(t, e.del(c.URI, c.Token))
-		if _, err := e.store.Store.GetClient(context.Background(), c.ID); !errors.Is(err, clientreg.ErrNotFound) {
+		if _, err := e.store.Store.GetClient(context.Background(), c.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleted client still stored: %v", err)
 		}
 		e.mustGet(other, other.Token)
@@ -582,7 +583,7 @@ func TestCustomHooks(t *testing.T) {
 				}
 				return &clientreg.Principal{ClientID: id, Token: token}, nil
 			})
-			c.Finder = clientreg.ClientFinderFunc(func(ctx context.Context, p *clientreg.Principal, id string) (*clientreg.Client, error) {
+			c.Finder = clientreg.ClientFinderFunc(func(ctx context.Context, p *clientreg.Principal, id string) (*store.Client, error) {
 				mu.Lock()
 				found = append(found, id)
 				mu.Unlock()

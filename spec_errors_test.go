@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // docs/behaviour.md §6: errors.
@@ -40,7 +41,7 @@ func (b *syncBuffer) String() string {
 // ErrUnavailable is 503 temporarily_unavailable, at every endpoint.
 func TestStoreFailures(t *testing.T) {
 	internal := errors.New("sql: connection reset; SELECT secret_hash FROM clients WHERE id = 'x' %!d(string=x)")
-	outage := fmt.Errorf("dial tcp 10.0.0.1:5432: connect: connection refused: %w", clientreg.ErrUnavailable)
+	outage := fmt.Errorf("dial tcp 10.0.0.1:5432: connect: connection refused: %w", store.ErrUnavailable)
 	type call func(e *testEnv, c *registered) *response
 	ops := []struct {
 		name   string

@@ -8,14 +8,15 @@ import (
 	"strings"
 )
 
-// EncodeStoredMetadata returns the form of m that a store keeps and that
-// DecodeStoredMetadata reads back. It is Metadata.MarshalJSON's output, not
-// json.Marshal's, which would compact and HTML-escape it and so change the
-// bytes of json.RawMessage members. It also decodes that output as strictly
-// as a request body, so that metadata which could not be read back (a
-// library caller's, which no request validated) is refused rather than
-// stored. Its errors are about storage, not for the sender of a request.
-func EncodeStoredMetadata(m Metadata) ([]byte, error) {
+// encodeStoredMetadata returns the form of m that a store keeps
+// (store.Client.Metadata) and that decodeStoredMetadata reads back. It is
+// Metadata.MarshalJSON's output, not json.Marshal's, which would compact and
+// HTML-escape it and so change the bytes of json.RawMessage members. It also
+// decodes that output as strictly as a request body, so that metadata which
+// could not be read back (a library caller's, which no request validated) is
+// refused rather than stored. Its errors are about storage, not for the
+// sender of a request.
+func encodeStoredMetadata(m Metadata) ([]byte, error) {
 	b, err := m.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %v", err)
@@ -27,10 +28,10 @@ func EncodeStoredMetadata(m Metadata) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeStoredMetadata decodes metadata that a store wrote: data is trusted
-// to be what Metadata.MarshalJSON produced, as kept by the store. It is for
-// stores, which decode every client they read; request bodies go through
-// Metadata.UnmarshalJSON.
+// decodeStoredMetadata decodes metadata that a store kept: data is trusted
+// to be what encodeStoredMetadata produced, as kept by the store. The
+// handler decodes every client it reads with it (see decodeClient); request
+// bodies go through Metadata.UnmarshalJSON.
 //
 // It reads data in a single pass and skips the checks that only untrusted
 // documents need: it does not look for repeated member names, bound the
@@ -39,7 +40,7 @@ func EncodeStoredMetadata(m Metadata) ([]byte, error) {
 // Metadata. Malformed input, or a member of the wrong type, is still an
 // error (never a panic); its text is about storage, not for the sender of a
 // request.
-func DecodeStoredMetadata(data []byte) (Metadata, error) {
+func decodeStoredMetadata(data []byte) (Metadata, error) {
 	// One conversion for the whole document: the strings of the result
 	// are substrings of it, rather than one allocation each.
 	d := storedDecoder{s: string(data)}

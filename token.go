@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // The token endpoint (RFC 6749 §3.2) for the client_credentials grant
@@ -58,7 +60,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		return nil, fmt.Errorf("generate access token: %w", err)
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
-	t := &AccessToken{
+	t := &store.AccessToken{
 		Hash:      h.keys.hash(purposeAccessToken, token),
 		ClientID:  c.ID,
 		Scope:     scope,
@@ -66,7 +68,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		ExpiresAt: now.Add(h.cfg.AccessTokenLifetime),
 	}
 	if err := h.store.CreateAccessToken(ctx, t); err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidClient // deleted meanwhile
 		}
 		return nil, fmt.Errorf("save access token: %w", err)

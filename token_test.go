@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -222,7 +223,7 @@ func TestClientLifecycleWithTokens(t *testing.T) {
 			var introspector clientreg.Client
 			e := newOAuthEnv(t, func(c *clientreg.Config) {
 				c.Fetch = clientreg.FetchPolicy{AllowPrivateNetworks: true, Transport: jwksSrv.Client().Transport}
-				c.MayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
+				c.MayIntrospect = func(caller *clientreg.Client, tok *store.AccessToken) bool {
 					return caller.ID == introspector.ID || caller.ID == tok.ClientID
 				}
 			})

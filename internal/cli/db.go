@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/postgres"
 	"github.com/clientreg/clientreg/store/sqlite"
 
@@ -151,20 +151,10 @@ func withConnectTimeout(dsn string) string {
 	return out
 }
 
-// storeCloser is an opened Store, how to check that its database is
-// reachable, and how to close it.
-type storeCloser interface {
-	clientreg.Store
-	// Ping reports, wrapping clientreg.ErrUnavailable, that the database
-	// cannot be reached.
-	Ping(ctx context.Context) error
-	Close() error
-}
-
 // openStore opens the database d: a SQLite file, created if needed, with
 // the synchronous level sync (--sqlite-synchronous; empty is the store's
 // default), or a PostgreSQL database, whose schema is created or migrated.
-func openStore(ctx context.Context, d database, sync string) (storeCloser, error) {
+func openStore(ctx context.Context, d database, sync string) (store.Store, error) {
 	if d.postgres() {
 		return postgres.Open(ctx, withConnectTimeout(d.dsn)) // its errors mask the password
 	}

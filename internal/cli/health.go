@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // defaultRequestTimeout is the default of --request-timeout.
@@ -52,7 +54,7 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 // st answers a ping within the request deadline, else 503
 // {"status":"unavailable"}. It logs when readiness changes, not on every
 // probe.
-func readyz(st interface{ Ping(context.Context) error }, log *slog.Logger) http.Handler {
+func readyz(st store.Store, log *slog.Logger) http.Handler {
 	var down atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := st.Ping(r.Context()); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -46,8 +47,12 @@ func TestServeHealth(t *testing.T) {
 	}
 }
 
-// fakePinger is a store whose Ping fails while err is set.
-type fakePinger struct{ err error }
+// fakePinger is a store whose Ping fails while err is set; nothing else of
+// it is called.
+type fakePinger struct {
+	store.Store
+	err error
+}
 
 func (p *fakePinger) Ping(context.Context) error { return p.err }
 
@@ -65,7 +70,7 @@ func TestReadyz(t *testing.T) {
 		}
 	}
 	probe(http.StatusOK, `{"status":"ok"}`)
-	p.err = fmt.Errorf("ping: %w: connection refused", clientreg.ErrUnavailable)
+	p.err = fmt.Errorf("ping: %w: connection refused", store.ErrUnavailable)
 	probe(http.StatusServiceUnavailable, `{"status":"unavailable"}`)
 	probe(http.StatusServiceUnavailable, `{"status":"unavailable"}`)
 	p.err = nil
@@ -85,14 +90,14 @@ func TestReadyz(t *testing.T) {
 // blockingStore is a memory store whose client lookups and writes wait until
 // the context ends and then fail with its error, as the database backends
 // do when the database does not answer.
-type blockingStore struct{ clientreg.Store }
+type blockingStore struct{ store.Store }
 
-func (blockingStore) CreateClient(ctx context.Context, _ *clientreg.Client, _ clientreg.CreateOptions) error {
+func (blockingStore) CreateClient(ctx context.Context, _ *store.Client, _ store.CreateOptions) error {
 	<-ctx.Done()
 	return fmt.Errorf("blocked: %w", ctx.Err())
 }
 
-func (blockingStore) GetClientByTokenHash(ctx context.Context, _ []byte) (*clientreg.Client, error) {
+func (blockingStore) GetClientByTokenHash(ctx context.Context, _ []byte) (*store.Client, error) {
 	<-ctx.Done()
 	return nil, fmt.Errorf("blocked: %w", ctx.Err())
 }

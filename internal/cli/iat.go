@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -164,7 +165,7 @@ func postgresHasSchema(ctx context.Context, d database) (bool, error) {
 // createInitialToken creates an initial access token in st.
 // Errors of clientreg.New are told in the terms of src, the configuration
 // file the policies come from.
-func createInitialToken(ctx context.Context, st clientreg.Store, key []byte, policies []clientreg.Policy, src configSource, opts clientreg.InitialTokenOptions) (string, error) {
+func createInitialToken(ctx context.Context, st store.Store, key []byte, policies []clientreg.Policy, src configSource, opts clientreg.InitialTokenOptions) (string, error) {
 	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return "", &usageError{err: fmt.Errorf("iat create: %w", src.explain(err)), hint: iatCreateHint}

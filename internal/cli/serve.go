@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // Limits of the HTTP server. Registration requests are small (the handler
@@ -89,7 +90,7 @@ func (sf storeFlags) keyPath() (string, error) {
 }
 
 // open loads (or creates) the server key and opens the database.
-func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, storeCloser, error) {
+func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, store.Store, error) {
 	keyPath, err := sf.keyPath()
 	if err != nil {
 		return nil, nil, err
@@ -258,7 +259,7 @@ const expiredTokenSweep = 10 * time.Minute
 
 // sweepExpired deletes expired tokens every expiredTokenSweep until ctx
 // ends.
-func sweepExpired(ctx context.Context, st clientreg.Store, log *slog.Logger) {
+func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(expiredTokenSweep)
 	defer t.Stop()
 	for {
@@ -460,13 +461,13 @@ func (o *serveOptions) httpTimeouts(fs *flagSet) (httpTimeouts, error) {
 
 // warnUnknownIntrospectors logs a warning for each --introspector that
 // names no registered client: a typo there is otherwise silent.
-func warnUnknownIntrospectors(ctx context.Context, st clientreg.Store, ids []string, log *slog.Logger) {
+func warnUnknownIntrospectors(ctx context.Context, st store.Store, ids []string, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, defaultRequestTimeout)
 	defer cancel()
 	for _, id := range ids {
 		_, err := st.GetClient(ctx, id)
 		switch {
-		case errors.Is(err, clientreg.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			log.Warn("--introspector names a client that is not registered; it can introspect nothing until a client with this id exists", "client_id", id)
 		case err != nil:
 			log.Warn("could not check the --introspector client", "client_id", id, "err", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // configSource says where the parts of serve's clientreg.Config come from,
@@ -50,7 +51,7 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 	}
 	var mayIntrospect clientreg.IntrospectionPolicy
 	if ids := *o.introspectors; len(ids) > 0 {
-		mayIntrospect = func(caller *clientreg.Client, tok *clientreg.AccessToken) bool {
+		mayIntrospect = func(caller *clientreg.Client, tok *store.AccessToken) bool {
 			return caller.ID == tok.ClientID || slices.Contains(ids, caller.ID)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // accessToken is a stored access token, without its hash, which is its key.
@@ -14,21 +14,21 @@ type accessToken struct {
 	issuedAt, expiresAt time.Time // in UTC
 }
 
-// CreateAccessToken stores a copy of t. It returns clientreg.ErrNotFound
-// when no client t.ClientID exists and clientreg.ErrAlreadyExists when a
+// CreateAccessToken stores a copy of t. It returns store.ErrNotFound
+// when no client t.ClientID exists and store.ErrAlreadyExists when a
 // token with the same Hash exists.
-func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: create access token: %w", err)
+func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
+	if err := s.usable(ctx, "create access token"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.clients[t.ClientID]; !ok {
-		return fmt.Errorf("memory: create access token: client %q: %w", t.ClientID, clientreg.ErrNotFound)
+		return fmt.Errorf("memory: create access token: client %q: %w", t.ClientID, store.ErrNotFound)
 	}
 	h := string(t.Hash)
 	if _, ok := s.accessTokens[h]; ok {
-		return fmt.Errorf("memory: create access token: %w", clientreg.ErrAlreadyExists)
+		return fmt.Errorf("memory: create access token: %w", store.ErrAlreadyExists)
 	}
 	s.accessTokens[h] = accessToken{
 		clientID:  t.ClientID,
@@ -46,18 +46,18 @@ func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken)
 }
 
 // GetAccessToken returns a copy of the access token with the given hash, or
-// clientreg.ErrNotFound. Expiry is the caller's concern.
-func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: get access token: %w", err)
+// store.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessToken, error) {
+	if err := s.usable(ctx, "get access token"); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t, ok := s.accessTokens[string(hash)]
 	if !ok {
-		return nil, fmt.Errorf("memory: get access token: %w", clientreg.ErrNotFound)
+		return nil, fmt.Errorf("memory: get access token: %w", store.ErrNotFound)
 	}
-	return &clientreg.AccessToken{
+	return &store.AccessToken{
 		Hash:      append([]byte{}, hash...),
 		ClientID:  t.clientID,
 		Scope:     t.scope,
@@ -67,32 +67,32 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.Acc
 }
 
 // DeleteAccessToken removes the access token with the given hash, or
-// returns clientreg.ErrNotFound.
+// returns store.ErrNotFound.
 func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: delete access token: %w", err)
+	if err := s.usable(ctx, "delete access token"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.deleteAccessToken(string(hash)) {
-		return fmt.Errorf("memory: delete access token: %w", clientreg.ErrNotFound)
+		return fmt.Errorf("memory: delete access token: %w", store.ErrNotFound)
 	}
 	return nil
 }
 
 // UseAssertionID records that client clientID used the assertion jti, valid
-// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// until expiresAt. It returns store.ErrAlreadyExists when the client
 // recorded the same jti before and that record has not expired at now; an
 // expired record is replaced.
 func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: use assertion ID: %w", err)
+	if err := s.usable(ctx, "use assertion ID"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := s.assertionIDs[clientID]
 	if exp, ok := ids[jti]; ok && exp.After(now) {
-		return fmt.Errorf("memory: use assertion ID: %w", clientreg.ErrAlreadyExists)
+		return fmt.Errorf("memory: use assertion ID: %w", store.ErrAlreadyExists)
 	}
 	if ids == nil {
 		ids = make(map[string]time.Time)
@@ -105,8 +105,8 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 // DeleteExpired removes the access tokens and assertion records that expired
 // before now, and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("memory: delete expired: %w", err)
+	if err := s.usable(ctx, "delete expired"); err != nil {
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

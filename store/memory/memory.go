@@ -1,4 +1,4 @@
-// Package memory implements clientreg.Store in memory, for tests and for
+// Package memory implements store.Store in memory, for tests and for
 // single-process servers that may lose their registrations on restart.
 //
 // Every value is deep-copied on the way in and on the way out, so callers
@@ -9,22 +9,27 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
-var _ clientreg.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
-// Store is an in-memory clientreg.Store. It is safe for concurrent use.
+// Store is an in-memory store.Store. It is safe for concurrent use.
 // Create one with New; the zero value is not usable.
 type Store struct {
+	// closed is set by Close; every later call fails with
+	// store.ErrUnavailable.
+	closed atomic.Bool
+
 	mu      sync.RWMutex
-	clients map[string]*clientreg.Client // by ID
+	clients map[string]*store.Client // by ID
 	// byToken maps the TokenHash and the non-nil PreviousTokenHash of every
 	// client to its ID.
 	byToken map[string]string
-	tokens  map[string]*clientreg.InitialToken // by Hash
+	tokens  map[string]*store.InitialToken // by Hash
 	// policyCount counts the stored clients by Policy, for
 	// CreateOptions.MaxClients.
 	policyCount map[string]int64
@@ -41,9 +46,9 @@ type Store struct {
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		clients: make(map[string]*clientreg.Client),
+		clients: make(map[string]*store.Client),
 		byToken: make(map[string]string),
-		tokens:  make(map[string]*clientreg.InitialToken),
+		tokens:  make(map[string]*store.InitialToken),
 
 		policyCount: make(map[string]int64),
 
@@ -53,37 +58,70 @@ func New() *Store {
 	}
 }
 
+// usable returns the error of a call of operation op that must not run: the
+// store is closed (store.ErrUnavailable) or ctx is done (its error).
+func (s *Store) usable(ctx context.Context, op string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("memory: %s: %w: store is closed", op, store.ErrUnavailable)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: %s: %w", op, err)
+	}
+	return nil
+}
+
+// Ping returns nil while the store is open, and an error wrapping
+// store.ErrUnavailable once it is closed or when ctx is done.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.usable(ctx, "ping"); err != nil {
+		if s.closed.Load() {
+			return err
+		}
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close closes the store: every later call fails with an error wrapping
+// store.ErrUnavailable. The records stay in memory until the Store is no
+// longer referenced; nothing can read them. Close always returns nil, also
+// when called again.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
 // CreateClient stores a copy of c under the conditions of opts (see
-// clientreg.ClientStore): it returns clientreg.ErrNotFound when
+// store.ClientStore): it returns store.ErrNotFound when
 // opts.InitialTokenHash names no token usable at opts.Now,
-// clientreg.ErrLimitReached when opts.MaxClients clients with c.Policy are
-// stored, and clientreg.ErrAlreadyExists when c.ID is taken or when c's
+// store.ErrLimitReached when opts.MaxClients clients with c.Policy are
+// stored, and store.ErrAlreadyExists when c.ID is taken or when c's
 // TokenHash or PreviousTokenHash is already the TokenHash or
 // PreviousTokenHash of another client. Every check runs under the store's
 // lock before anything is written, so a refusal writes nothing.
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: create client: %w", err)
+func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
+	if err := s.usable(ctx, "create client"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var tok *clientreg.InitialToken
+	var tok *store.InitialToken
 	if opts.InitialTokenHash != nil {
 		t, ok := s.tokens[string(opts.InitialTokenHash)]
 		if !ok || !t.Usable(opts.Now) {
-			return fmt.Errorf("memory: create client: initial token: %w", clientreg.ErrNotFound)
+			return fmt.Errorf("memory: create client: initial token: %w", store.ErrNotFound)
 		}
 		tok = t
 	}
 	if opts.MaxClients > 0 && s.policyCount[c.Policy] >= opts.MaxClients {
-		return fmt.Errorf("memory: create client: policy %q: %w", c.Policy, clientreg.ErrLimitReached)
+		return fmt.Errorf("memory: create client: policy %q: %w", c.Policy, store.ErrLimitReached)
 	}
 	if _, ok := s.clients[c.ID]; ok {
-		return fmt.Errorf("memory: create client: %w", clientreg.ErrAlreadyExists)
+		return fmt.Errorf("memory: create client: %w", store.ErrAlreadyExists)
 	}
 	for _, h := range tokenHashes(c) {
 		if _, ok := s.byToken[h]; ok {
-			return fmt.Errorf("memory: create client: token hash: %w", clientreg.ErrAlreadyExists)
+			return fmt.Errorf("memory: create client: token hash: %w", store.ErrAlreadyExists)
 		}
 	}
 	if tok != nil {
@@ -94,57 +132,57 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 }
 
 // GetClient returns a copy of the client with the given ID, or
-// clientreg.ErrNotFound.
-func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: get client: %w", err)
+// store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if err := s.usable(ctx, "get client"); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c, ok := s.clients[id]
 	if !ok {
-		return nil, fmt.Errorf("memory: get client: %w", clientreg.ErrNotFound)
+		return nil, fmt.Errorf("memory: get client: %w", store.ErrNotFound)
 	}
 	return c.Clone(), nil
 }
 
 // GetClientByTokenHash returns a copy of the client whose TokenHash or
-// PreviousTokenHash equals hash, or clientreg.ErrNotFound.
-func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: get client by token: %w", err)
+// PreviousTokenHash equals hash, or store.ErrNotFound.
+func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
+	if err := s.usable(ctx, "get client by token"); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	id, ok := s.byToken[string(hash)]
 	if !ok || hash == nil {
-		return nil, fmt.Errorf("memory: get client by token: %w", clientreg.ErrNotFound)
+		return nil, fmt.Errorf("memory: get client by token: %w", store.ErrNotFound)
 	}
 	return s.clients[id].Clone(), nil
 }
 
 // UpdateClient replaces the stored client c.ID with a copy of c if its stored
 // Revision equals c.Revision, and then sets c.Revision to the new revision.
-// It returns clientreg.ErrNotFound when there is no such client,
-// clientreg.ErrConflict when the revision differs and
-// clientreg.ErrAlreadyExists when a token hash of c belongs to another
+// It returns store.ErrNotFound when there is no such client,
+// store.ErrConflict when the revision differs and
+// store.ErrAlreadyExists when a token hash of c belongs to another
 // client, in that order of precedence; on error nothing is written.
-func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: update client: %w", err)
+func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
+	if err := s.usable(ctx, "update client"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.clients[c.ID]
 	if !ok {
-		return fmt.Errorf("memory: update client: %w", clientreg.ErrNotFound)
+		return fmt.Errorf("memory: update client: %w", store.ErrNotFound)
 	}
 	if old.Revision != c.Revision {
-		return fmt.Errorf("memory: update client: revision %d, stored %d: %w", c.Revision, old.Revision, clientreg.ErrConflict)
+		return fmt.Errorf("memory: update client: revision %d, stored %d: %w", c.Revision, old.Revision, store.ErrConflict)
 	}
 	for _, h := range tokenHashes(c) {
 		if id, ok := s.byToken[h]; ok && id != c.ID {
-			return fmt.Errorf("memory: update client: token hash: %w", clientreg.ErrAlreadyExists)
+			return fmt.Errorf("memory: update client: token hash: %w", store.ErrAlreadyExists)
 		}
 	}
 	s.remove(old)
@@ -155,16 +193,16 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 }
 
 // DeleteClient removes the client with the given ID, its access tokens and
-// its assertion records, or returns clientreg.ErrNotFound.
+// its assertion records, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: delete client: %w", err)
+	if err := s.usable(ctx, "delete client"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[id]
 	if !ok {
-		return fmt.Errorf("memory: delete client: %w", clientreg.ErrNotFound)
+		return fmt.Errorf("memory: delete client: %w", store.ErrNotFound)
 	}
 	s.remove(c)
 	for h := range s.clientTokens[id] {
@@ -176,15 +214,15 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 }
 
 // CreateInitialToken stores a copy of t, or returns
-// clientreg.ErrAlreadyExists when a token with the same Hash exists.
-func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: create initial token: %w", err)
+// store.ErrAlreadyExists when a token with the same Hash exists.
+func (s *Store) CreateInitialToken(ctx context.Context, t *store.InitialToken) error {
+	if err := s.usable(ctx, "create initial token"); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.tokens[string(t.Hash)]; ok {
-		return fmt.Errorf("memory: create initial token: %w", clientreg.ErrAlreadyExists)
+		return fmt.Errorf("memory: create initial token: %w", store.ErrAlreadyExists)
 	}
 	c := cloneToken(t)
 	c.CreatedAt = c.CreatedAt.UTC()
@@ -194,33 +232,33 @@ func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToke
 }
 
 // GetInitialToken returns a copy of the token with the given hash, or
-// clientreg.ErrNotFound.
-func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: get initial token: %w", err)
+// store.ErrNotFound.
+func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
+	if err := s.usable(ctx, "get initial token"); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t, ok := s.tokens[string(hash)]
 	if !ok {
-		return nil, fmt.Errorf("memory: get initial token: %w", clientreg.ErrNotFound)
+		return nil, fmt.Errorf("memory: get initial token: %w", store.ErrNotFound)
 	}
 	return cloneToken(t), nil
 }
 
 // UseInitialToken records one use of the token with the given hash if it is
 // usable at now, and returns a copy of the updated token. It returns
-// clientreg.ErrNotFound when the token does not exist, has expired or is
+// store.ErrNotFound when the token does not exist, has expired or is
 // used up.
-func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: use initial token: %w", err)
+func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
+	if err := s.usable(ctx, "use initial token"); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tokens[string(hash)]
 	if !ok || !t.Usable(now) {
-		return nil, fmt.Errorf("memory: use initial token: %w", clientreg.ErrNotFound)
+		return nil, fmt.Errorf("memory: use initial token: %w", store.ErrNotFound)
 	}
 	t.Uses++
 	return cloneToken(t), nil
@@ -228,7 +266,7 @@ func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time)
 
 // put stores a copy of c, times in UTC, and indexes its token hashes.
 // The caller holds s.mu for writing.
-func (s *Store) put(c *clientreg.Client) {
+func (s *Store) put(c *store.Client) {
 	d := c.Clone()
 	d.IssuedAt = d.IssuedAt.UTC()
 	d.UpdatedAt = d.UpdatedAt.UTC()
@@ -243,7 +281,7 @@ func (s *Store) put(c *clientreg.Client) {
 }
 
 // remove deletes c and its token hashes. The caller holds s.mu for writing.
-func (s *Store) remove(c *clientreg.Client) {
+func (s *Store) remove(c *store.Client) {
 	for _, h := range tokenHashes(c) {
 		delete(s.byToken, h)
 	}
@@ -254,7 +292,7 @@ func (s *Store) remove(c *clientreg.Client) {
 }
 
 // tokenHashes returns the registration access token hashes of c as map keys.
-func tokenHashes(c *clientreg.Client) []string {
+func tokenHashes(c *store.Client) []string {
 	hs := []string{string(c.TokenHash)}
 	if c.PreviousTokenHash != nil {
 		hs = append(hs, string(c.PreviousTokenHash))
@@ -262,7 +300,7 @@ func tokenHashes(c *clientreg.Client) []string {
 	return hs
 }
 
-func cloneToken(t *clientreg.InitialToken) *clientreg.InitialToken {
+func cloneToken(t *store.InitialToken) *store.InitialToken {
 	c := *t
 	if t.Hash != nil {
 		c.Hash = append([]byte{}, t.Hash...)

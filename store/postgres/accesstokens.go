@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// CreateAccessToken stores t. It returns clientreg.ErrNotFound when no
-// client t.ClientID exists and clientreg.ErrAlreadyExists when a token with
+// CreateAccessToken stores t. It returns store.ErrNotFound when no
+// client t.ClientID exists and store.ErrAlreadyExists when a token with
 // the same Hash exists.
 //
 // The token is inserted by one INSERT ... SELECT that reads the client row
@@ -25,10 +25,10 @@ import (
 //
 // The scope is stored as text, which PostgreSQL refuses to hold NUL or
 // invalid UTF-8; a scope (RFC 6749 section 3.3) is printable ASCII.
-func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
+func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	const op = "create access token"
 	if !storableID(t.ClientID) {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
 SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz FROM clients WHERE id = $2 FOR KEY SHARE`,
@@ -36,21 +36,21 @@ SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz FROM clients WH
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
 		// foreign_key_violation: not expected, since the SELECT locked the
 		// client row, but it means the same.
-		return fmt.Errorf("postgres: %s: client %q: %w: %w", op, t.ClientID, clientreg.ErrNotFound, err)
+		return fmt.Errorf("postgres: %s: client %q: %w: %w", op, t.ClientID, store.ErrNotFound, err)
 	}
 	if err != nil {
 		return s.mapErr(ctx, op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: client %q: %w", op, t.ClientID, clientreg.ErrNotFound)
+		return fmt.Errorf("postgres: %s: client %q: %w", op, t.ClientID, store.ErrNotFound)
 	}
 	return nil
 }
 
 // GetAccessToken returns the access token with the given hash, or
-// clientreg.ErrNotFound. Expiry is the caller's concern.
-func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
-	var t clientreg.AccessToken
+// store.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessToken, error) {
+	var t store.AccessToken
 	err := s.pool.QueryRow(ctx,
 		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = $1`, hash,
 	).Scan(&t.Hash, &t.ClientID, &t.Scope, &t.IssuedAt, &t.ExpiresAt)
@@ -63,7 +63,7 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.Acc
 }
 
 // DeleteAccessToken removes the access token with the given hash, or
-// returns clientreg.ErrNotFound.
+// returns store.ErrNotFound.
 func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
 	const op = "delete access token"
 	tag, err := s.pool.Exec(ctx, `DELETE FROM access_tokens WHERE hash = $1`, hash)
@@ -71,13 +71,13 @@ func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
 		return s.mapErr(ctx, op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	return nil
 }
 
 // UseAssertionID records that client clientID used the assertion jti, valid
-// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// until expiresAt. It returns store.ErrAlreadyExists when the client
 // recorded the same jti before and that record has not expired at now
 // (expires_at > now); an expired record is replaced. JWT IDs compare byte
 // for byte.
@@ -87,11 +87,11 @@ func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
 // for each other's commit and then evaluate the condition on the row as
 // committed, so exactly one of them succeeds. A client ID that PostgreSQL
 // cannot store (NUL, invalid UTF-8) belongs to no client: the call returns
-// clientreg.ErrNotFound.
+// store.ErrNotFound.
 func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error {
 	const op = "use assertion ID"
 	if !storableID(clientID) {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES ($1, $2, $3)
 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
@@ -101,7 +101,7 @@ WHERE assertion_ids.expires_at <= $4`,
 		return s.mapErr(ctx, op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrAlreadyExists)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrAlreadyExists)
 	}
 	return nil
 }

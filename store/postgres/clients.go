@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -37,9 +37,9 @@ WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2
 
 // CreateClient stores c under the conditions of opts, in one transaction:
 // it records one use of the initial access token opts.InitialTokenHash
-// (clientreg.ErrNotFound when it does not exist, has expired at opts.Now or
+// (store.ErrNotFound when it does not exist, has expired at opts.Now or
 // is used up), counts the clients of c.Policy against opts.MaxClients
-// (clientreg.ErrLimitReached), and inserts c (clientreg.ErrAlreadyExists
+// (store.ErrLimitReached), and inserts c (store.ErrAlreadyExists
 // when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
 // the TokenHash or PreviousTokenHash of another client). Any failure rolls
 // the whole transaction back, the token's use included.
@@ -61,12 +61,8 @@ WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2
 // policy's advisory lock (see lockPolicy), taken after the token's row lock
 // and the hash locks: every CreateClient takes its locks in that order, so
 // they cannot deadlock.
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	const op = "create client"
-	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
-	if err != nil {
-		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
-	}
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if err := lockTokenHashes(ctx, tx, c); err != nil {
 			return err
@@ -90,7 +86,7 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 				return err
 			}
 			if n >= opts.MaxClients {
-				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, clientreg.ErrLimitReached)
+				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, store.ErrLimitReached)
 			}
 		}
 		if err := tokenHashTaken(ctx, tx, c); err != nil {
@@ -101,7 +97,7 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_expires_at, policy
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, meta,
+			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, c.Metadata,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
@@ -144,11 +140,11 @@ func lockPolicy(ctx context.Context, tx pgx.Tx, name string) error {
 	return err
 }
 
-// GetClient returns the client with the given ID, or clientreg.ErrNotFound.
-func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+// GetClient returns the client with the given ID, or store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	const op = "get client"
 	if !storableID(id) {
-		return nil, fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+		return nil, fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 	if err != nil {
@@ -158,8 +154,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, er
 }
 
 // GetClientByTokenHash returns the client whose TokenHash or
-// PreviousTokenHash equals hash, or clientreg.ErrNotFound.
-func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+// PreviousTokenHash equals hash, or store.ErrNotFound.
+func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	c, err := scanClient(s.pool.QueryRow(ctx, queryClientByTokenHash, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client by token", err)
@@ -169,9 +165,9 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 
 // UpdateClient replaces the stored client c.ID with c if its stored revision
 // equals c.Revision, and then sets c.Revision to the new revision. It
-// returns clientreg.ErrNotFound when there is no such client,
-// clientreg.ErrConflict when the revision differs and
-// clientreg.ErrAlreadyExists when a token hash of c belongs to another
+// returns store.ErrNotFound when there is no such client,
+// store.ErrConflict when the revision differs and
+// store.ErrAlreadyExists when a token hash of c belongs to another
 // client, in that order of precedence; on error nothing is written.
 //
 // The compare-and-swap is one statement, UPDATE ... WHERE id = $1 AND
@@ -179,17 +175,13 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 // that update's commit and then re-check the revision, so of two updates of
 // the same revision exactly one succeeds. Token hashes are locked and checked
 // as in CreateClient.
-func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	const op = "update client"
 	if !storableID(c.ID) {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
-	}
-	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
-	if err != nil {
-		return fmt.Errorf("postgres: %s %q: %w", op, c.ID, err)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	var revision int64
-	err = s.inTx(ctx, op, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if err := lockTokenHashes(ctx, tx, c); err != nil {
 			return err
 		}
@@ -200,7 +192,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 	token_hash = $10, prev_token_hash = $11, prev_token_expires_at = $12, policy = $13
 WHERE id = $14 AND revision = $15
 RETURNING revision`,
-			c.IssuedAt, c.UpdatedAt, meta,
+			c.IssuedAt, c.UpdatedAt, c.Metadata,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
@@ -211,9 +203,9 @@ RETURNING revision`,
 			err := tx.QueryRow(ctx, `SELECT revision FROM clients WHERE id = $1`, c.ID).Scan(&stored)
 			switch {
 			case err == nil:
-				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
+				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, store.ErrConflict)
 			case errors.Is(err, pgx.ErrNoRows):
-				return fmt.Errorf("%q: %w", c.ID, clientreg.ErrNotFound)
+				return fmt.Errorf("%q: %w", c.ID, store.ErrNotFound)
 			}
 			return err
 		}
@@ -231,7 +223,7 @@ RETURNING revision`,
 
 // DeleteClient removes the client with the given ID, its access tokens and
 // its assertion records, in one transaction, or returns
-// clientreg.ErrNotFound.
+// store.ErrNotFound.
 //
 // It deletes the client row first, which locks it until the commit: a
 // concurrent CreateAccessToken, which reads the row FOR KEY SHARE, either
@@ -242,7 +234,7 @@ RETURNING revision`,
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	const op = "delete client"
 	if !storableID(id) {
-		return fmt.Errorf("postgres: %s: %w", op, clientreg.ErrNotFound)
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
@@ -250,7 +242,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%q: %w", id, clientreg.ErrNotFound)
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1`, id); err != nil {
 			return err
@@ -262,7 +254,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // storableID reports whether id can be stored in a text column: PostgreSQL
 // refuses NUL and, in a UTF8 database, invalid UTF-8. No stored client has
-// any other ID, so a lookup of one is answered with clientreg.ErrNotFound
+// any other ID, so a lookup of one is answered with store.ErrNotFound
 // without asking the database, instead of with an encoding error.
 func storableID(id string) bool {
 	return utf8.ValidString(id) && !strings.ContainsRune(id, 0)
@@ -272,7 +264,7 @@ func storableID(id string) bool {
 // hashes, in ascending order of key so that two transactions never wait for
 // each other's second lock. Callers take them before touching any row, which
 // keeps the order of all locks the same across transactions.
-func lockTokenHashes(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
+func lockTokenHashes(ctx context.Context, tx pgx.Tx, c *store.Client) error {
 	k1, k2 := hashLockKey(c.TokenHash), hashLockKey(c.TokenHash)
 	if c.PreviousTokenHash != nil {
 		k2 = hashLockKey(c.PreviousTokenHash)
@@ -296,13 +288,13 @@ func hashLockKey(hash []byte) int64 {
 
 // errTokenHashTaken reports a token hash collision across the two hash
 // columns, which the UNIQUE indexes (one per column) do not catch.
-var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
+var errTokenHashTaken = fmt.Errorf("token hash: %w", store.ErrAlreadyExists)
 
 // tokenHashTaken returns errTokenHashTaken when a client other than c has
 // c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
 // It runs in the write transaction after lockTokenHashes, so the answer holds
 // until the transaction ends.
-func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
+func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *store.Client) error {
 	var taken bool
 	err := tx.QueryRow(ctx, queryTokenHashTaken, c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
 	switch {
@@ -315,27 +307,21 @@ func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *clientreg.Client) error {
 }
 
 // scanClient reads the clientColumns of row. A missing row is
-// clientreg.ErrNotFound.
-func scanClient(row pgx.Row) (*clientreg.Client, error) {
+// store.ErrNotFound.
+func scanClient(row pgx.Row) (*store.Client, error) {
 	var (
-		c                                 clientreg.Client
-		meta                              []byte
+		c                                 store.Client
 		secretExp, prevSecretExp, prevExp pgtype.Timestamptz
 	)
-	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &meta,
+	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &c.Metadata,
 		&c.SecretHash, &secretExp,
 		&c.SecretCiphertext, &c.PreviousSecretHash, &c.PreviousSecretCiphertext, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &prevExp, &c.Policy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, clientreg.ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
-	}
-	// A failure to decode is corruption, not a bad request: %v keeps the
-	// decoder's error from reaching the client as one of its own.
-	if c.Metadata, err = clientreg.DecodeStoredMetadata(meta); err != nil {
-		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
 	}
 	c.IssuedAt = c.IssuedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()

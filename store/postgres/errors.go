@@ -8,7 +8,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,10 +20,10 @@ import (
 //   - an error that already is one of the clientreg storage errors, that
 //     error (the store's own verdicts, such as a lost compare-and-swap);
 //   - when ctx is done, the context's error;
-//   - pgx.ErrNoRows, clientreg.ErrNotFound;
-//   - a unique_violation (SQLSTATE 23505), clientreg.ErrAlreadyExists;
+//   - pgx.ErrNoRows, store.ErrNotFound;
+//   - a unique_violation (SQLSTATE 23505), store.ErrAlreadyExists;
 //   - an unreachable or unusable server, a broken connection or a closed
-//     store, clientreg.ErrUnavailable (see unavailable);
+//     store, store.ErrUnavailable (see unavailable);
 //   - anything else, err itself.
 //
 // The result wraps err too, so that errors.As finds the driver's error,
@@ -31,7 +31,7 @@ import (
 // driver's connect_timeout: errors.Is(result, context.DeadlineExceeded) then
 // stays false.
 func (s *Store) mapErr(ctx context.Context, op string, err error) error {
-	for _, sentinel := range []error{clientreg.ErrNotFound, clientreg.ErrAlreadyExists, clientreg.ErrConflict, clientreg.ErrUnavailable} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrConflict, store.ErrUnavailable} {
 		if errors.Is(err, sentinel) {
 			return fmt.Errorf("postgres: %s: %w", op, err)
 		}
@@ -40,19 +40,19 @@ func (s *Store) mapErr(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("postgres: %s: %w: %w", op, ctxErr, err)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s: %w: %w", op, clientreg.ErrNotFound, err)
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrNotFound, err)
 	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23505" {
-		return fmt.Errorf("postgres: %s: %w: %w", op, clientreg.ErrAlreadyExists, err)
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrAlreadyExists, err)
 	}
 	if s.closed.Load() || unavailable(err) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			// A timeout of the driver's own (connect_timeout), not of ctx:
 			// the context error stays out of the chain, so that callers do
 			// not take it for their context's.
-			return fmt.Errorf("postgres: %s: %w: %v", op, clientreg.ErrUnavailable, err)
+			return fmt.Errorf("postgres: %s: %w: %v", op, store.ErrUnavailable, err)
 		}
-		return fmt.Errorf("postgres: %s: %w: %w", op, clientreg.ErrUnavailable, err)
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/postgres/pgtest"
 
 	"github.com/jackc/pgx/v5"
@@ -28,12 +28,13 @@ func openTest(t *testing.T, dsn string) *Store {
 	return s
 }
 
-func testClient(id string) *clientreg.Client {
-	return &clientreg.Client{
+func testClient(id string) *store.Client {
+	return &store.Client{
 		ID:        id,
 		IssuedAt:  time.Now(),
 		UpdatedAt: time.Now(),
 		Revision:  1,
+		Metadata:  []byte("{}"),
 		TokenHash: []byte("token " + id),
 	}
 }
@@ -92,7 +93,7 @@ func TestTokenHashLock(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waits := func(what string, c *clientreg.Client, wantWait bool) {
+	waits := func(what string, c *store.Client, wantWait bool) {
 		t.Helper()
 		// A waiter is expected to run into the short deadline; a
 		// non-waiter gets a generous one, so a loaded machine does not
@@ -103,7 +104,7 @@ func TestTokenHashLock(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		err := s.CreateClient(ctx, c, clientreg.CreateOptions{})
+		err := s.CreateClient(ctx, c, store.CreateOptions{})
 		switch {
 		case wantWait && !errors.Is(err, context.DeadlineExceeded):
 			t.Errorf("%s: CreateClient did not wait for the lock: %v", what, err)
@@ -153,7 +154,7 @@ func TestTokenHashLockOrder(t *testing.T) {
 	c := testClient("c")
 	c.TokenHash, c.PreviousTokenHash = hi, lo // the higher key in the first column
 	done := make(chan error, 1)
-	go func() { done <- s.CreateClient(ctx, c, clientreg.CreateOptions{}) }()
+	go func() { done <- s.CreateClient(ctx, c, store.CreateOptions{}) }()
 
 	// Wait until the write waits for the lower key.
 	key := uint64(hashLockKey(lo))
@@ -241,29 +242,29 @@ func TestMapErr(t *testing.T) {
 		want   []error
 		not    []error
 	}{
-		{"canceled context", canceled, false, other, []error{context.Canceled, other}, []error{clientreg.ErrUnavailable}},
-		{"canceled context, connection error", canceled, false, refused, []error{context.Canceled}, []error{clientreg.ErrUnavailable}},
-		{"driver timeout", bg, false, fmt.Errorf("timeout: %w", context.DeadlineExceeded), []error{clientreg.ErrUnavailable}, []error{context.DeadlineExceeded}},
-		{"driver cancellation", bg, false, fmt.Errorf("x: %w", context.Canceled), []error{clientreg.ErrUnavailable}, []error{context.Canceled}},
-		{"no rows", bg, false, pgx.ErrNoRows, []error{clientreg.ErrNotFound, pgx.ErrNoRows}, nil},
-		{"unique_violation", bg, false, pgErr("23505"), []error{clientreg.ErrAlreadyExists}, []error{clientreg.ErrUnavailable}},
-		{"admin_shutdown", bg, false, pgErr("57P01"), []error{clientreg.ErrUnavailable}, nil},
-		{"cannot_connect_now", bg, false, pgErr("57P03"), []error{clientreg.ErrUnavailable}, nil},
-		{"too_many_connections", bg, false, pgErr("53300"), []error{clientreg.ErrUnavailable}, nil},
-		{"connection_failure", bg, false, pgErr("08006"), []error{clientreg.ErrUnavailable}, nil},
-		{"statement_timeout", bg, false, pgErr("57014"), []error{clientreg.ErrUnavailable}, nil},
-		{"read_only_sql_transaction", bg, false, pgErr("25006"), []error{clientreg.ErrUnavailable}, nil},
-		{"undefined_table", bg, false, pgErr("42P01"), nil, []error{clientreg.ErrUnavailable, clientreg.ErrAlreadyExists}},
-		{"not_null_violation", bg, false, pgErr("23502"), nil, []error{clientreg.ErrUnavailable, clientreg.ErrAlreadyExists}},
-		{"connect error", bg, false, &pgconn.ConnectError{Config: &pgconn.Config{}}, []error{clientreg.ErrUnavailable}, nil},
-		{"connect error of the server", bg, false, fmt.Errorf("%w", &pgconn.ConnectError{Config: &pgconn.Config{}}), []error{clientreg.ErrUnavailable}, nil},
-		{"dial error", bg, false, refused, []error{clientreg.ErrUnavailable, syscall.ECONNREFUSED}, nil},
-		{"connection closed", bg, false, fmt.Errorf("x: %w", pgconn.ErrConnClosed), []error{clientreg.ErrUnavailable}, nil},
-		{"unexpected EOF", bg, false, io.ErrUnexpectedEOF, []error{clientreg.ErrUnavailable}, nil},
-		{"closed store", bg, true, other, []error{clientreg.ErrUnavailable, other}, nil},
-		{"sentinel", bg, false, fmt.Errorf("x: %w", clientreg.ErrConflict), []error{clientreg.ErrConflict}, []error{clientreg.ErrUnavailable}},
-		{"sentinel with a canceled context", canceled, false, clientreg.ErrNotFound, []error{clientreg.ErrNotFound}, []error{context.Canceled}},
-		{"unclassified", bg, false, other, []error{other}, []error{clientreg.ErrUnavailable, clientreg.ErrNotFound, clientreg.ErrAlreadyExists, context.Canceled}},
+		{"canceled context", canceled, false, other, []error{context.Canceled, other}, []error{store.ErrUnavailable}},
+		{"canceled context, connection error", canceled, false, refused, []error{context.Canceled}, []error{store.ErrUnavailable}},
+		{"driver timeout", bg, false, fmt.Errorf("timeout: %w", context.DeadlineExceeded), []error{store.ErrUnavailable}, []error{context.DeadlineExceeded}},
+		{"driver cancellation", bg, false, fmt.Errorf("x: %w", context.Canceled), []error{store.ErrUnavailable}, []error{context.Canceled}},
+		{"no rows", bg, false, pgx.ErrNoRows, []error{store.ErrNotFound, pgx.ErrNoRows}, nil},
+		{"unique_violation", bg, false, pgErr("23505"), []error{store.ErrAlreadyExists}, []error{store.ErrUnavailable}},
+		{"admin_shutdown", bg, false, pgErr("57P01"), []error{store.ErrUnavailable}, nil},
+		{"cannot_connect_now", bg, false, pgErr("57P03"), []error{store.ErrUnavailable}, nil},
+		{"too_many_connections", bg, false, pgErr("53300"), []error{store.ErrUnavailable}, nil},
+		{"connection_failure", bg, false, pgErr("08006"), []error{store.ErrUnavailable}, nil},
+		{"statement_timeout", bg, false, pgErr("57014"), []error{store.ErrUnavailable}, nil},
+		{"read_only_sql_transaction", bg, false, pgErr("25006"), []error{store.ErrUnavailable}, nil},
+		{"undefined_table", bg, false, pgErr("42P01"), nil, []error{store.ErrUnavailable, store.ErrAlreadyExists}},
+		{"not_null_violation", bg, false, pgErr("23502"), nil, []error{store.ErrUnavailable, store.ErrAlreadyExists}},
+		{"connect error", bg, false, &pgconn.ConnectError{Config: &pgconn.Config{}}, []error{store.ErrUnavailable}, nil},
+		{"connect error of the server", bg, false, fmt.Errorf("%w", &pgconn.ConnectError{Config: &pgconn.Config{}}), []error{store.ErrUnavailable}, nil},
+		{"dial error", bg, false, refused, []error{store.ErrUnavailable, syscall.ECONNREFUSED}, nil},
+		{"connection closed", bg, false, fmt.Errorf("x: %w", pgconn.ErrConnClosed), []error{store.ErrUnavailable}, nil},
+		{"unexpected EOF", bg, false, io.ErrUnexpectedEOF, []error{store.ErrUnavailable}, nil},
+		{"closed store", bg, true, other, []error{store.ErrUnavailable, other}, nil},
+		{"sentinel", bg, false, fmt.Errorf("x: %w", store.ErrConflict), []error{store.ErrConflict}, []error{store.ErrUnavailable}},
+		{"sentinel with a canceled context", canceled, false, store.ErrNotFound, []error{store.ErrNotFound}, []error{context.Canceled}},
+		{"unclassified", bg, false, other, []error{other}, []error{store.ErrUnavailable, store.ErrNotFound, store.ErrAlreadyExists, context.Canceled}},
 	} {
 		s := &Store{}
 		s.closed.Store(tc.closed)

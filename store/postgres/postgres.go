@@ -1,4 +1,4 @@
-// Package postgres implements clientreg.Store on PostgreSQL, with the driver
+// Package postgres implements store.Store on PostgreSQL, with the driver
 // github.com/jackc/pgx/v5 and its connection pool, pgxpool.
 //
 // # Schema and migrations
@@ -56,7 +56,7 @@
 // concurrent uses of one JWT ID exactly one succeeds. These single statements
 // run in the server's default isolation level: under REPEATABLE READ or
 // SERIALIZABLE, the loser of such a race may instead fail with a
-// serialization failure, reported as clientreg.ErrUnavailable.
+// serialization failure, reported as store.ErrUnavailable.
 //
 // # Durability
 //
@@ -66,16 +66,16 @@
 // A server configured with synchronous_commit=off may lose the last commits
 // in such a crash, and asynchronous replication may lose them in a failover.
 // When the connection breaks while a commit is under way, its outcome is
-// unknown: the store reports clientreg.ErrUnavailable and the write may or
+// unknown: the store reports store.ErrUnavailable and the write may or
 // may not have happened.
 //
 // # Errors
 //
-// Lookups that find nothing return clientreg.ErrNotFound, a taken client ID
-// or token hash clientreg.ErrAlreadyExists, a lost update
-// clientreg.ErrConflict. A server that cannot be reached, refuses connections,
+// Lookups that find nothing return store.ErrNotFound, a taken client ID
+// or token hash store.ErrAlreadyExists, a lost update
+// store.ErrConflict. A server that cannot be reached, refuses connections,
 // shuts down or is out of resources, a broken connection and a closed Store
-// give clientreg.ErrUnavailable. When the caller's context is done, methods
+// give store.ErrUnavailable. When the caller's context is done, methods
 // return its error. Errors wrap the driver's error, for errors.As, except
 // that a timeout of the driver's own (connect_timeout) is not exposed as
 // context.DeadlineExceeded, which callers would take for their context's.
@@ -92,13 +92,13 @@ import (
 
 	"github.com/clientreg/clientreg/internal/migrate"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-var _ clientreg.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // migrateLockKey is the key of the advisory lock that serializes migrations:
 // the ASCII bytes of "clientrg" as a big-endian int64.
@@ -108,7 +108,7 @@ const migrateLockKey int64 = 0x636c69656e747267
 // bytes (NAMEDATALEN-1); longer names are silently truncated.
 const maxIdentifier = 63
 
-// Store is a clientreg.Store kept in a PostgreSQL database. It is safe for
+// Store is a store.Store kept in a PostgreSQL database. It is safe for
 // concurrent use. Create one with Open or OpenWithOptions and release it with
 // Close.
 type Store struct {
@@ -140,7 +140,7 @@ type Options struct {
 // pgxpool.ParseConfig reads it, pool settings such as pool_max_conns
 // included. Set connect_timeout: without it, a connection attempt to a host
 // that does not answer waits as long as the context allows. Open fails with
-// clientreg.ErrUnavailable when the server cannot be reached.
+// store.ErrUnavailable when the server cannot be reached.
 //
 // Statements are prepared and cached per connection (pgx's default). Behind a
 // connection pooler in transaction mode that does not track prepared
@@ -198,7 +198,7 @@ func checkIdentifier(name string) error {
 }
 
 // Close closes the connection pool, waiting for the connections in use to be
-// returned to it. Later calls fail with clientreg.ErrUnavailable. It always
+// returned to it. Later calls fail with store.ErrUnavailable. It always
 // returns nil; the error result makes Store an io.Closer, as the other
 // backends are.
 func (s *Store) Close() error {
@@ -209,13 +209,13 @@ func (s *Store) Close() error {
 
 // Ping checks that the database can be reached, for readiness checks. Any
 // failure, including ctx ending before the server answered, wraps
-// clientreg.ErrUnavailable (and the cause, a context error included).
+// store.ErrUnavailable (and the cause, a context error included).
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
-		return fmt.Errorf("postgres: ping: %w: store is closed", clientreg.ErrUnavailable)
+		return fmt.Errorf("postgres: ping: %w: store is closed", store.ErrUnavailable)
 	}
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w: %w", clientreg.ErrUnavailable, err)
+		return fmt.Errorf("postgres: ping: %w: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -23,9 +23,9 @@ WHERE hash = $1
 	AND (expires_at IS NULL OR expires_at > $2)
 RETURNING ` + tokenColumns
 
-// CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
+// CreateInitialToken stores t, or returns store.ErrAlreadyExists when a
 // token with the same Hash exists.
-func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
+func (s *Store) CreateInitialToken(ctx context.Context, t *store.InitialToken) error {
 	if _, err := s.pool.Exec(ctx,
 		`INSERT INTO initial_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.Hash, t.CreatedAt, nullTime(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy,
@@ -36,8 +36,8 @@ func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToke
 }
 
 // GetInitialToken returns the token with the given hash, or
-// clientreg.ErrNotFound.
-func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+// store.ErrNotFound.
+func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
 	t, err := scanToken(s.pool.QueryRow(ctx,
 		`SELECT `+tokenColumns+` FROM initial_tokens WHERE hash = $1`, hash))
 	if err != nil {
@@ -48,11 +48,11 @@ func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.In
 
 // UseInitialToken records one use of the token with the given hash if it is
 // usable at now, and returns the updated token. It returns
-// clientreg.ErrNotFound when the token does not exist, has expired or is used
+// store.ErrNotFound when the token does not exist, has expired or is used
 // up. The check and the count are one UPDATE statement: concurrent uses of
 // the same token wait for each other's commit and re-check the condition on
 // the row as updated, so they never exceed MaxUses.
-func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
+func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
 	t, err := scanToken(s.pool.QueryRow(ctx, queryUseToken, hash, now))
 	if err != nil {
 		return nil, s.mapErr(ctx, "use initial token", err)
@@ -61,15 +61,15 @@ func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time)
 }
 
 // scanToken reads the tokenColumns of row. A missing row is
-// clientreg.ErrNotFound.
-func scanToken(row pgx.Row) (*clientreg.InitialToken, error) {
+// store.ErrNotFound.
+func scanToken(row pgx.Row) (*store.InitialToken, error) {
 	var (
-		t       clientreg.InitialToken
+		t       store.InitialToken
 		expires pgtype.Timestamptz
 	)
 	err := row.Scan(&t.Hash, &t.CreatedAt, &expires, &t.MaxUses, &t.Uses, &t.Policy)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, clientreg.ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err

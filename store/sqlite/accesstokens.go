@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// CreateAccessToken stores t. It returns clientreg.ErrNotFound when no
-// client t.ClientID exists and clientreg.ErrAlreadyExists when a token with
+// CreateAccessToken stores t. It returns store.ErrNotFound when no
+// client t.ClientID exists and store.ErrAlreadyExists when a token with
 // the same Hash exists.
 //
 // The token is inserted by one INSERT ... SELECT that reads the client row.
@@ -22,19 +22,19 @@ import (
 // database's write lock across processes), so a concurrent DeleteClient
 // either ran before, and nothing is inserted, or runs after, and deletes the
 // token with its client.
-func (s *Store) CreateAccessToken(ctx context.Context, t *clientreg.AccessToken) error {
+func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	return s.write(ctx, "create access token", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, queryInsertAccessToken,
 			t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), t.ClientID)
 		if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 			// Not expected, since the SELECT found the client; kept in case
 			// another program changed the database without the store.
-			return fmt.Errorf("client %q: %w: %w", t.ClientID, clientreg.ErrNotFound, err)
+			return fmt.Errorf("client %q: %w: %w", t.ClientID, store.ErrNotFound, err)
 		}
 		if err != nil {
 			return err
 		}
-		return wantRow(res, fmt.Sprintf("client %q", t.ClientID), clientreg.ErrNotFound)
+		return wantRow(res, fmt.Sprintf("client %q", t.ClientID), store.ErrNotFound)
 	})
 }
 
@@ -52,18 +52,18 @@ func wantRow(res sql.Result, what string, sentinel error) error {
 }
 
 // GetAccessToken returns the access token with the given hash, or
-// clientreg.ErrNotFound. Expiry is the caller's concern.
-func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.AccessToken, error) {
+// store.ErrNotFound. Expiry is the caller's concern.
+func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessToken, error) {
 	const op = "get access token"
 	var (
-		t               clientreg.AccessToken
+		t               store.AccessToken
 		issued, expires int64
 	)
 	err := s.reader.QueryRowContext(ctx,
 		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = ?`, hash,
 	).Scan(&t.Hash, &t.ClientID, &t.Scope, &issued, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: %s: %w", op, clientreg.ErrNotFound)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, s.mapErr(ctx, op, err)
@@ -77,19 +77,19 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*clientreg.Acc
 }
 
 // DeleteAccessToken removes the access token with the given hash, or
-// returns clientreg.ErrNotFound.
+// returns store.ErrNotFound.
 func (s *Store) DeleteAccessToken(ctx context.Context, hash []byte) error {
 	return s.write(ctx, "delete access token", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, queryDeleteAccessToken, hash)
 		if err != nil {
 			return err
 		}
-		return wantRow(res, "access token", clientreg.ErrNotFound)
+		return wantRow(res, "access token", store.ErrNotFound)
 	})
 }
 
 // UseAssertionID records that client clientID used the assertion jti, valid
-// until expiresAt. It returns clientreg.ErrAlreadyExists when the client
+// until expiresAt. It returns store.ErrAlreadyExists when the client
 // recorded the same jti before and that record has not expired at now
 // (expires_at > now); an expired record is replaced. JWT IDs compare byte
 // for byte. The check and the write are one statement (an upsert whose
@@ -101,7 +101,7 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 		if err != nil {
 			return err
 		}
-		return wantRow(res, "assertion ID", clientreg.ErrAlreadyExists)
+		return wantRow(res, "assertion ID", store.ErrAlreadyExists)
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
@@ -38,32 +38,33 @@ var benchSeq atomic.Int64
 // registration, with hashes unique to it. Its metadata differ from the other
 // clients' as real clients' do (a loopback redirect URI with a port of its
 // own, a name), so that no read can profit from another client's encoding.
-func benchClient() *clientreg.Client {
+func benchClient() *store.Client {
 	n := benchSeq.Add(1)
 	id := fmt.Sprintf("bench-%d", n)
 	sum := func(s string) []byte { h := sha256.Sum256([]byte(s + id)); return h[:] }
 	now := time.Now().UTC()
-	return &clientreg.Client{
+	return &store.Client{
 		ID: id, IssuedAt: now, UpdatedAt: now, Revision: 1,
-		Metadata: clientreg.Metadata{
-			RedirectURIs:            []string{fmt.Sprintf("http://127.0.0.1:%d/cb", 1024+n%64000)},
-			TokenEndpointAuthMethod: "client_secret_basic",
-			GrantTypes:              []string{"authorization_code"},
-			ResponseTypes:           []string{"code"},
-			ClientName:              "bench " + id,
-		},
+		Metadata:   benchMetadata(1024+n%64000, "bench "+id),
 		SecretHash: sum("secret"),
 		TokenHash:  sum("token"),
 	}
 }
 
+// benchMetadata returns the stored metadata of a typical registration with
+// a loopback redirect URI on port and the client_name name.
+func benchMetadata(port int64, name string) []byte {
+	return fmt.Appendf(nil, `{"redirect_uris":["http://127.0.0.1:%d/cb"],"token_endpoint_auth_method":"client_secret_basic",`+
+		`"grant_types":["authorization_code"],"response_types":["code"],"client_name":%q}`, port, name)
+}
+
 // benchCreated stores n clients outside the timer and returns them.
-func benchCreated(b *testing.B, s *sqlite.Store, n int) []*clientreg.Client {
+func benchCreated(b *testing.B, s *sqlite.Store, n int) []*store.Client {
 	b.Helper()
-	cs := make([]*clientreg.Client, n)
+	cs := make([]*store.Client, n)
 	for i := range cs {
 		cs[i] = benchClient()
-		if err := s.CreateClient(context.Background(), cs[i], clientreg.CreateOptions{}); err != nil {
+		if err := s.CreateClient(context.Background(), cs[i], store.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,7 +91,7 @@ func benchParallel(b *testing.B, op func(ctx context.Context) error) {
 func BenchmarkCreate(b *testing.B) {
 	s := benchStore(b)
 	benchParallel(b, func(ctx context.Context) error {
-		return s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{})
+		return s.CreateClient(ctx, benchClient(), store.CreateOptions{})
 	})
 }
 
@@ -98,7 +99,7 @@ func BenchmarkCreateSerial(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	for b.Loop() {
-		if err := s.CreateClient(ctx, benchClient(), clientreg.CreateOptions{}); err != nil {
+		if err := s.CreateClient(ctx, benchClient(), store.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -111,11 +112,11 @@ func BenchmarkCreateSerial(b *testing.B) {
 func BenchmarkCreateLimited(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	tok := &clientreg.InitialToken{Hash: []byte("bench initial token"), CreatedAt: time.Now()}
+	tok := &store.InitialToken{Hash: []byte("bench initial token"), CreatedAt: time.Now()}
 	if err := s.CreateInitialToken(ctx, tok); err != nil {
 		b.Fatal(err)
 	}
-	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: time.Now(), MaxClients: 10}
+	opts := store.CreateOptions{InitialTokenHash: tok.Hash, Now: time.Now(), MaxClients: 10}
 	benchParallel(b, func(ctx context.Context) error {
 		c := benchClient()
 		c.Policy = c.ID
@@ -152,12 +153,12 @@ func BenchmarkUpdate(b *testing.B) {
 		// Each goroutine updates a client of its own, so that no update
 		// conflicts.
 		c := benchClient()
-		if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
+		if err := s.CreateClient(ctx, c, store.CreateOptions{}); err != nil {
 			b.Error(err)
 			return
 		}
 		for pb.Next() {
-			c.Metadata.ClientName = fmt.Sprintf("bench %d", c.Revision)
+			c.Metadata = benchMetadata(1024, fmt.Sprintf("bench %d", c.Revision))
 			c.UpdatedAt = time.Now().UTC()
 			if err := s.UpdateClient(ctx, c); err != nil {
 				b.Error(err)

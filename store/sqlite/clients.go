@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // clientColumns are the columns scanClient reads, in its order. The
@@ -32,9 +32,9 @@ LIMIT 1`
 
 // CreateClient stores c under the conditions of opts, in one transaction:
 // it records one use of the initial access token opts.InitialTokenHash
-// (clientreg.ErrNotFound when it does not exist, has expired at opts.Now or
+// (store.ErrNotFound when it does not exist, has expired at opts.Now or
 // is used up), counts the clients of c.Policy against opts.MaxClients
-// (clientreg.ErrLimitReached), and inserts c (clientreg.ErrAlreadyExists
+// (store.ErrLimitReached), and inserts c (store.ErrAlreadyExists
 // when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
 // the TokenHash or PreviousTokenHash of another client). Any failure rolls
 // the whole transaction back, the token's use included.
@@ -42,12 +42,8 @@ LIMIT 1`
 // The count is exact across processes: writes to the database run one at a
 // time, under SQLite's write lock, which the transaction takes when it
 // begins (BEGIN IMMEDIATE).
-func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clientreg.CreateOptions) error {
+func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	const op = "create client"
-	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
-	}
 	return s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		if opts.InitialTokenHash != nil {
 			// UseInitialToken's statement; no usable token is ErrNotFound.
@@ -65,11 +61,11 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 				return err
 			}
 			if n >= opts.MaxClients {
-				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, clientreg.ErrLimitReached)
+				return fmt.Errorf("policy %q has %d clients: %w", c.Policy, n, store.ErrLimitReached)
 			}
 		}
 		res, err := s.exec(ctx, tx, queryInsertClient,
-			c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, meta,
+			c.ID, c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Revision, c.Metadata,
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
@@ -88,8 +84,8 @@ func (s *Store) CreateClient(ctx context.Context, c *clientreg.Client, opts clie
 	})
 }
 
-// GetClient returns the client with the given ID, or clientreg.ErrNotFound.
-func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, error) {
+// GetClient returns the client with the given ID, or store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	c, err := s.scanClient(s.getClient.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client", err)
@@ -98,8 +94,8 @@ func (s *Store) GetClient(ctx context.Context, id string) (*clientreg.Client, er
 }
 
 // GetClientByTokenHash returns the client whose TokenHash or
-// PreviousTokenHash equals hash, or clientreg.ErrNotFound.
-func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientreg.Client, error) {
+// PreviousTokenHash equals hash, or store.ErrNotFound.
+func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	c, err := s.scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client by token", err)
@@ -109,19 +105,15 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*clientr
 
 // UpdateClient replaces the stored client c.ID with c if its stored revision
 // equals c.Revision, and then sets c.Revision to the new revision. It
-// returns clientreg.ErrNotFound when there is no such client,
-// clientreg.ErrConflict when the revision differs and
-// clientreg.ErrAlreadyExists when a token hash of c belongs to another
+// returns store.ErrNotFound when there is no such client,
+// store.ErrConflict when the revision differs and
+// store.ErrAlreadyExists when a token hash of c belongs to another
 // client, in that order of precedence; on error nothing is written.
-func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
+func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	const op = "update client"
-	meta, err := clientreg.EncodeStoredMetadata(c.Metadata)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s %q: %w", op, c.ID, err)
-	}
-	err = s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, queryUpdateClient,
-			c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), meta,
+			c.IssuedAt.UnixMicro(), c.UpdatedAt.UnixMicro(), c.Metadata,
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
@@ -141,11 +133,11 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 			err := s.queryRow(ctx, tx, queryClientRevision, c.ID).Scan(&stored)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("%q: %w", c.ID, clientreg.ErrNotFound)
+				return fmt.Errorf("%q: %w", c.ID, store.ErrNotFound)
 			case err != nil:
 				return err
 			case stored != c.Revision:
-				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, clientreg.ErrConflict)
+				return fmt.Errorf("%q: revision %d, stored %d: %w", c.ID, c.Revision, stored, store.ErrConflict)
 			}
 			return errTokenHashTaken
 		}
@@ -160,7 +152,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *clientreg.Client) error {
 
 // DeleteClient removes the client with the given ID, its access tokens and
 // its assertion records, in one transaction, or returns
-// clientreg.ErrNotFound. The access tokens would go with the client anyway,
+// store.ErrNotFound. The access tokens would go with the client anyway,
 // by the foreign key's ON DELETE CASCADE; deleting them explicitly does not
 // depend on foreign_keys=ON, which every connection must set for itself.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
@@ -174,7 +166,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("%q: %w", id, clientreg.ErrNotFound)
+			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
 		}
 		for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions} {
 			if _, err := s.exec(ctx, tx, q, id); err != nil {
@@ -187,20 +179,19 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // errTokenHashTaken reports a token hash collision across the two hash
 // columns, which the UNIQUE indexes (one per column) do not catch.
-var errTokenHashTaken = fmt.Errorf("token hash: %w", clientreg.ErrAlreadyExists)
+var errTokenHashTaken = fmt.Errorf("token hash: %w", store.ErrAlreadyExists)
 
 // scanClient reads the clientColumns of row. A missing row is
-// clientreg.ErrNotFound.
-func (s *Store) scanClient(row *sql.Row) (*clientreg.Client, error) {
+// store.ErrNotFound.
+func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 	var (
-		c                                 clientreg.Client
+		c                                 store.Client
 		issued, updated                   int64
-		meta                              []byte
 		hasSecret, hasCipher, hasPrev     bool
 		hasPrevSecret, hasPrevCipher      bool
 		secretExp, prevSecretExp, prevExp sql.NullInt64
 	)
-	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &meta,
+	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &c.Metadata,
 		&c.SecretHash, &hasSecret, &secretExp,
 		&c.SecretCiphertext, &hasCipher,
 		&c.PreviousSecretHash, &hasPrevSecret,
@@ -208,15 +199,10 @@ func (s *Store) scanClient(row *sql.Row) (*clientreg.Client, error) {
 		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp,
 		&c.Policy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, clientreg.ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
-	}
-	// A failure to decode is corruption, not a bad request: %v keeps the
-	// decoder's error from reaching the client as one of its own.
-	if c.Metadata, err = clientreg.DecodeStoredMetadata(meta); err != nil {
-		return nil, fmt.Errorf("client %q: stored metadata does not decode: %v", c.ID, err)
 	}
 	c.IssuedAt = fromMicro(issued)
 	c.UpdatedAt = fromMicro(updated)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -13,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -83,10 +84,10 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		return fi.Size()
 	}
 	before := size()
-	meta := clientreg.Metadata{ClientName: strings.Repeat("x", 2000)}
+	meta := []byte(`{"client_name":"` + strings.Repeat("x", 2000) + `"}`)
 	for i := range 200 {
-		c := &clientreg.Client{ID: fmt.Sprintf("c%03d", i), Revision: 1, TokenHash: []byte(fmt.Sprintf("t%03d", i)), Metadata: meta}
-		if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err != nil {
+		c := &store.Client{ID: fmt.Sprintf("c%03d", i), Revision: 1, TokenHash: []byte(fmt.Sprintf("t%03d", i)), Metadata: meta}
+		if err := s.CreateClient(ctx, c, store.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,10 +126,10 @@ func TestLogRestarts(t *testing.T) {
 		}
 		return fi.Size()
 	}
-	meta := clientreg.Metadata{ClientName: strings.Repeat("x", 2000)}
+	meta := []byte(`{"client_name":"` + strings.Repeat("x", 2000) + `"}`)
 	create := func(id string) error {
-		c := &clientreg.Client{ID: id, Revision: 1, TokenHash: []byte("t" + id), Metadata: meta}
-		return s.CreateClient(ctx, c, clientreg.CreateOptions{})
+		c := &store.Client{ID: id, Revision: 1, TokenHash: []byte("t" + id), Metadata: meta}
+		return s.CreateClient(ctx, c, store.CreateOptions{})
 	}
 	const firstClients = 20
 	for i := range firstClients {
@@ -163,7 +164,7 @@ func TestLogRestarts(t *testing.T) {
 		t.Errorf("-wal file of %d bytes after %d clients of about %d bytes of log each: the log did not start over at %d pages", got, written, perClient, restart)
 	}
 	for _, id := range []string{"first-0", "g0-0", "g3-1"} {
-		if c, err := s.GetClient(ctx, id); err != nil || c.Metadata.ClientName != meta.ClientName {
+		if c, err := s.GetClient(ctx, id); err != nil || !bytes.Equal(c.Metadata, meta) {
 			t.Fatalf("GetClient(%s) after the restarts: %v", id, err)
 		}
 	}
@@ -259,10 +260,10 @@ func TestMapErr(t *testing.T) {
 	}{
 		{"interrupted by a canceled context", canceled, false, interrupted, []error{context.Canceled, interrupted}},
 		{"context error", bg, false, context.DeadlineExceeded, []error{context.DeadlineExceeded}},
-		{"bad connection", bg, false, driver.ErrBadConn, []error{clientreg.ErrUnavailable, driver.ErrBadConn}},
-		{"connection done", bg, false, sql.ErrConnDone, []error{clientreg.ErrUnavailable, sql.ErrConnDone}},
-		{"closed store", bg, true, errors.New("sql: database is closed"), []error{clientreg.ErrUnavailable}},
-		{"sentinel", bg, false, clientreg.ErrNotFound, []error{clientreg.ErrNotFound}},
+		{"bad connection", bg, false, driver.ErrBadConn, []error{store.ErrUnavailable, driver.ErrBadConn}},
+		{"connection done", bg, false, sql.ErrConnDone, []error{store.ErrUnavailable, sql.ErrConnDone}},
+		{"closed store", bg, true, errors.New("sql: database is closed"), []error{store.ErrUnavailable}},
+		{"sentinel", bg, false, store.ErrNotFound, []error{store.ErrNotFound}},
 	} {
 		s := &Store{}
 		s.closed.Store(tc.closed)
@@ -273,7 +274,7 @@ func TestMapErr(t *testing.T) {
 			}
 		}
 	}
-	if err := (&Store{}).mapErr(bg, "op", interrupted); errors.Is(err, clientreg.ErrUnavailable) || errors.Is(err, context.Canceled) {
+	if err := (&Store{}).mapErr(bg, "op", interrupted); errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) {
 		t.Errorf("an unclassified error became %v", err)
 	}
 }
@@ -293,7 +294,7 @@ func testStore(t *testing.T) *Store {
 // the caller did to it.
 func wantWriterWorks(t *testing.T, s *Store, after string) {
 	t.Helper()
-	if err := s.CreateClient(context.Background(), &clientreg.Client{ID: "after", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{}); err != nil {
+	if err := s.CreateClient(context.Background(), &store.Client{ID: "after", Revision: 1, TokenHash: []byte("t"), Metadata: []byte("{}")}, store.CreateOptions{}); err != nil {
 		t.Errorf("CreateClient %s: %v", after, err)
 	}
 }
@@ -335,7 +336,7 @@ func stored(t *testing.T, s *Store, ids ...string) map[string]bool {
 		switch {
 		case err == nil:
 			got[id] = true
-		case !errors.Is(err, clientreg.ErrNotFound):
+		case !errors.Is(err, store.ErrNotFound):
 			t.Fatalf("GetClient(%q): %v", id, err)
 		}
 	}
@@ -469,7 +470,7 @@ func TestCanceledWhileQueued(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	result := make(chan error, 1)
 	go func() {
-		result <- s.CreateClient(ctx, &clientreg.Client{ID: "gave up", Revision: 1, TokenHash: []byte("t")}, clientreg.CreateOptions{})
+		result <- s.CreateClient(ctx, &store.Client{ID: "gave up", Revision: 1, TokenHash: []byte("t"), Metadata: []byte("{}")}, store.CreateOptions{})
 	}()
 	<-taken // the writer holds the operation and has not begun its batch
 	cancel()
@@ -478,7 +479,7 @@ func TestCanceledWhileQueued(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateClient given up before it started: %v, want context.Canceled", err)
 	}
-	if err := s.CreateClient(bg, &clientreg.Client{ID: "later", Revision: 1, TokenHash: []byte("u")}, clientreg.CreateOptions{}); err != nil {
+	if err := s.CreateClient(bg, &store.Client{ID: "later", Revision: 1, TokenHash: []byte("u"), Metadata: []byte("{}")}, store.CreateOptions{}); err != nil {
 		t.Fatalf("CreateClient afterwards: %v", err)
 	}
 	if got := stored(t, s, "gave up", "later"); got["gave up"] || !got["later"] {

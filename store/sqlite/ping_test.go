@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
@@ -43,12 +43,12 @@ func TestPing(t *testing.T) {
 
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := s.Ping(canceled); !errors.Is(err, clientreg.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+	if err := s.Ping(canceled); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Errorf("Ping with a canceled context: %v, want ErrUnavailable and context.Canceled", err)
 	}
 	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 	defer cancel()
-	if err := s.Ping(expired); !errors.Is(err, clientreg.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+	if err := s.Ping(expired); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Ping past its deadline: %v, want ErrUnavailable and context.DeadlineExceeded", err)
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -58,7 +58,7 @@ func TestPing(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ping(ctx); !errors.Is(err, clientreg.ErrUnavailable) {
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping on a closed store: %v, want ErrUnavailable", err)
 	}
 }

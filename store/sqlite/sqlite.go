@@ -1,4 +1,4 @@
-// Package sqlite implements clientreg.Store on an SQLite database file, with
+// Package sqlite implements store.Store on an SQLite database file, with
 // the pure-Go driver modernc.org/sqlite (no cgo).
 //
 // # Concurrency
@@ -9,7 +9,7 @@
 // writer. Several processes may open the same file at once, for example a
 // server and the command that creates initial access tokens; a connection
 // waits up to Options.BusyTimeout for a lock another process holds, and then
-// fails with clientreg.ErrUnavailable.
+// fails with store.ErrUnavailable.
 //
 // Writes are group-committed. Every write method hands its operation to the
 // Store's writer goroutine and waits. The goroutine takes the operations
@@ -18,7 +18,7 @@
 // (BEGIN IMMEDIATE, which takes the write lock up front instead of failing
 // midway with SQLITE_BUSY), each inside a SAVEPOINT of its own, and commits
 // once. An operation that fails (a constraint violation,
-// clientreg.ErrConflict, clientreg.ErrLimitReached, clientreg.ErrNotFound)
+// store.ErrConflict, store.ErrLimitReached, store.ErrNotFound)
 // is rolled back to its savepoint, so it undoes only its own statements and
 // its caller gets its own error; the others are unaffected. Only after the
 // commit are the callers answered, so a write is reported done only once it
@@ -80,18 +80,18 @@ import (
 
 	"github.com/clientreg/clientreg/internal/migrate"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 
 	sqlitedrv "modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-var _ clientreg.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // maxReaders bounds the pool of read-only connections.
 const maxReaders = 8
 
-// Store is a clientreg.Store kept in an SQLite database file. It is safe for
+// Store is a store.Store kept in an SQLite database file. It is safe for
 // concurrent use. Create one with Open or OpenWithOptions and release it with
 // Close.
 type Store struct {
@@ -139,7 +139,7 @@ type Options struct {
 	// loss, at the cost of a sync to disk per commit.
 	Synchronous string
 	// BusyTimeout is how long a statement waits for a lock held by another
-	// connection or process before it fails with clientreg.ErrUnavailable.
+	// connection or process before it fails with store.ErrUnavailable.
 	// Zero means 10 seconds.
 	BusyTimeout time.Duration
 }
@@ -306,7 +306,7 @@ func (s *Store) init(ctx context.Context) error {
 
 // Close closes the database. Writes under way complete (their batch
 // commits) before it returns; calls that are under way otherwise may fail,
-// and later calls fail with clientreg.ErrUnavailable.
+// and later calls fail with store.ErrUnavailable.
 func (s *Store) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {

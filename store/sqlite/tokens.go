@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // tokenColumns are the columns of initial_tokens that scanToken reads, in
@@ -23,9 +23,9 @@ WHERE hash = ?
 RETURNING ` + tokenColumns
 )
 
-// CreateInitialToken stores t, or returns clientreg.ErrAlreadyExists when a
+// CreateInitialToken stores t, or returns store.ErrAlreadyExists when a
 // token with the same Hash exists.
-func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToken) error {
+func (s *Store) CreateInitialToken(ctx context.Context, t *store.InitialToken) error {
 	return s.write(ctx, "create initial token", func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, queryInsertToken,
 			t.Hash, t.CreatedAt.UnixMicro(), nullMicro(t.ExpiresAt), t.MaxUses, t.Uses, t.Policy)
@@ -34,8 +34,8 @@ func (s *Store) CreateInitialToken(ctx context.Context, t *clientreg.InitialToke
 }
 
 // GetInitialToken returns the token with the given hash, or
-// clientreg.ErrNotFound.
-func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.InitialToken, error) {
+// store.ErrNotFound.
+func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
 	t, err := scanToken(s.reader.QueryRowContext(ctx,
 		`SELECT `+tokenColumns+` FROM initial_tokens WHERE hash = ?`, hash))
 	if err != nil {
@@ -46,11 +46,11 @@ func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*clientreg.In
 
 // UseInitialToken records one use of the token with the given hash if it is
 // usable at now, and returns the updated token. It returns
-// clientreg.ErrNotFound when the token does not exist, has expired or is used
+// store.ErrNotFound when the token does not exist, has expired or is used
 // up. The check and the count are one UPDATE statement, so concurrent uses
 // never exceed MaxUses.
-func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*clientreg.InitialToken, error) {
-	var t *clientreg.InitialToken
+func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
+	var t *store.InitialToken
 	err := s.write(ctx, "use initial token", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		t, err = scanToken(s.queryRow(ctx, tx, queryUseToken, hash, now.UnixMicro()))
@@ -63,16 +63,16 @@ func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time)
 }
 
 // scanToken reads an initial token from row. A missing row is
-// clientreg.ErrNotFound.
-func scanToken(row *sql.Row) (*clientreg.InitialToken, error) {
+// store.ErrNotFound.
+func scanToken(row *sql.Row) (*store.InitialToken, error) {
 	var (
-		t       clientreg.InitialToken
+		t       store.InitialToken
 		created int64
 		expires sql.NullInt64
 	)
 	err := row.Scan(&t.Hash, &created, &expires, &t.MaxUses, &t.Uses, &t.Policy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, clientreg.ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err

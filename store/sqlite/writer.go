@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // maxBatch bounds how many write operations one transaction of the writer
@@ -59,7 +59,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if s.closed.Load() {
-		return fmt.Errorf("sqlite: %s: %w: store is closed", op, clientreg.ErrUnavailable)
+		return fmt.Errorf("sqlite: %s: %w: store is closed", op, store.ErrUnavailable)
 	}
 	w := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
 	select {
@@ -67,7 +67,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 	case <-ctx.Done():
 		return fmt.Errorf("sqlite: %s: %w", op, ctx.Err())
 	case <-s.quit:
-		return fmt.Errorf("sqlite: %s: %w: store is closed", op, clientreg.ErrUnavailable)
+		return fmt.Errorf("sqlite: %s: %w: store is closed", op, store.ErrUnavailable)
 	}
 	select {
 	case err := <-w.done:

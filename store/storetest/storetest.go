@@ -1,23 +1,41 @@
 // Package storetest is the conformance suite for implementations of
-// clientreg.Store. Every backend's test file hands Run a constructor:
+// store.Store. It imports nothing of the clientreg server: a backend's tests
+// depend on the storage contract (package store) alone. Every backend's test
+// file hands Run a constructor:
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) clientreg.Store { return memory.New() })
+//		storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
 //	}
 //
-// The suite checks the contract documented in clientreg.Store: the sentinel
-// errors, exact round trips (nil versus empty, UTC times, byte-exact text),
-// compare-and-swap updates, atomic use of initial access tokens, access
-// tokens that never outlive their client (even a concurrent DeleteClient),
-// replay protection of client assertions that admits exactly one of
-// concurrent uses, the conditions of CreateOptions (an initial access token
-// used in the same transaction as the client is stored, and a per-policy
-// client limit, both exact under concurrency and spending nothing on a
-// failure), the removal of expired records, and that values are owned
-// by the caller.
+// Run checks the contract documented in package store: the sentinel errors,
+// exact round trips (nil versus empty, UTC times, byte-exact text, metadata
+// kept as opaque bytes), compare-and-swap updates, atomic use of initial
+// access tokens, access tokens that never outlive their client (even a
+// concurrent DeleteClient), replay protection of client assertions that
+// admits exactly one of concurrent uses, the conditions of CreateOptions (an
+// initial access token used in the same transaction as the client is
+// stored, and a per-policy client limit, both exact under concurrency and
+// spending nothing on a failure), the removal of expired records, and that
+// values are owned by the caller.
+//
+// Two capability suites run beside it. RunDurability checks a store's life
+// cycle: a closed store is unavailable, a canceled context writes nothing,
+// a reopened database keeps everything, a newer schema is refused and the
+// first schema is upgraded (see Durable). RunSharing checks two stores
+// opened on one database, as the instances of one deployment are: they see
+// each other's writes and the atomic guarantees hold across them.
+//
+//	func TestDurability(t *testing.T) {
+//		storetest.RunDurability(t, storetest.Durable{Open: ..., Database: ...})
+//	}
+//
+//	func TestSharing(t *testing.T) {
+//		storetest.RunSharing(t, func(t *testing.T) (a, b store.Store) { ... })
+//	}
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -28,16 +46,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // Run runs the conformance suite against the stores that newStore returns.
 // Each subtest calls newStore once and expects an empty store; newStore may
 // register cleanups with t.
-func Run(t *testing.T, newStore func(t *testing.T) clientreg.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s clientreg.Store)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"ClientCRUD", testClientCRUD},
 		{"MissingClient", testMissingClient},
@@ -89,39 +107,13 @@ func hash(s string) []byte {
 
 // newClient returns a client with every field set, Revision 1, whose hashes
 // derive from id.
-func newClient(id string) *clientreg.Client {
-	return &clientreg.Client{
-		ID:        id,
-		IssuedAt:  base,
-		UpdatedAt: base.Add(time.Minute),
-		Revision:  1,
-		Metadata: clientreg.Metadata{
-			RedirectURIs:            []string{"https://app.example/cb", "https://app.example/cb?x=1&y=2"},
-			TokenEndpointAuthMethod: "client_secret_basic",
-			GrantTypes:              []string{"authorization_code", "refresh_token"},
-			ResponseTypes:           []string{"code"},
-			ClientName:              "Client " + id,
-			ClientURI:               "https://app.example/",
-			LogoURI:                 "https://app.example/logo.png",
-			Scope:                   "openid profile",
-			Contacts:                []string{"ops@app.example", "security@app.example"},
-			TOSURI:                  "https://app.example/tos",
-			PolicyURI:               "https://app.example/privacy",
-			JWKSURI:                 "https://app.example/jwks.json",
-			JWKS:                    json.RawMessage(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`),
-			SoftwareID:              "4NRB1-0XZABZI9E6-5SM3R",
-			SoftwareVersion:         "2.1.0",
-			SoftwareStatement:       "eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IjEifQ.c2ln",
-			Localized: map[string]string{
-				"client_name#fr":         "Client français " + id,
-				"client_name#ja-Jpan-JP": "クライアント " + id,
-				"tos_uri#de":             "https://app.example/agb",
-			},
-			Extensions: map[string]json.RawMessage{
-				"example_flag":   json.RawMessage(`true`),
-				"example_object": json.RawMessage(`{"b":[1,2.50,null],"a":"x"}`),
-			},
-		},
+func newClient(id string) *store.Client {
+	return &store.Client{
+		ID:                       id,
+		IssuedAt:                 base,
+		UpdatedAt:                base.Add(time.Minute),
+		Revision:                 1,
+		Metadata:                 fullMetadata(id),
 		SecretHash:               hash("secret " + id),
 		SecretExpiresAt:          base.Add(90 * 24 * time.Hour),
 		SecretCiphertext:         []byte("nonce+ciphertext of the secret of " + id),
@@ -134,14 +126,47 @@ func newClient(id string) *clientreg.Client {
 	}
 }
 
-func mustCreate(t *testing.T, s clientreg.Store, c *clientreg.Client) {
+// fullMetadata returns a stored metadata document whose members derive from
+// id: the form clientreg writes (clientreg.Metadata.MarshalJSON), with text
+// that a store which parsed or normalized it (as PostgreSQL's jsonb would)
+// would change: member order, escapes, white space inside values, numbers
+// written as 2.50 and 1.50e+2.
+func fullMetadata(id string) []byte {
+	return fmt.Appendf(nil, `{"redirect_uris":["https://app.example/cb","https://app.example/cb?x=1\u0026y=2"],`+
+		`"token_endpoint_auth_method":"client_secret_basic","grant_types":["authorization_code","refresh_token"],`+
+		`"response_types":["code"],"client_name":%s,"client_name#fr":%s,"client_name#ja-Jpan-JP":%s,`+
+		`"client_uri":"https://app.example/","logo_uri":"https://app.example/logo.png","scope":"openid profile",`+
+		`"contacts":["ops@app.example","security@app.example"],"tos_uri":"https://app.example/tos","tos_uri#de":"https://app.example/agb",`+
+		`"policy_uri":"https://app.example/privacy","jwks_uri":"https://app.example/jwks.json",`+
+		`"jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]},`+
+		`"software_id":"4NRB1-0XZABZI9E6-5SM3R","software_version":"2.1.0",`+
+		`"software_statement":"eyJhbGciOiJSUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6IjEifQ.c2ln",`+
+		`"example_flag":true,"example_object":{"b":[1,2.50,null],"a":"x"},"example_number":1.50e+2}`,
+		quote("Client "+id), quote("Client français "+id), quote("クライアント "+id))
+}
+
+// metadata returns a small stored metadata document naming the client.
+func metadata(name string) []byte {
+	return fmt.Appendf(nil, `{"client_name":%s}`, quote(name))
+}
+
+// quote returns s as a JSON string.
+func quote(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func mustCreate(t *testing.T, s store.Store, c *store.Client) {
 	t.Helper()
-	if err := s.CreateClient(context.Background(), c, clientreg.CreateOptions{}); err != nil {
+	if err := s.CreateClient(context.Background(), c, store.CreateOptions{}); err != nil {
 		t.Fatalf("CreateClient(%q): %v", c.ID, err)
 	}
 }
 
-func mustGet(t *testing.T, s clientreg.Store, id string) *clientreg.Client {
+func mustGet(t *testing.T, s store.Store, id string) *store.Client {
 	t.Helper()
 	c, err := s.GetClient(context.Background(), id)
 	if err != nil {
@@ -150,7 +175,7 @@ func mustGet(t *testing.T, s clientreg.Store, id string) *clientreg.Client {
 	return c
 }
 
-func mustUpdate(t *testing.T, s clientreg.Store, c *clientreg.Client) {
+func mustUpdate(t *testing.T, s store.Store, c *store.Client) {
 	t.Helper()
 	if err := s.UpdateClient(context.Background(), c); err != nil {
 		t.Fatalf("UpdateClient(%q, revision %d): %v", c.ID, c.Revision, err)
@@ -168,7 +193,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 // wantClient fails the test unless got equals want: times by time.Equal and
 // in UTC, everything else by reflect.DeepEqual, so that nil and empty
 // differ.
-func wantClient(t *testing.T, what string, got, want *clientreg.Client) {
+func wantClient(t *testing.T, what string, got, want *store.Client) {
 	t.Helper()
 	if got == nil {
 		t.Errorf("%s: got nil client", what)
@@ -196,29 +221,28 @@ func wantClient(t *testing.T, what string, got, want *clientreg.Client) {
 		}
 		*f.got, *f.wnt = time.Time{}, time.Time{}
 	}
-	if !reflect.DeepEqual(g.Metadata, w.Metadata) {
+	if !bytes.Equal(g.Metadata, w.Metadata) {
 		t.Errorf("%s: Metadata differs\n got: %s\nwant: %s", what, dump(g.Metadata), dump(w.Metadata))
 	}
-	g.Metadata, w.Metadata = clientreg.Metadata{}, clientreg.Metadata{}
+	g.Metadata, w.Metadata = nil, nil
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("%s: client differs\n got: %#v\nwant: %#v", what, g, w)
 	}
 }
 
-// dump renders m for a failure message, showing nil versus empty.
-func dump(m clientreg.Metadata) string {
-	return fmt.Sprintf("%#v", m)
+// dump renders stored metadata for a failure message, byte for byte.
+func dump(m []byte) string {
+	return fmt.Sprintf("%+q", m)
 }
 
-func testClientCRUD(t *testing.T, s clientreg.Store) {
+func testClientCRUD(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("crud")
 	mustCreate(t, s, c)
 	wantClient(t, "GetClient after create", mustGet(t, s, "crud"), c)
 
 	u := mustGet(t, s, "crud")
-	u.Metadata.ClientName = "Renamed"
-	u.Metadata.RedirectURIs = []string{"https://other.example/cb"}
+	u.Metadata = []byte(`{"redirect_uris":["https://other.example/cb"],"client_name":"Renamed"}`)
 	u.UpdatedAt = base.Add(time.Hour)
 	mustUpdate(t, s, u)
 	if u.Revision != 2 {
@@ -230,66 +254,66 @@ func testClientCRUD(t *testing.T, s clientreg.Store) {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	_, err := s.GetClient(ctx, "crud")
-	wantErr(t, "GetClient after delete", err, clientreg.ErrNotFound)
-	wantErr(t, "DeleteClient twice", s.DeleteClient(ctx, "crud"), clientreg.ErrNotFound)
-	wantErr(t, "UpdateClient after delete", s.UpdateClient(ctx, u), clientreg.ErrNotFound)
+	wantErr(t, "GetClient after delete", err, store.ErrNotFound)
+	wantErr(t, "DeleteClient twice", s.DeleteClient(ctx, "crud"), store.ErrNotFound)
+	wantErr(t, "UpdateClient after delete", s.UpdateClient(ctx, u), store.ErrNotFound)
 }
 
-func testMissingClient(t *testing.T, s clientreg.Store) {
+func testMissingClient(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("present"))
 
 	_, err := s.GetClient(ctx, "missing")
-	wantErr(t, "GetClient", err, clientreg.ErrNotFound)
+	wantErr(t, "GetClient", err, store.ErrNotFound)
 	_, err = s.GetClient(ctx, "")
-	wantErr(t, "GetClient(\"\")", err, clientreg.ErrNotFound)
-	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "missing"), clientreg.ErrNotFound)
+	wantErr(t, "GetClient(\"\")", err, store.ErrNotFound)
+	wantErr(t, "DeleteClient", s.DeleteClient(ctx, "missing"), store.ErrNotFound)
 	m := newClient("missing")
-	wantErr(t, "UpdateClient", s.UpdateClient(ctx, m), clientreg.ErrNotFound)
+	wantErr(t, "UpdateClient", s.UpdateClient(ctx, m), store.ErrNotFound)
 	if m.Revision != 1 {
 		t.Errorf("failed UpdateClient changed Revision to %d", m.Revision)
 	}
-	if _, err := s.GetClient(ctx, "missing"); !errors.Is(err, clientreg.ErrNotFound) {
+	if _, err := s.GetClient(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("failed UpdateClient created the client: GetClient error %v", err)
 	}
 	_, err = s.GetClientByTokenHash(ctx, hash("unknown"))
-	wantErr(t, "GetClientByTokenHash", err, clientreg.ErrNotFound)
+	wantErr(t, "GetClientByTokenHash", err, store.ErrNotFound)
 	wantClient(t, "other client", mustGet(t, s, "present"), newClient("present"))
 }
 
-func testCreateDuplicateID(t *testing.T, s clientreg.Store) {
+func testCreateDuplicateID(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a := newClient("dup")
 	mustCreate(t, s, a)
 	b := newClient("other")
 	b.ID = "dup"
-	wantErr(t, "CreateClient with a taken ID", s.CreateClient(ctx, b, clientreg.CreateOptions{}), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateClient with a taken ID", s.CreateClient(ctx, b, store.CreateOptions{}), store.ErrAlreadyExists)
 	wantClient(t, "original client", mustGet(t, s, "dup"), a)
 	for _, h := range [][]byte{b.TokenHash, b.PreviousTokenHash} {
-		if _, err := s.GetClientByTokenHash(ctx, h); !errors.Is(err, clientreg.ErrNotFound) {
+		if _, err := s.GetClientByTokenHash(ctx, h); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the rejected client's token hash is stored: GetClientByTokenHash error %v", err)
 		}
 	}
 }
 
-func testCreateTokenHashTaken(t *testing.T, s clientreg.Store) {
+func testCreateTokenHashTaken(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a := newClient("a")
 	mustCreate(t, s, a)
 	cases := []struct {
 		name string
-		set  func(c *clientreg.Client)
+		set  func(c *store.Client)
 	}{
-		{"TokenHash=TokenHash", func(c *clientreg.Client) { c.TokenHash = hash("token a") }},
-		{"TokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.TokenHash = hash("previous token a") }},
-		{"PreviousTokenHash=TokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("token a") }},
-		{"PreviousTokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("previous token a") }},
+		{"TokenHash=TokenHash", func(c *store.Client) { c.TokenHash = hash("token a") }},
+		{"TokenHash=PreviousTokenHash", func(c *store.Client) { c.TokenHash = hash("previous token a") }},
+		{"PreviousTokenHash=TokenHash", func(c *store.Client) { c.PreviousTokenHash = hash("token a") }},
+		{"PreviousTokenHash=PreviousTokenHash", func(c *store.Client) { c.PreviousTokenHash = hash("previous token a") }},
 	}
 	for _, tc := range cases {
 		b := newClient("b")
 		tc.set(b)
-		wantErr(t, "CreateClient with "+tc.name, s.CreateClient(ctx, b, clientreg.CreateOptions{}), clientreg.ErrAlreadyExists)
-		if _, err := s.GetClient(ctx, "b"); !errors.Is(err, clientreg.ErrNotFound) {
+		wantErr(t, "CreateClient with "+tc.name, s.CreateClient(ctx, b, store.CreateOptions{}), store.ErrAlreadyExists)
+		if _, err := s.GetClient(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("CreateClient with %s stored the client: GetClient error %v", tc.name, err)
 		}
 	}
@@ -304,25 +328,25 @@ func testCreateTokenHashTaken(t *testing.T, s clientreg.Store) {
 	mustCreate(t, s, newClient("b"))
 }
 
-func testUpdateTokenHashTaken(t *testing.T, s clientreg.Store) {
+func testUpdateTokenHashTaken(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a, b := newClient("a"), newClient("b")
 	mustCreate(t, s, a)
 	mustCreate(t, s, b)
 	cases := []struct {
 		name string
-		set  func(c *clientreg.Client)
+		set  func(c *store.Client)
 	}{
-		{"TokenHash=TokenHash", func(c *clientreg.Client) { c.TokenHash = hash("token a") }},
-		{"TokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.TokenHash = hash("previous token a") }},
-		{"PreviousTokenHash=TokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("token a") }},
-		{"PreviousTokenHash=PreviousTokenHash", func(c *clientreg.Client) { c.PreviousTokenHash = hash("previous token a") }},
+		{"TokenHash=TokenHash", func(c *store.Client) { c.TokenHash = hash("token a") }},
+		{"TokenHash=PreviousTokenHash", func(c *store.Client) { c.TokenHash = hash("previous token a") }},
+		{"PreviousTokenHash=TokenHash", func(c *store.Client) { c.PreviousTokenHash = hash("token a") }},
+		{"PreviousTokenHash=PreviousTokenHash", func(c *store.Client) { c.PreviousTokenHash = hash("previous token a") }},
 	}
 	for _, tc := range cases {
 		u := mustGet(t, s, "b")
-		u.Metadata.ClientName = "must not be stored"
+		u.Metadata = metadata("must not be stored")
 		tc.set(u)
-		wantErr(t, "UpdateClient with "+tc.name, s.UpdateClient(ctx, u), clientreg.ErrAlreadyExists)
+		wantErr(t, "UpdateClient with "+tc.name, s.UpdateClient(ctx, u), store.ErrAlreadyExists)
 		if u.Revision != 1 {
 			t.Errorf("failed UpdateClient with %s set Revision = %d, want 1", tc.name, u.Revision)
 		}
@@ -339,7 +363,7 @@ func testUpdateTokenHashTaken(t *testing.T, s clientreg.Store) {
 	wantClient(t, "client b after rotation", mustGet(t, s, "b"), u)
 }
 
-func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
+func testRoundTripAllFields(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("full")
 	// Times given in another zone come back in UTC.
@@ -371,26 +395,12 @@ func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
 	u := mustGet(t, s, "full")
 	u.IssuedAt = base.Add(-time.Hour)
 	u.UpdatedAt = base.Add(2 * time.Hour)
-	u.Metadata = clientreg.Metadata{
-		RedirectURIs:            []string{"https://new.example/cb"},
-		TokenEndpointAuthMethod: "private_key_jwt",
-		GrantTypes:              []string{"client_credentials"},
-		ResponseTypes:           []string{},
-		ClientName:              "New name",
-		ClientURI:               "https://new.example/",
-		LogoURI:                 "https://new.example/logo.svg",
-		Scope:                   "read",
-		Contacts:                []string{"new@new.example"},
-		TOSURI:                  "https://new.example/tos",
-		PolicyURI:               "https://new.example/privacy",
-		JWKSURI:                 "https://new.example/jwks",
-		JWKS:                    json.RawMessage(`{"keys":[]}`),
-		SoftwareID:              "new-id",
-		SoftwareVersion:         "3",
-		SoftwareStatement:       "a.b.c",
-		Localized:               map[string]string{"client_name#de-CH": "Neuer Name"},
-		Extensions:              map[string]json.RawMessage{"example_n": json.RawMessage(`42`)},
-	}
+	u.Metadata = []byte(`{"redirect_uris":["https://new.example/cb"],"token_endpoint_auth_method":"private_key_jwt",` +
+		`"grant_types":["client_credentials"],"response_types":[],"client_name":"New name","client_name#de-CH":"Neuer Name",` +
+		`"client_uri":"https://new.example/","logo_uri":"https://new.example/logo.svg","scope":"read",` +
+		`"contacts":["new@new.example"],"tos_uri":"https://new.example/tos","policy_uri":"https://new.example/privacy",` +
+		`"jwks_uri":"https://new.example/jwks","jwks":{"keys":[]},"software_id":"new-id","software_version":"3",` +
+		`"software_statement":"a.b.c","example_n":42}`)
 	u.PreviousSecretHash = u.SecretHash
 	u.PreviousSecretCiphertext = u.SecretCiphertext
 	u.PreviousSecretExpiresAt = base.Add(3 * time.Hour)
@@ -410,7 +420,7 @@ func testRoundTripAllFields(t *testing.T, s clientreg.Store) {
 	wantClient(t, "GetClient after clearing the previous secret", mustGet(t, s, "full"), u)
 }
 
-func testZeroTimes(t *testing.T, s clientreg.Store) {
+func testZeroTimes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("zero")
 	c.IssuedAt, c.UpdatedAt, c.SecretExpiresAt, c.PreviousTokenExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
@@ -436,9 +446,9 @@ func testZeroTimes(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
+func testNilVersusEmpty(t *testing.T, s store.Store) {
 	nils := newClient("nils")
-	nils.Metadata = clientreg.Metadata{ClientName: "nils"}
+	nils.Metadata = metadata("nils")
 	nils.SecretHash = nil
 	nils.SecretExpiresAt = time.Time{}
 	nils.SecretCiphertext = nil
@@ -449,44 +459,16 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 	nils.PreviousTokenExpiresAt = time.Time{}
 
 	empties := newClient("empties")
-	empties.Metadata = clientreg.Metadata{
-		RedirectURIs:  []string{},
-		GrantTypes:    []string{},
-		ResponseTypes: []string{},
-		Contacts:      []string{},
-	}
+	empties.Metadata = []byte(`{"redirect_uris":[],"grant_types":[],"response_types":[],"contacts":[]}`)
 	empties.SecretHash = []byte{}
 	empties.SecretCiphertext = []byte{}
 	empties.PreviousSecretHash = []byte{}
 	empties.PreviousSecretCiphertext = []byte{}
 	empties.PreviousTokenHash = nil
 
-	check := func(what string, got, want *clientreg.Client) {
+	check := func(what string, got, want *store.Client) {
 		t.Helper()
 		wantClient(t, what, got, want)
-		m, w := got.Metadata, want.Metadata
-		for _, f := range []struct {
-			name      string
-			got, want []string
-		}{
-			{"RedirectURIs", m.RedirectURIs, w.RedirectURIs},
-			{"GrantTypes", m.GrantTypes, w.GrantTypes},
-			{"ResponseTypes", m.ResponseTypes, w.ResponseTypes},
-			{"Contacts", m.Contacts, w.Contacts},
-		} {
-			if (f.got == nil) != (f.want == nil) || len(f.got) != len(f.want) {
-				t.Errorf("%s: %s = %#v, want %#v", what, f.name, f.got, f.want)
-			}
-		}
-		if (m.Localized == nil) != (w.Localized == nil) {
-			t.Errorf("%s: Localized = %#v, want %#v", what, m.Localized, w.Localized)
-		}
-		if (m.Extensions == nil) != (w.Extensions == nil) {
-			t.Errorf("%s: Extensions = %#v, want %#v", what, m.Extensions, w.Extensions)
-		}
-		if (m.JWKS == nil) != (w.JWKS == nil) {
-			t.Errorf("%s: JWKS = %#v, want %#v", what, m.JWKS, w.JWKS)
-		}
 		for _, f := range []struct {
 			name      string
 			got, want []byte
@@ -510,18 +492,18 @@ func testNilVersusEmpty(t *testing.T, s clientreg.Store) {
 
 	// Swap the two shapes with updates.
 	u := mustGet(t, s, "nils")
-	u.Metadata, u.SecretHash = empties.Metadata.Clone(), []byte{}
+	u.Metadata, u.SecretHash = bytes.Clone(empties.Metadata), []byte{}
 	u.SecretCiphertext, u.PreviousSecretHash, u.PreviousSecretCiphertext = []byte{}, []byte{}, []byte{}
 	mustUpdate(t, s, u)
 	check("nils updated to empties", mustGet(t, s, "nils"), u)
 	u = mustGet(t, s, "empties")
-	u.Metadata, u.SecretHash = nils.Metadata.Clone(), nil
+	u.Metadata, u.SecretHash = bytes.Clone(nils.Metadata), nil
 	u.SecretCiphertext, u.PreviousSecretHash, u.PreviousSecretCiphertext = nil, nil, nil
 	mustUpdate(t, s, u)
 	check("empties updated to nils", mustGet(t, s, "empties"), u)
 }
 
-func testUnicodeByteExact(t *testing.T, s clientreg.Store) {
+func testUnicodeByteExact(t *testing.T, s store.Store) {
 	names := []string{
 		"Emoji 🚀🔐👩‍💻 app",
 		"日本語のクライアント 客户端 클라이언트",
@@ -535,37 +517,33 @@ func testUnicodeByteExact(t *testing.T, s clientreg.Store) {
 	for i, name := range names {
 		id := fmt.Sprintf("unicode-%d", i)
 		c := newClient(id)
-		c.Metadata.ClientName = name
-		c.Metadata.Localized = map[string]string{
-			"client_name#ja-Jpan-JP": "アプリ「" + name + "」",
-			"client_name#fr":         "L’application « " + name + " » & co",
-			"logo_uri#zh-Hant-TW":    "https://app.example/標誌.png?a=1&b=<2>",
-		}
-		c.Metadata.Extensions = map[string]json.RawMessage{
-			"example_string": json.RawMessage(`"<b>\u0041 & \u00e9</b> é 🚀"`),
-			"example_spaced": json.RawMessage(`{ "z" : [ 1 , 2 ] ,"a":{"n":null} }`),
-			"example_number": json.RawMessage(`1.50e+2`),
-		}
+		// The text as encoding/json escapes it, and unescaped: a store
+		// keeps either byte for byte.
+		c.Metadata = fmt.Appendf(nil, `{"client_name":%s,"client_name#ja-Jpan-JP":"アプリ「%s」",`+
+			`"client_name#fr":%s,"logo_uri#zh-Hant-TW":"https://app.example/標誌.png?a=1&b=<2>",`+
+			`"example_string":"<b>\u0041 & \u00e9</b> é 🚀","example_spaced":{ "z" : [ 1 , 2 ] ,"a":{"n":null} },`+
+			`"example_number":1.50e+2}`,
+			quote(name), name, quote("L’application « "+name+" » & co"))
 		mustCreate(t, s, c)
 		got := mustGet(t, s, id)
-		if got.Metadata.ClientName != name {
-			t.Errorf("ClientName = %+q, want %+q", got.Metadata.ClientName, name)
-		}
-		for k, v := range c.Metadata.Localized {
-			if got.Metadata.Localized[k] != v {
-				t.Errorf("Localized[%q] = %+q, want %+q", k, got.Metadata.Localized[k], v)
-			}
-		}
-		for k, v := range c.Metadata.Extensions {
-			if string(got.Metadata.Extensions[k]) != string(v) {
-				t.Errorf("Extensions[%q] = %+q, want %+q", k, got.Metadata.Extensions[k], v)
-			}
+		if !bytes.Equal(got.Metadata, c.Metadata) {
+			t.Errorf("Metadata = %+q, want %+q", got.Metadata, c.Metadata)
 		}
 		wantClient(t, "client "+id, got, c)
 	}
+	// Metadata is opaque: bytes that are not UTF-8, or not JSON, round-trip
+	// too.
+	c := newClient("opaque")
+	c.Metadata = []byte("{\"client_name\":\"\xff\xfe\x00\xc3\x28\"}\x00\x80 not JSON")
+	mustCreate(t, s, c)
+	wantClient(t, "client with opaque metadata", mustGet(t, s, "opaque"), c)
+	u := mustGet(t, s, "opaque")
+	u.Metadata = []byte{0xff}
+	mustUpdate(t, s, u)
+	wantClient(t, "client with opaque metadata, updated", mustGet(t, s, "opaque"), u)
 }
 
-func testTokenHashLookup(t *testing.T, s clientreg.Store) {
+func testTokenHashLookup(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a, b := newClient("a"), newClient("b")
 	b.PreviousTokenHash, b.PreviousTokenExpiresAt = nil, time.Time{}
@@ -576,7 +554,7 @@ func testTokenHashLookup(t *testing.T, s clientreg.Store) {
 		t.Helper()
 		got, err := s.GetClientByTokenHash(ctx, h)
 		if wantID == "" {
-			wantErr(t, what, err, clientreg.ErrNotFound)
+			wantErr(t, what, err, store.ErrNotFound)
 			return
 		}
 		if err != nil {
@@ -622,7 +600,7 @@ func testTokenHashLookup(t *testing.T, s clientreg.Store) {
 	lookup("b after deleting a", hash("token b"), "b")
 }
 
-func testDeleteReleasesTokenHashes(t *testing.T, s clientreg.Store) {
+func testDeleteReleasesTokenHashes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a := newClient("a")
 	mustCreate(t, s, a)
@@ -631,7 +609,7 @@ func testDeleteReleasesTokenHashes(t *testing.T, s clientreg.Store) {
 	}
 	for _, h := range [][]byte{a.TokenHash, a.PreviousTokenHash} {
 		_, err := s.GetClientByTokenHash(ctx, h)
-		wantErr(t, "GetClientByTokenHash after delete", err, clientreg.ErrNotFound)
+		wantErr(t, "GetClientByTokenHash after delete", err, store.ErrNotFound)
 	}
 	// Deleting released the hashes: another client may take them.
 	b := newClient("b")
@@ -644,7 +622,7 @@ func testDeleteReleasesTokenHashes(t *testing.T, s clientreg.Store) {
 	wantClient(t, "new owner of the hash", got, b)
 }
 
-func testUpdateRevision(t *testing.T, s clientreg.Store) {
+func testUpdateRevision(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("rev")
 	mustCreate(t, s, c)
@@ -654,35 +632,35 @@ func testUpdateRevision(t *testing.T, s clientreg.Store) {
 
 	stale := mustGet(t, s, "rev")
 	u := mustGet(t, s, "rev")
-	u.Metadata.ClientName = "first update"
+	u.Metadata = metadata("first update")
 	mustUpdate(t, s, u)
 	if u.Revision != 2 {
 		t.Errorf("UpdateClient set Revision = %d, want 2", u.Revision)
 	}
 	want := u.Clone()
 
-	stale.Metadata.ClientName = "lost update"
+	stale.Metadata = metadata("lost update")
 	stale.TokenHash = hash("lost token")
-	wantErr(t, "UpdateClient with a stale revision", s.UpdateClient(ctx, stale), clientreg.ErrConflict)
+	wantErr(t, "UpdateClient with a stale revision", s.UpdateClient(ctx, stale), store.ErrConflict)
 	if stale.Revision != 1 {
 		t.Errorf("failed UpdateClient set Revision = %d, want 1", stale.Revision)
 	}
 	wantClient(t, "after the conflicting update", mustGet(t, s, "rev"), want)
-	if _, err := s.GetClientByTokenHash(ctx, hash("lost token")); !errors.Is(err, clientreg.ErrNotFound) {
+	if _, err := s.GetClientByTokenHash(ctx, hash("lost token")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the conflicting update's token hash is stored: GetClientByTokenHash error %v", err)
 	}
 
 	ahead := want.Clone()
 	ahead.Revision = 3
-	ahead.Metadata.ClientName = "from the future"
-	wantErr(t, "UpdateClient with a revision ahead", s.UpdateClient(ctx, ahead), clientreg.ErrConflict)
+	ahead.Metadata = metadata("from the future")
+	wantErr(t, "UpdateClient with a revision ahead", s.UpdateClient(ctx, ahead), store.ErrConflict)
 	wantClient(t, "after the update ahead", mustGet(t, s, "rev"), want)
 
 	u = mustGet(t, s, "rev")
-	u.Metadata.ClientName = "second update"
+	u.Metadata = metadata("second update")
 	mustUpdate(t, s, u)
-	if got := mustGet(t, s, "rev"); got.Revision != 3 || got.Metadata.ClientName != "second update" {
-		t.Errorf("after the second update: Revision %d, ClientName %q; want 3, %q", got.Revision, got.Metadata.ClientName, "second update")
+	if got := mustGet(t, s, "rev"); got.Revision != 3 || !bytes.Equal(got.Metadata, metadata("second update")) {
+		t.Errorf("after the second update: Revision %d, Metadata %s; want 3, %s", got.Revision, got.Metadata, metadata("second update"))
 	}
 
 	// The store keeps whatever revision the caller created the client with.
@@ -698,7 +676,7 @@ func testUpdateRevision(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testUpdateRace(t *testing.T, s clientreg.Store) {
+func testUpdateRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("race"))
 	const rounds = 50
@@ -707,12 +685,11 @@ func testUpdateRace(t *testing.T, s clientreg.Store) {
 			start = make(chan struct{})
 			wg    sync.WaitGroup
 			errs  [2]error
-			cs    [2]*clientreg.Client
+			cs    [2]*store.Client
 		)
 		for i := range cs {
 			cs[i] = mustGet(t, s, "race")
-			cs[i].Metadata.ClientName = fmt.Sprintf("round %d writer %d", round, i)
-			cs[i].Metadata.Contacts = []string{fmt.Sprintf("writer%d@app.example", i)}
+			cs[i].Metadata = fmt.Appendf(nil, `{"client_name":"round %d writer %d","contacts":["writer%d@app.example"]}`, round, i, i)
 			cs[i].TokenHash = hash(fmt.Sprintf("token %d %d", round, i))
 		}
 		rev := cs[0].Revision
@@ -733,7 +710,7 @@ func testUpdateRace(t *testing.T, s clientreg.Store) {
 					t.Fatalf("round %d: both updates of revision %d succeeded", round, rev)
 				}
 				winner = i
-			case !errors.Is(err, clientreg.ErrConflict):
+			case !errors.Is(err, store.ErrConflict):
 				t.Fatalf("round %d: writer %d: got error %v, want nil or ErrConflict", round, i, err)
 			}
 		}
@@ -750,13 +727,13 @@ func testUpdateRace(t *testing.T, s clientreg.Store) {
 		if t.Failed() {
 			return
 		}
-		if _, err := s.GetClientByTokenHash(ctx, cs[loser].TokenHash); !errors.Is(err, clientreg.ErrNotFound) {
+		if _, err := s.GetClientByTokenHash(ctx, cs[loser].TokenHash); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("round %d: the loser's token hash is stored: GetClientByTokenHash error %v", round, err)
 		}
 	}
 }
 
-func testClientOwnership(t *testing.T, s clientreg.Store) {
+func testClientOwnership(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("own")
 	want := c.Clone()
@@ -779,7 +756,7 @@ func testClientOwnership(t *testing.T, s clientreg.Store) {
 
 	// Changing the argument after UpdateClient does not reach the store.
 	u := mustGet(t, s, "own")
-	u.Metadata.ClientName = "updated"
+	u.Metadata = metadata("updated")
 	mustUpdate(t, s, u)
 	want = u.Clone()
 	scribble(u)
@@ -791,43 +768,20 @@ func testClientOwnership(t *testing.T, s clientreg.Store) {
 	wantClient(t, "a second GetClient result", g2, want)
 }
 
-// scribble changes every slice, map and hash of c in place.
-func scribble(c *clientreg.Client) {
-	m := &c.Metadata
-	for _, s := range [][]string{m.RedirectURIs, m.GrantTypes, m.ResponseTypes, m.Contacts} {
-		for i := range s {
-			s[i] = "scribbled"
-		}
-	}
-	for i := range m.JWKS {
-		m.JWKS[i] = '!'
-	}
-	if m.Localized != nil {
-		for k := range m.Localized {
-			m.Localized[k] = "scribbled"
-		}
-		m.Localized["client_name#x-scribbled"] = "added"
-	}
-	if m.Extensions != nil {
-		for k, v := range m.Extensions {
-			for i := range v {
-				v[i] = '!'
-			}
-			m.Extensions[k] = json.RawMessage(`"scribbled"`)
-		}
-		m.Extensions["scribbled"] = json.RawMessage(`1`)
-	}
-	for _, b := range [][]byte{c.SecretHash, c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, c.TokenHash, c.PreviousTokenHash} {
+// scribble changes every slice and hash of c in place, the metadata
+// included, and then replaces the metadata.
+func scribble(c *store.Client) {
+	for _, b := range [][]byte{c.Metadata, c.SecretHash, c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, c.TokenHash, c.PreviousTokenHash} {
 		for i := range b {
 			b[i] ^= 0xff
 		}
 	}
-	c.Metadata.ClientName = "scribbled"
+	c.Metadata = metadata("scribbled")
 }
 
 // newToken returns an initial access token derived from name.
-func newToken(name string, maxUses int64, expiresAt time.Time) *clientreg.InitialToken {
-	return &clientreg.InitialToken{
+func newToken(name string, maxUses int64, expiresAt time.Time) *store.InitialToken {
+	return &store.InitialToken{
 		Hash:      hash("initial " + name),
 		CreatedAt: base,
 		ExpiresAt: expiresAt,
@@ -835,14 +789,14 @@ func newToken(name string, maxUses int64, expiresAt time.Time) *clientreg.Initia
 	}
 }
 
-func mustCreateToken(t *testing.T, s clientreg.Store, tok *clientreg.InitialToken) {
+func mustCreateToken(t *testing.T, s store.Store, tok *store.InitialToken) {
 	t.Helper()
 	if err := s.CreateInitialToken(context.Background(), tok); err != nil {
 		t.Fatalf("CreateInitialToken: %v", err)
 	}
 }
 
-func wantToken(t *testing.T, what string, got, want *clientreg.InitialToken) {
+func wantToken(t *testing.T, what string, got, want *store.InitialToken) {
 	t.Helper()
 	if got == nil {
 		t.Errorf("%s: got nil token", what)
@@ -861,7 +815,7 @@ func wantToken(t *testing.T, what string, got, want *clientreg.InitialToken) {
 	}
 }
 
-func testInitialToken(t *testing.T, s clientreg.Store) {
+func testInitialToken(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	zone := time.FixedZone("UTC-08:00", -8*3600)
 	tok := newToken("a", 5, base.Add(24*time.Hour).In(zone))
@@ -884,7 +838,7 @@ func testInitialToken(t *testing.T, s clientreg.Store) {
 	wantToken(t, "GetInitialToken of a token without expiry", got, never)
 
 	dup := newToken("a", 1, time.Time{})
-	wantErr(t, "CreateInitialToken with a taken hash", s.CreateInitialToken(ctx, dup), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateInitialToken with a taken hash", s.CreateInitialToken(ctx, dup), store.ErrAlreadyExists)
 	got, err = s.GetInitialToken(ctx, tok.Hash)
 	if err != nil {
 		t.Fatalf("GetInitialToken: %v", err)
@@ -892,9 +846,9 @@ func testInitialToken(t *testing.T, s clientreg.Store) {
 	wantToken(t, "after the duplicate", got, &want)
 
 	_, err = s.GetInitialToken(ctx, hash("missing"))
-	wantErr(t, "GetInitialToken of a missing token", err, clientreg.ErrNotFound)
+	wantErr(t, "GetInitialToken of a missing token", err, store.ErrNotFound)
 	_, err = s.UseInitialToken(ctx, hash("missing"), base)
-	wantErr(t, "UseInitialToken of a missing token", err, clientreg.ErrNotFound)
+	wantErr(t, "UseInitialToken of a missing token", err, store.ErrNotFound)
 
 	// Initial tokens and registration access tokens are separate.
 	c := newClient("c")
@@ -905,15 +859,15 @@ func testInitialToken(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testInitialTokenUse(t *testing.T, s clientreg.Store) {
+func testInitialTokenUse(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	expiry := base.Add(time.Hour)
 
-	use := func(what string, tok *clientreg.InitialToken, now time.Time, wantUses int64) {
+	use := func(what string, tok *store.InitialToken, now time.Time, wantUses int64) {
 		t.Helper()
 		got, err := s.UseInitialToken(ctx, tok.Hash, now)
 		if wantUses == 0 {
-			wantErr(t, what, err, clientreg.ErrNotFound)
+			wantErr(t, what, err, store.ErrNotFound)
 			return
 		}
 		if err != nil {
@@ -924,7 +878,7 @@ func testInitialTokenUse(t *testing.T, s clientreg.Store) {
 		want.Uses = wantUses
 		wantToken(t, what, got, &want)
 	}
-	stored := func(what string, tok *clientreg.InitialToken, wantUses int64) {
+	stored := func(what string, tok *store.InitialToken, wantUses int64) {
 		t.Helper()
 		got, err := s.GetInitialToken(ctx, tok.Hash)
 		if err != nil {
@@ -969,7 +923,7 @@ func testInitialTokenUse(t *testing.T, s clientreg.Store) {
 	stored("created expired", past, 0)
 }
 
-func testInitialTokenOwnership(t *testing.T, s clientreg.Store) {
+func testInitialTokenOwnership(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	tok := newToken("own", 3, base.Add(time.Hour))
 	h := append([]byte{}, tok.Hash...)
@@ -999,7 +953,7 @@ func testInitialTokenOwnership(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testInitialTokenConcurrentUse(t *testing.T, s clientreg.Store) {
+func testInitialTokenConcurrentUse(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const maxUses, workers = 7, 40
 	tok := newToken("concurrent", maxUses, base.Add(time.Hour))
@@ -1021,7 +975,7 @@ func testInitialTokenConcurrentUse(t *testing.T, s clientreg.Store) {
 			switch {
 			case err == nil:
 				uses[got.Uses]++
-			case !errors.Is(err, clientreg.ErrNotFound):
+			case !errors.Is(err, store.ErrNotFound):
 				other = append(other, err)
 			}
 		})
@@ -1053,13 +1007,13 @@ func testInitialTokenConcurrentUse(t *testing.T, s clientreg.Store) {
 // testCanceledContext calls every method with a canceled context. Backends
 // that do no I/O may ignore the context, so the test asks only that nothing
 // panics and that no write is reported as done when it was not.
-func testCanceledContext(t *testing.T, s clientreg.Store) {
+func testCanceledContext(t *testing.T, s store.Store) {
 	bg := context.Background()
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
 
 	c := newClient("ctx")
-	if err := s.CreateClient(ctx, c, clientreg.CreateOptions{}); err == nil {
+	if err := s.CreateClient(ctx, c, store.CreateOptions{}); err == nil {
 		got, err := s.GetClient(bg, "ctx")
 		if err != nil {
 			t.Fatalf("CreateClient with a canceled context reported success, but GetClient: %v", err)
@@ -1078,7 +1032,7 @@ func testCanceledContext(t *testing.T, s clientreg.Store) {
 	}
 
 	u := mustGet(t, s, "ctx")
-	u.Metadata.ClientName = "updated with a canceled context"
+	u.Metadata = metadata("updated with a canceled context")
 	if err := s.UpdateClient(ctx, u); err == nil {
 		wantClient(t, "client updated with a canceled context", mustGet(t, s, "ctx"), u)
 	} else if u.Revision != 1 {
@@ -1086,7 +1040,7 @@ func testCanceledContext(t *testing.T, s clientreg.Store) {
 	}
 
 	if err := s.DeleteClient(ctx, "ctx"); err == nil {
-		if _, err := s.GetClient(bg, "ctx"); !errors.Is(err, clientreg.ErrNotFound) {
+		if _, err := s.GetClient(bg, "ctx"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("DeleteClient with a canceled context reported success, but GetClient: %v", err)
 		}
 	}
@@ -1121,7 +1075,7 @@ func testCanceledContext(t *testing.T, s clientreg.Store) {
 	}
 	if err := s.UseAssertionID(ctx, "ctx-tokens", "jti", base.Add(time.Hour), base); err == nil {
 		wantErr(t, "UseAssertionID with a canceled context reported success, but a replay",
-			s.UseAssertionID(bg, "ctx-tokens", "jti", base.Add(time.Hour), base), clientreg.ErrAlreadyExists)
+			s.UseAssertionID(bg, "ctx-tokens", "jti", base.Add(time.Hour), base), store.ErrAlreadyExists)
 	}
 	if err := s.DeleteAccessToken(ctx, at.Hash); err == nil {
 		wantNoAccessToken(t, "DeleteAccessToken with a canceled context reported success", s, at.Hash)
@@ -1139,8 +1093,8 @@ var farFuture = base.AddDate(100, 0, 0)
 
 // newAccessToken returns an access token of client clientID whose hash
 // derives from name, issued at base.
-func newAccessToken(name, clientID string, expiresAt time.Time) *clientreg.AccessToken {
-	return &clientreg.AccessToken{
+func newAccessToken(name, clientID string, expiresAt time.Time) *store.AccessToken {
+	return &store.AccessToken{
 		Hash:      hash("access " + name),
 		ClientID:  clientID,
 		Scope:     "openid profile",
@@ -1149,13 +1103,13 @@ func newAccessToken(name, clientID string, expiresAt time.Time) *clientreg.Acces
 	}
 }
 
-func cloneAccessToken(t *clientreg.AccessToken) *clientreg.AccessToken {
+func cloneAccessToken(t *store.AccessToken) *store.AccessToken {
 	c := *t
 	c.Hash = append([]byte(nil), t.Hash...)
 	return &c
 }
 
-func mustCreateAccessToken(t *testing.T, s clientreg.Store, tok *clientreg.AccessToken) {
+func mustCreateAccessToken(t *testing.T, s store.Store, tok *store.AccessToken) {
 	t.Helper()
 	if err := s.CreateAccessToken(context.Background(), tok); err != nil {
 		t.Fatalf("CreateAccessToken(client %q): %v", tok.ClientID, err)
@@ -1164,7 +1118,7 @@ func mustCreateAccessToken(t *testing.T, s clientreg.Store, tok *clientreg.Acces
 
 // wantAccessToken fails the test unless the stored access token with want's
 // hash equals want: times by time.Equal and in UTC, everything else exactly.
-func wantAccessToken(t *testing.T, what string, s clientreg.Store, want *clientreg.AccessToken) {
+func wantAccessToken(t *testing.T, what string, s store.Store, want *store.AccessToken) {
 	t.Helper()
 	got, err := s.GetAccessToken(context.Background(), want.Hash)
 	if err != nil {
@@ -1176,7 +1130,7 @@ func wantAccessToken(t *testing.T, what string, s clientreg.Store, want *clientr
 
 // checkAccessToken fails the test unless got equals want: times by
 // time.Equal and in UTC, everything else exactly.
-func checkAccessToken(t *testing.T, what string, got, want *clientreg.AccessToken) {
+func checkAccessToken(t *testing.T, what string, got, want *store.AccessToken) {
 	t.Helper()
 	for _, f := range []struct {
 		name      string
@@ -1197,15 +1151,15 @@ func checkAccessToken(t *testing.T, what string, got, want *clientreg.AccessToke
 }
 
 // wantNoAccessToken fails the test unless no access token has the hash.
-func wantNoAccessToken(t *testing.T, what string, s clientreg.Store, hash []byte) {
+func wantNoAccessToken(t *testing.T, what string, s store.Store, hash []byte) {
 	t.Helper()
 	_, err := s.GetAccessToken(context.Background(), hash)
-	wantErr(t, what+": GetAccessToken", err, clientreg.ErrNotFound)
+	wantErr(t, what+": GetAccessToken", err, store.ErrNotFound)
 }
 
 // wantDeleteExpired fails the test unless DeleteExpired at now removes n
 // rows.
-func wantDeleteExpired(t *testing.T, what string, s clientreg.Store, now time.Time, n int64) {
+func wantDeleteExpired(t *testing.T, what string, s store.Store, now time.Time, n int64) {
 	t.Helper()
 	got, err := s.DeleteExpired(context.Background(), now)
 	if err != nil {
@@ -1215,7 +1169,7 @@ func wantDeleteExpired(t *testing.T, what string, s clientreg.Store, now time.Ti
 	}
 }
 
-func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
+func testAccessTokenCRUD(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("owner"))
 	mustCreate(t, s, newClient("other"))
@@ -1241,7 +1195,7 @@ func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
 	// A taken hash, also for another client, changes nothing.
 	dup := newAccessToken("a", "other", base.Add(2*time.Hour))
 	dup.Scope = "admin"
-	wantErr(t, "CreateAccessToken with a taken hash", s.CreateAccessToken(ctx, dup), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateAccessToken with a taken hash", s.CreateAccessToken(ctx, dup), store.ErrAlreadyExists)
 	wantAccessToken(t, "after the duplicate", s, want)
 
 	// Access tokens, registration access tokens and initial access tokens
@@ -1252,7 +1206,7 @@ func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
 	if got, err := s.GetClientByTokenHash(ctx, reg.Hash); err != nil || got.ID != "owner" {
 		t.Errorf("GetClientByTokenHash after an access token took the same hash: %v, %v", got, err)
 	}
-	mustCreateToken(t, s, &clientreg.InitialToken{Hash: tok.Hash, CreatedAt: base})
+	mustCreateToken(t, s, &store.InitialToken{Hash: tok.Hash, CreatedAt: base})
 	wantAccessToken(t, "after an initial token took the same hash", s, want)
 
 	// Values are the caller's: changing them does not reach the store.
@@ -1269,15 +1223,15 @@ func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
 
 	// Missing tokens.
 	_, err = s.GetAccessToken(ctx, hash("missing"))
-	wantErr(t, "GetAccessToken of a missing token", err, clientreg.ErrNotFound)
-	wantErr(t, "DeleteAccessToken of a missing token", s.DeleteAccessToken(ctx, hash("missing")), clientreg.ErrNotFound)
+	wantErr(t, "GetAccessToken of a missing token", err, store.ErrNotFound)
+	wantErr(t, "DeleteAccessToken of a missing token", s.DeleteAccessToken(ctx, hash("missing")), store.ErrNotFound)
 
 	// Delete, once.
 	if err := s.DeleteAccessToken(ctx, want.Hash); err != nil {
 		t.Fatalf("DeleteAccessToken: %v", err)
 	}
 	wantNoAccessToken(t, "after delete", s, want.Hash)
-	wantErr(t, "DeleteAccessToken twice", s.DeleteAccessToken(ctx, want.Hash), clientreg.ErrNotFound)
+	wantErr(t, "DeleteAccessToken twice", s.DeleteAccessToken(ctx, want.Hash), store.ErrNotFound)
 	wantAccessToken(t, "the other token after delete", s, none)
 	if _, err := s.GetInitialToken(ctx, want.Hash); err != nil {
 		t.Errorf("GetInitialToken after deleting the access token with the same hash: %v", err)
@@ -1287,11 +1241,11 @@ func testAccessTokenCRUD(t *testing.T, s clientreg.Store) {
 	wantAccessToken(t, "token created with a freed hash", s, dup)
 }
 
-func testAccessTokenUnknownClient(t *testing.T, s clientreg.Store) {
+func testAccessTokenUnknownClient(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	exp := base.Add(time.Hour)
 	tok := newAccessToken("ghost", "ghost", exp)
-	wantErr(t, "CreateAccessToken for a client that never existed", s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+	wantErr(t, "CreateAccessToken for a client that never existed", s.CreateAccessToken(ctx, tok), store.ErrNotFound)
 	wantNoAccessToken(t, "token of a client that never existed", s, tok.Hash)
 
 	mustCreate(t, s, newClient("gone"))
@@ -1299,25 +1253,25 @@ func testAccessTokenUnknownClient(t *testing.T, s clientreg.Store) {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	tok = newAccessToken("gone", "gone", exp)
-	wantErr(t, "CreateAccessToken for a deleted client", s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+	wantErr(t, "CreateAccessToken for a deleted client", s.CreateAccessToken(ctx, tok), store.ErrNotFound)
 	wantNoAccessToken(t, "token of a deleted client", s, tok.Hash)
 
 	// Client IDs compare byte for byte.
 	mustCreate(t, s, newClient("Case"))
 	for _, id := range []string{"case", "Case ", "Cas", ""} {
 		tok := newAccessToken("near "+id, id, exp)
-		wantErr(t, fmt.Sprintf("CreateAccessToken for client %q", id), s.CreateAccessToken(ctx, tok), clientreg.ErrNotFound)
+		wantErr(t, fmt.Sprintf("CreateAccessToken for client %q", id), s.CreateAccessToken(ctx, tok), store.ErrNotFound)
 	}
 	wantDeleteExpired(t, "nothing was stored", s, farFuture, 0)
 }
 
-func testDeleteClientDeletesTokens(t *testing.T, s clientreg.Store) {
+func testDeleteClientDeletesTokens(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	exp := base.Add(time.Hour)
 	mustCreate(t, s, newClient("a"))
 	mustCreate(t, s, newClient("b"))
 	a1, a2, b1 := newAccessToken("a1", "a", exp), newAccessToken("a2", "a", exp), newAccessToken("b1", "b", exp)
-	for _, tok := range []*clientreg.AccessToken{a1, a2, b1} {
+	for _, tok := range []*store.AccessToken{a1, a2, b1} {
 		mustCreateAccessToken(t, s, tok)
 	}
 	for _, u := range []struct{ client, jti string }{{"a", "jti-1"}, {"a", "jti-2"}, {"b", "jti-1"}} {
@@ -1331,7 +1285,7 @@ func testDeleteClientDeletesTokens(t *testing.T, s clientreg.Store) {
 	}
 	wantNoAccessToken(t, "first token of the deleted client", s, a1.Hash)
 	wantNoAccessToken(t, "second token of the deleted client", s, a2.Hash)
-	wantErr(t, "DeleteAccessToken of a token of the deleted client", s.DeleteAccessToken(ctx, a1.Hash), clientreg.ErrNotFound)
+	wantErr(t, "DeleteAccessToken of a token of the deleted client", s.DeleteAccessToken(ctx, a1.Hash), store.ErrNotFound)
 	wantAccessToken(t, "token of the other client", s, b1)
 
 	// A new client with the same ID starts afresh: no token, no jti.
@@ -1340,7 +1294,7 @@ func testDeleteClientDeletesTokens(t *testing.T, s clientreg.Store) {
 	if err := s.UseAssertionID(ctx, "a", "jti-1", exp, base); err != nil {
 		t.Errorf("UseAssertionID of a jti of the deleted client, by a new client with its ID: %v", err)
 	}
-	wantErr(t, "UseAssertionID of the other client's jti", s.UseAssertionID(ctx, "b", "jti-1", exp, base), clientreg.ErrAlreadyExists)
+	wantErr(t, "UseAssertionID of the other client's jti", s.UseAssertionID(ctx, "b", "jti-1", exp, base), store.ErrAlreadyExists)
 
 	// Nothing of the deleted client was left behind, even hidden: removing
 	// everything finds b1, b's jti-1 and the new a's jti-1 only.
@@ -1351,7 +1305,7 @@ func testDeleteClientDeletesTokens(t *testing.T, s clientreg.Store) {
 // being deleted. Whatever the order, no token may outlive the client: a
 // token either is created before the delete, which then deletes it too, or
 // is refused with ErrNotFound.
-func testAccessTokenDeleteRace(t *testing.T, s clientreg.Store) {
+func testAccessTokenDeleteRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const rounds, creators = 30, 4
 	exp := base.Add(time.Hour)
@@ -1362,7 +1316,7 @@ func testAccessTokenDeleteRace(t *testing.T, s clientreg.Store) {
 		var (
 			start  = make(chan struct{})
 			wg     sync.WaitGroup
-			toks   [creators]*clientreg.AccessToken
+			toks   [creators]*store.AccessToken
 			errs   [creators]error
 			delErr error
 		)
@@ -1383,19 +1337,19 @@ func testAccessTokenDeleteRace(t *testing.T, s clientreg.Store) {
 		if delErr != nil {
 			t.Fatalf("round %d: DeleteClient: %v", round, delErr)
 		}
-		if _, err := s.GetClient(ctx, id); !errors.Is(err, clientreg.ErrNotFound) {
+		if _, err := s.GetClient(ctx, id); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("round %d: GetClient after DeleteClient: got error %v, want ErrNotFound", round, err)
 		}
 		for i, err := range errs {
 			switch {
 			case err == nil:
 				created++
-			case errors.Is(err, clientreg.ErrNotFound):
+			case errors.Is(err, store.ErrNotFound):
 				refused++
 			default:
 				t.Fatalf("round %d: CreateAccessToken %d: got error %v, want nil or ErrNotFound", round, i, err)
 			}
-			if _, err := s.GetAccessToken(ctx, toks[i].Hash); !errors.Is(err, clientreg.ErrNotFound) {
+			if _, err := s.GetAccessToken(ctx, toks[i].Hash); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("round %d: token %d (CreateAccessToken error %v) outlived its client: GetAccessToken error %v",
 					round, i, errs[i], err)
 			}
@@ -1405,7 +1359,7 @@ func testAccessTokenDeleteRace(t *testing.T, s clientreg.Store) {
 	wantDeleteExpired(t, "no token of a deleted client is left", s, farFuture, 0)
 }
 
-func testAssertionIDReplay(t *testing.T, s clientreg.Store) {
+func testAssertionIDReplay(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	use := func(what, clientID, jti string, expiresAt, now time.Time, want error) {
 		t.Helper()
@@ -1423,11 +1377,11 @@ func testAssertionIDReplay(t *testing.T, s clientreg.Store) {
 	exp := base.Add(5 * time.Minute)
 
 	use("first use", "a", "jti-1", exp, base, nil)
-	use("replay", "a", "jti-1", exp, base.Add(time.Minute), clientreg.ErrAlreadyExists)
-	use("replay just before expiry", "a", "jti-1", exp, exp.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
-	use("replay with another expiry", "a", "jti-1", exp.Add(time.Hour), base, clientreg.ErrAlreadyExists)
+	use("replay", "a", "jti-1", exp, base.Add(time.Minute), store.ErrAlreadyExists)
+	use("replay just before expiry", "a", "jti-1", exp, exp.Add(-time.Microsecond), store.ErrAlreadyExists)
+	use("replay with another expiry", "a", "jti-1", exp.Add(time.Hour), base, store.ErrAlreadyExists)
 	use("the same jti by another client", "b", "jti-1", exp, base, nil)
-	use("replay by the other client", "b", "jti-1", exp, base, clientreg.ErrAlreadyExists)
+	use("replay by the other client", "b", "jti-1", exp, base, store.ErrAlreadyExists)
 	use("another jti", "a", "jti-2", exp, base, nil)
 
 	// JWT IDs and client IDs compare byte for byte.
@@ -1436,22 +1390,22 @@ func testAssertionIDReplay(t *testing.T, s clientreg.Store) {
 		use("first use of a near jti", "a", jti, exp, base, nil)
 	}
 	for _, jti := range variants {
-		use("replay of a near jti", "a", jti, exp, base, clientreg.ErrAlreadyExists)
+		use("replay of a near jti", "a", jti, exp, base, store.ErrAlreadyExists)
 	}
 	use("a client ID that differs in case", "A", "jti-1", exp, base, nil)
 
 	// At its expiry the record is expired, and a use replaces it.
 	exp2 := exp.Add(time.Hour)
 	use("use at the expiry of the record", "a", "jti-1", exp2, exp, nil)
-	use("replay after the replacement", "a", "jti-1", exp2, exp.Add(time.Minute), clientreg.ErrAlreadyExists)
-	use("replay just before the new expiry", "a", "jti-1", exp2, exp2.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
+	use("replay after the replacement", "a", "jti-1", exp2, exp.Add(time.Minute), store.ErrAlreadyExists)
+	use("replay just before the new expiry", "a", "jti-1", exp2, exp2.Add(-time.Microsecond), store.ErrAlreadyExists)
 	use("use after the new expiry", "a", "jti-1", exp2.Add(time.Hour), exp2.Add(time.Second), nil)
-	use("replay after the second replacement", "a", "jti-1", exp2.Add(time.Hour), exp2.Add(time.Minute), clientreg.ErrAlreadyExists)
+	use("replay after the second replacement", "a", "jti-1", exp2.Add(time.Hour), exp2.Add(time.Minute), store.ErrAlreadyExists)
 	// The other client's record is untouched.
-	use("replay by the other client before its expiry", "b", "jti-1", exp, exp.Add(-time.Microsecond), clientreg.ErrAlreadyExists)
+	use("replay by the other client before its expiry", "b", "jti-1", exp, exp.Add(-time.Microsecond), store.ErrAlreadyExists)
 }
 
-func testAssertionIDConcurrent(t *testing.T, s clientreg.Store) {
+func testAssertionIDConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const workers = 20
 	mustCreate(t, s, newClient("a"))
@@ -1473,7 +1427,7 @@ func testAssertionIDConcurrent(t *testing.T, s clientreg.Store) {
 				switch {
 				case err == nil:
 					ok++
-				case !errors.Is(err, clientreg.ErrAlreadyExists):
+				case !errors.Is(err, store.ErrAlreadyExists):
 					other = append(other, err)
 				}
 			})
@@ -1497,7 +1451,7 @@ func testAssertionIDConcurrent(t *testing.T, s clientreg.Store) {
 	race("an expired jti", "expired", base.Add(time.Second))
 }
 
-func testDeleteExpired(t *testing.T, s clientreg.Store) {
+func testDeleteExpired(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := base
 	then := base.Add(-48 * time.Hour) // when everything was recorded
@@ -1505,7 +1459,7 @@ func testDeleteExpired(t *testing.T, s clientreg.Store) {
 	mustCreate(t, s, newClient("b"))
 
 	toks := []struct {
-		tok     *clientreg.AccessToken
+		tok     *store.AccessToken
 		expired bool
 	}{
 		{newAccessToken("long gone", "a", now.Add(-24*time.Hour)), true},
@@ -1548,7 +1502,7 @@ func testDeleteExpired(t *testing.T, s clientreg.Store) {
 		switch {
 		case j.expired && err != nil:
 			t.Errorf("UseAssertionID(%q, %q) after DeleteExpired: got error %v, want the record removed", j.clientID, j.jti, err)
-		case !j.expired && !errors.Is(err, clientreg.ErrAlreadyExists):
+		case !j.expired && !errors.Is(err, store.ErrAlreadyExists):
 			t.Errorf("UseAssertionID(%q, %q) after DeleteExpired: got error %v, want the record kept (ErrAlreadyExists)", j.clientID, j.jti, err)
 		}
 	}
@@ -1565,7 +1519,7 @@ func testDeleteExpired(t *testing.T, s clientreg.Store) {
 }
 
 // storedUses returns the stored Uses of the initial token with hash h.
-func storedUses(t *testing.T, s clientreg.Store, h []byte) int64 {
+func storedUses(t *testing.T, s store.Store, h []byte) int64 {
 	t.Helper()
 	got, err := s.GetInitialToken(context.Background(), h)
 	if err != nil {
@@ -1575,14 +1529,14 @@ func storedUses(t *testing.T, s clientreg.Store, h []byte) int64 {
 }
 
 // wantNoClient fails the test unless no client id is stored.
-func wantNoClient(t *testing.T, what string, s clientreg.Store, id string) {
+func wantNoClient(t *testing.T, what string, s store.Store, id string) {
 	t.Helper()
-	if _, err := s.GetClient(context.Background(), id); !errors.Is(err, clientreg.ErrNotFound) {
+	if _, err := s.GetClient(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("%s: client %q is stored (GetClient error %v)", what, id, err)
 	}
 }
 
-func testPolicyRoundTrip(t *testing.T, s clientreg.Store) {
+func testPolicyRoundTrip(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c := newClient("pol")
 	c.Policy = "partners · ünïcode"
@@ -1596,7 +1550,7 @@ func testPolicyRoundTrip(t *testing.T, s clientreg.Store) {
 
 	// An update stores the Policy it is given: unchanged, then another.
 	u := mustGet(t, s, "pol")
-	u.Metadata.ClientName = "renamed"
+	u.Metadata = metadata("renamed")
 	mustUpdate(t, s, u)
 	wantClient(t, "after an update keeping the policy", mustGet(t, s, "pol"), u)
 	u.Policy = "other"
@@ -1627,13 +1581,13 @@ func testPolicyRoundTrip(t *testing.T, s clientreg.Store) {
 	wantToken(t, "UseInitialToken", used, &want)
 }
 
-func testCreateWithInitialToken(t *testing.T, s clientreg.Store) {
+func testCreateWithInitialToken(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	expiry := base.Add(time.Hour)
 	tok := newToken("create", 2, expiry)
 	tok.Policy = "p"
 	mustCreateToken(t, s, tok)
-	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
+	opts := store.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
 
 	a := newClient("a")
 	a.Policy = "p"
@@ -1648,17 +1602,17 @@ func testCreateWithInitialToken(t *testing.T, s clientreg.Store) {
 	// Failures of the insert spend no use.
 	dupID := newClient("other")
 	dupID.ID = "a"
-	wantErr(t, "CreateClient with a token and a taken ID", s.CreateClient(ctx, dupID, opts), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateClient with a token and a taken ID", s.CreateClient(ctx, dupID, opts), store.ErrAlreadyExists)
 	dupHash := newClient("b")
 	dupHash.PreviousTokenHash = a.TokenHash
-	wantErr(t, "CreateClient with a token and a taken token hash", s.CreateClient(ctx, dupHash, opts), clientreg.ErrAlreadyExists)
+	wantErr(t, "CreateClient with a token and a taken token hash", s.CreateClient(ctx, dupHash, opts), store.ErrAlreadyExists)
 	wantNoClient(t, "refused for a taken token hash", s, "b")
 	// Nor does a refusal by the limit.
 	limited := opts
 	limited.MaxClients = 1
 	b := newClient("b")
 	b.Policy = "p"
-	wantErr(t, "CreateClient with a token, over the limit", s.CreateClient(ctx, b, limited), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient with a token, over the limit", s.CreateClient(ctx, b, limited), store.ErrLimitReached)
 	wantNoClient(t, "refused by the limit", s, "b")
 	if n := storedUses(t, s, tok.Hash); n != 1 {
 		t.Errorf("after failed registrations: Uses = %d, want 1", n)
@@ -1673,27 +1627,27 @@ func testCreateWithInitialToken(t *testing.T, s clientreg.Store) {
 		t.Errorf("after two registrations: Uses = %d, want 2", n)
 	}
 	c := newClient("c")
-	wantErr(t, "CreateClient with a used-up token", s.CreateClient(ctx, c, opts), clientreg.ErrNotFound)
+	wantErr(t, "CreateClient with a used-up token", s.CreateClient(ctx, c, opts), store.ErrNotFound)
 	wantNoClient(t, "refused for a used-up token", s, "c")
 	if n := storedUses(t, s, tok.Hash); n != 2 {
 		t.Errorf("after a refused use: Uses = %d, want 2", n)
 	}
 
-	unknown := clientreg.CreateOptions{InitialTokenHash: hash("no such token"), Now: base}
-	wantErr(t, "CreateClient with an unknown token", s.CreateClient(ctx, c, unknown), clientreg.ErrNotFound)
+	unknown := store.CreateOptions{InitialTokenHash: hash("no such token"), Now: base}
+	wantErr(t, "CreateClient with an unknown token", s.CreateClient(ctx, c, unknown), store.ErrNotFound)
 	wantNoClient(t, "refused for an unknown token", s, "c")
 
 	expiring := newToken("expiring", 0, expiry)
 	mustCreateToken(t, s, expiring)
 	for _, now := range []time.Time{expiry, expiry.Add(time.Hour)} {
-		o := clientreg.CreateOptions{InitialTokenHash: expiring.Hash, Now: now}
-		wantErr(t, fmt.Sprintf("CreateClient with a token expired at %v", now), s.CreateClient(ctx, c, o), clientreg.ErrNotFound)
+		o := store.CreateOptions{InitialTokenHash: expiring.Hash, Now: now}
+		wantErr(t, fmt.Sprintf("CreateClient with a token expired at %v", now), s.CreateClient(ctx, c, o), store.ErrNotFound)
 		wantNoClient(t, "refused for an expired token", s, "c")
 	}
 	if n := storedUses(t, s, expiring.Hash); n != 0 {
 		t.Errorf("expired token: Uses = %d, want 0", n)
 	}
-	o := clientreg.CreateOptions{InitialTokenHash: expiring.Hash, Now: expiry.Add(-time.Microsecond)}
+	o := store.CreateOptions{InitialTokenHash: expiring.Hash, Now: expiry.Add(-time.Microsecond)}
 	if err := s.CreateClient(ctx, c, o); err != nil {
 		t.Fatalf("CreateClient with a token just before its expiry: %v", err)
 	}
@@ -1707,28 +1661,28 @@ func testCreateWithInitialToken(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testCreateMaxClients(t *testing.T, s clientreg.Store) {
+func testCreateMaxClients(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	create := func(id, policy string, maxClients int64) error {
 		c := newClient(id)
 		c.Policy = policy
-		return s.CreateClient(ctx, c, clientreg.CreateOptions{MaxClients: maxClients})
+		return s.CreateClient(ctx, c, store.CreateOptions{MaxClients: maxClients})
 	}
 	for i := range 3 {
 		if err := create(fmt.Sprintf("p%d", i), "p", 3); err != nil {
 			t.Fatalf("CreateClient %d of 3 in policy p: %v", i+1, err)
 		}
 	}
-	wantErr(t, "CreateClient beyond the limit", create("p3", "p", 3), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient beyond the limit", create("p3", "p", 3), store.ErrLimitReached)
 	wantNoClient(t, "refused by the limit", s, "p3")
-	wantErr(t, "CreateClient with a lower limit", create("p3", "p", 2), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient with a lower limit", create("p3", "p", 2), store.ErrLimitReached)
 	wantNoClient(t, "refused by the lower limit", s, "p3")
 
 	// Other policies, and clients of no policy, do not count.
 	if err := create("q0", "q", 1); err != nil {
 		t.Errorf("CreateClient in policy q: %v", err)
 	}
-	wantErr(t, "CreateClient beyond policy q's limit", create("q1", "q", 1), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient beyond policy q's limit", create("q1", "q", 1), store.ErrLimitReached)
 	for i := range 4 {
 		if err := create(fmt.Sprintf("n%d", i), "", 0); err != nil {
 			t.Fatalf("CreateClient without a policy: %v", err)
@@ -1742,9 +1696,9 @@ func testCreateMaxClients(t *testing.T, s clientreg.Store) {
 	if err := create("p4", "p", 0); err != nil {
 		t.Errorf("CreateClient without a limit: %v", err)
 	}
-	wantErr(t, "CreateClient with a limit the count exceeds", create("p5", "p", 4), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient with a limit the count exceeds", create("p5", "p", 4), store.ErrLimitReached)
 	// The clients of no policy count for the policy "".
-	wantErr(t, "CreateClient without a policy, beyond the limit", create("n4", "", 4), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient without a policy, beyond the limit", create("n4", "", 4), store.ErrLimitReached)
 	if err := create("n4", "", 5); err != nil {
 		t.Errorf("CreateClient without a policy, within the limit: %v", err)
 	}
@@ -1753,21 +1707,21 @@ func testCreateMaxClients(t *testing.T, s clientreg.Store) {
 	if err := s.DeleteClient(ctx, "p0"); err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
-	wantErr(t, "CreateClient after one delete", create("p5", "p", 4), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient after one delete", create("p5", "p", 4), store.ErrLimitReached)
 	u := mustGet(t, s, "p1")
 	u.Policy = "q"
 	mustUpdate(t, s, u)
 	if err := create("p5", "p", 4); err != nil {
 		t.Errorf("CreateClient after a client left the policy: %v", err)
 	}
-	wantErr(t, "CreateClient in q after a client joined it", create("q1", "q", 2), clientreg.ErrLimitReached)
+	wantErr(t, "CreateClient in q after a client joined it", create("q1", "q", 2), store.ErrLimitReached)
 	wantNoClient(t, "refused in q", s, "q1")
 }
 
 // concurrentCreates runs workers goroutines at once, each creating one client
 // of policy "race" with opts, and returns how many succeeded, the IDs of
 // those that did and the errors other than want.
-func concurrentCreates(t *testing.T, s clientreg.Store, workers int, opts clientreg.CreateOptions, want error) (ok []string, other []error) {
+func concurrentCreates(t *testing.T, s store.Store, workers int, opts store.CreateOptions, want error) (ok []string, other []error) {
 	t.Helper()
 	var (
 		start = make(chan struct{})
@@ -1798,10 +1752,10 @@ func concurrentCreates(t *testing.T, s clientreg.Store, workers int, opts client
 	return ok, other
 }
 
-func testCreateMaxClientsConcurrent(t *testing.T, s clientreg.Store) {
+func testCreateMaxClientsConcurrent(t *testing.T, s store.Store) {
 	const limit, workers = 10, 40
 	mustCreate(t, s, newClient("no policy")) // counts for no limit
-	ok, other := concurrentCreates(t, s, workers, clientreg.CreateOptions{MaxClients: limit}, clientreg.ErrLimitReached)
+	ok, other := concurrentCreates(t, s, workers, store.CreateOptions{MaxClients: limit}, store.ErrLimitReached)
 	if len(other) > 0 {
 		t.Errorf("unexpected errors (want nil or ErrLimitReached): %v", other)
 	}
@@ -1819,12 +1773,12 @@ func testCreateMaxClientsConcurrent(t *testing.T, s clientreg.Store) {
 	}
 }
 
-func testCreateWithInitialTokenConcurrent(t *testing.T, s clientreg.Store) {
+func testCreateWithInitialTokenConcurrent(t *testing.T, s store.Store) {
 	const maxUses, workers = 10, 40
 	tok := newToken("race", maxUses, base.Add(time.Hour))
 	mustCreateToken(t, s, tok)
-	opts := clientreg.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
-	ok, other := concurrentCreates(t, s, workers, opts, clientreg.ErrNotFound)
+	opts := store.CreateOptions{InitialTokenHash: tok.Hash, Now: base}
+	ok, other := concurrentCreates(t, s, workers, opts, store.ErrNotFound)
 	if len(other) > 0 {
 		t.Errorf("unexpected errors (want nil or ErrNotFound): %v", other)
 	}

@@ -1,4 +1,17 @@
-package clientreg
+// Package store is the storage contract of clientreg: the records a server
+// keeps (Client, InitialToken, AccessToken), the interfaces a backend
+// implements (ClientStore, InitialTokenStore, AccessTokenStore, and Store,
+// which holds them all with Ping and Close) and the sentinel errors it
+// returns.
+//
+// The package holds plain data and interfaces and imports nothing of the
+// server, so a backend depends on it alone: store/memory, store/sqlite and
+// store/postgres implement Store, and store/storetest is the conformance
+// suite every implementation must pass. The clientreg package is the only
+// one that interprets what a Store keeps: it encodes a client's metadata
+// into Client.Metadata before it writes a client and decodes it after it
+// reads one.
+package store
 
 import (
 	"context"
@@ -18,9 +31,9 @@ var (
 	// no longer the one the update was based on. Nothing was written.
 	ErrConflict = errors.New("clientreg: conflicting update")
 	// ErrUnavailable reports that the storage backend cannot be reached
-	// (a closed database, a connection refused, a timeout). The handler
-	// answers it with 503 temporarily_unavailable. After a write it can mean
-	// that the outcome of the write is unknown.
+	// (a closed store, a connection refused, a timeout). The clientreg
+	// handler answers it with 503 temporarily_unavailable. After a write it
+	// can mean that the outcome of the write is unknown.
 	ErrUnavailable = errors.New("clientreg: storage unavailable")
 	// ErrLimitReached reports that CreateClient refused a client because
 	// CreateOptions.MaxClients clients with the same Policy are stored.
@@ -29,8 +42,8 @@ var (
 )
 
 // Client is a registered client as it is stored. Credentials are kept only as
-// keyed hashes (see Config.SecretKey), so a copy of the store hands out no
-// working credential.
+// keyed hashes (see clientreg.Config.SecretKey), so a copy of the store hands
+// out no working credential.
 //
 // Times are in UTC. Backends preserve them with at least microsecond
 // precision; a zero time means "not set" and round-trips as zero.
@@ -45,8 +58,14 @@ type Client struct {
 	// successful UpdateClient. It is the compare-and-swap guard of updates.
 	Revision int64
 
-	// Metadata is the client's registered metadata, defaults applied.
-	Metadata Metadata
+	// Metadata is the client's registered metadata, defaults applied, in
+	// its stored form: the JSON document that clientreg.Metadata.MarshalJSON
+	// writes and clientreg.Metadata.UnmarshalJSON reads back. The clientreg
+	// package encodes it before it writes a client and decodes it after it
+	// reads one; a store never parses it. A store keeps it byte for byte,
+	// whatever the bytes, and returns it in a slice the caller owns. It is
+	// never empty: clientreg always stores a JSON object.
+	Metadata []byte
 	// Policy is the name of the registration policy in force when the
 	// client registered ("" for none). It keeps applying to the client's
 	// updates, and CreateOptions.MaxClients counts clients by it.
@@ -58,8 +77,9 @@ type Client struct {
 	// SecretExpiresAt is when the secret expires; zero means never.
 	SecretExpiresAt time.Time
 	// SecretCiphertext is the secret encrypted under a key derived from
-	// Config.SecretKey (AES-256-GCM). It is set only for methods that need
-	// the plaintext to verify the client (client_secret_jwt); nil otherwise.
+	// clientreg.Config.SecretKey (AES-256-GCM). It is set only for methods
+	// that need the plaintext to verify the client (client_secret_jwt); nil
+	// otherwise.
 	SecretCiphertext []byte
 	// PreviousSecretHash is the keyed hash of the secret that a rotation
 	// replaced. It keeps working until PreviousSecretExpiresAt (the overlap
@@ -73,6 +93,7 @@ type Client struct {
 	PreviousSecretExpiresAt time.Time
 
 	// TokenHash is the keyed hash of the current registration access token.
+	// It is never empty.
 	TokenHash []byte
 	// PreviousTokenHash is the keyed hash of the registration access token
 	// that a rotation replaced. It stays valid until PreviousTokenExpiresAt or
@@ -84,13 +105,13 @@ type Client struct {
 }
 
 // Clone returns a deep copy of c, so that a caller may change the copy
-// without touching c.
+// without touching c. Clone of nil is nil.
 func (c *Client) Clone() *Client {
 	if c == nil {
 		return nil
 	}
 	d := *c
-	d.Metadata = c.Metadata.Clone()
+	d.Metadata = cloneBytes(c.Metadata)
 	d.SecretHash = cloneBytes(c.SecretHash)
 	d.SecretCiphertext = cloneBytes(c.SecretCiphertext)
 	d.PreviousSecretHash = cloneBytes(c.PreviousSecretHash)
@@ -118,6 +139,15 @@ type InitialToken struct {
 	Policy string
 }
 
+// Usable reports whether t may be used for one more registration at now:
+// it has not expired at now and is not used up.
+func (t *InitialToken) Usable(now time.Time) bool {
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return false
+	}
+	return t.MaxUses == 0 || t.Uses < t.MaxUses
+}
+
 // CreateOptions are the conditions that CreateClient checks in the same
 // transaction as it stores the client, so that a refused condition stores
 // nothing and a failed store spends nothing. The zero value stores the
@@ -140,14 +170,6 @@ type CreateOptions struct {
 	MaxClients int64
 }
 
-// Usable reports whether t may be used for one more registration at now.
-func (t *InitialToken) Usable(now time.Time) bool {
-	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-		return false
-	}
-	return t.MaxUses == 0 || t.Uses < t.MaxUses
-}
-
 // ClientStore stores registered clients.
 //
 // Every method is safe for concurrent use, takes the request's context first
@@ -155,10 +177,9 @@ func (t *InitialToken) Usable(now time.Time) bool {
 // *Client they are given (except c.Revision after a successful UpdateClient),
 // and must return a value the caller owns.
 //
-// Metadata is stored in the form Metadata.UnmarshalJSON produces (the form the
-// handler always stores) and round-trips exactly in that form: nil slices stay
-// nil and empty slices stay empty, strings stay byte-exact. A backend may
-// encode it with Metadata.MarshalJSON. TokenHash is never empty.
+// Every field round-trips exactly: byte slices byte for byte, nil hashes
+// and ciphertexts stay nil, empty ones stay empty, strings stay byte-exact,
+// and times as Client describes. Client.Metadata is opaque to the store.
 type ClientStore interface {
 	// CreateClient stores a new client whose Revision the caller set to 1,
 	// under the conditions of opts, all in one transaction:
@@ -192,13 +213,15 @@ type ClientStore interface {
 	// ErrConflict when the stored revision differs, and ErrAlreadyExists when
 	// a token hash is taken by another client.
 	UpdateClient(ctx context.Context, c *Client) error
-	// DeleteClient removes the client and, with it, its secret and
-	// registration access tokens. It returns ErrNotFound when no such client
-	// exists.
+	// DeleteClient removes the client and, with it, its secret, its
+	// registration access tokens, its access tokens and its assertion
+	// records. It returns ErrNotFound when no such client exists.
 	DeleteClient(ctx context.Context, id string) error
 }
 
-// InitialTokenStore stores initial access tokens.
+// InitialTokenStore stores initial access tokens. Its methods follow the
+// rules of ClientStore: safe for concurrent use, context first, values
+// owned by the caller on the way in and on the way out.
 type InitialTokenStore interface {
 	// CreateInitialToken stores a new token, or returns ErrAlreadyExists.
 	CreateInitialToken(ctx context.Context, t *InitialToken) error
@@ -207,8 +230,8 @@ type InitialTokenStore interface {
 	// UseInitialToken atomically records one use of the token with the given
 	// hash, if it is usable at now (see InitialToken.Usable), and returns the
 	// token as updated. It returns ErrNotFound when the token does not exist,
-	// has expired or is used up. Under any concurrency, a token with MaxUses
-	// N succeeds exactly N times.
+	// has expired or is used up. Under any concurrency, across every process
+	// sharing the store, a token with MaxUses N succeeds exactly N times.
 	UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*InitialToken, error)
 }
 
@@ -230,7 +253,8 @@ type AccessToken struct {
 
 // AccessTokenStore stores access tokens and the JWT IDs of client
 // assertions already used (RFC 7523 §3 replay protection). Tokens belong to
-// their client: DeleteClient deletes them too.
+// their client: DeleteClient deletes them too. Its methods follow the rules
+// of ClientStore.
 type AccessTokenStore interface {
 	// CreateAccessToken stores a new token. It returns ErrNotFound when the
 	// client does not exist (so no token outlives a concurrent delete) and
@@ -245,21 +269,35 @@ type AccessTokenStore interface {
 	// UseAssertionID records that client clientID used the assertion jti,
 	// valid until expiresAt. It returns ErrAlreadyExists when the same
 	// client recorded the same jti before and that record has not expired at
-	// now; an expired record is replaced. Under any concurrency, exactly one
-	// of several simultaneous uses of one jti succeeds.
+	// now; an expired record is replaced. Under any concurrency, across
+	// every process sharing the store, exactly one of several simultaneous
+	// uses of one jti succeeds.
 	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
 	// DeleteExpired removes access tokens and assertion records that expired
 	// before now, and returns how many rows it removed.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
-// Store is everything the handler keeps: clients, initial access tokens
-// and access tokens. The packages under store/ implement it, and
-// store/storetest is the conformance suite every implementation must pass.
+// Store is everything the clientreg handler keeps: clients, initial access
+// tokens and access tokens, with the life cycle of the store itself. The
+// packages under store/ implement it, and store/storetest is the
+// conformance suite every implementation must pass.
+//
+// A method called with a context that is already done returns an error
+// (wrapping the context's error) and writes nothing.
 type Store interface {
 	ClientStore
 	InitialTokenStore
 	AccessTokenStore
+	// Ping reports whether the store can serve requests: nil when it can,
+	// an error wrapping ErrUnavailable when it cannot (a closed store, a
+	// database that cannot be reached). The server's readiness check
+	// (/readyz) calls it.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources. Every later call of another
+	// method returns an error wrapping ErrUnavailable; a second Close
+	// returns nil.
+	Close() error
 }
 
 func cloneBytes(b []byte) []byte {
