@@ -172,4 +172,18 @@
 //     enforced by the Store in the transaction that stores the client, like
 //     the use of the initial access token, so a registration that fails
 //     spends nothing and the limit is exact across instances.
+//   - A policy's AllowedRedirectHosts govern every URI a user agent is sent
+//     to on the client's behalf or the server fetches a request from:
+//     redirect_uris (invalid_redirect_uri), post_logout_redirect_uris,
+//     request_uris and initiate_login_uri (invalid_client_metadata);
+//     AllowedRedirectSchemes the two redirect lists. client_uri, logo_uri,
+//     tos_uri and policy_uri are links shown to users, governed by
+//     SameHostURIs instead; jwks_uri and sector_identifier_uri are fetched
+//     through the guarded fetcher and governed by neither. Hosts are
+//     matched as parsed names (policy.go): a DNS pattern matches only a
+//     DNS name, lower-cased, without a final root dot, compared label by
+//     label (*.partner.example matches a.partner.example and
+//     a.b.partner.example, never partner.example or evilpartner.example);
+//     an IP literal, with or without an IPv6 zone, matches only an IP
+//     pattern with the same address. New refuses any other pattern.
 package clientreg

@@ -50,12 +50,12 @@ var validationPipeline = []validationStep{
 	checkAuthMethod,
 	checkRedirectURIs,
 	checkURLMembers,
-	checkPolicyURIs,
 	checkJWKS,
 	checkScope,
 	checkContacts,
 	checkApplicationType,  // OpenID Connect Registration §2 (oidc.go)
 	checkOIDCMetadata,     // OpenID Connect Registration §2 (oidc.go)
+	checkPolicyURIs,       // the policy's host, scheme and same-host rules, on URIs already checked
 	checkSectorIdentifier, // OpenID Connect Core §8.1, fetches: keep last
 }
 
