@@ -386,48 +386,6 @@ func parseHostPattern(s string) (hostPattern, bool) {
 	return hostPattern{domain: d, wildcard: wildcard}, d != ""
 }
 
-// dnsName returns s as a canonical DNS name (lower case, without a final
-// root dot), or "" when s is not a DNS name in A-label form: labels of 1 to
-// 63 ASCII letters, digits, '-' and '_', at most 253 octets in all, the
-// last not numeric.
-func dnsName(s string) string {
-	s = strings.ToLower(strings.TrimSuffix(s, "."))
-	if s == "" || len(s) > 253 {
-		return ""
-	}
-	labels := strings.Split(s, ".")
-	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			return ""
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return ""
-			}
-		}
-	}
-	if numericLabel(labels[len(labels)-1]) {
-		return ""
-	}
-	return s
-}
-
-// numericLabel reports whether a label is a number as the WHATWG URL
-// standard's IPv4 parser reads one: decimal digits, or 0x and hex digits.
-func numericLabel(l string) bool {
-	digits := "0123456789"
-	if h, ok := strings.CutPrefix(l, "0x"); ok {
-		l, digits = h, "0123456789abcdef"
-	}
-	for i := 0; i < len(l); i++ {
-		if !strings.ContainsRune(digits, rune(l[i])) {
-			return false
-		}
-	}
-	return true
-}
-
 // hostAllowed reports whether the host of the http(s) URI u matches one of
 // the patterns of Policy.AllowedRedirectHosts.
 func hostAllowed(u *url.URL, patterns []string) bool {
