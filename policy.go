@@ -266,19 +266,20 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 		raw      string
 		sentinel *Error
 		redirect bool // a redirect URI: the scheme list applies too
+		origin   bool // of redirect_uris: an origin for SameHostURIs
 	}
 	var uris []governed
 	for i, raw := range m.RedirectURIs {
-		uris = append(uris, governed{jsonPointer("redirect_uris", i), raw, ErrInvalidRedirectURI, true})
+		uris = append(uris, governed{jsonPointer("redirect_uris", i), raw, ErrInvalidRedirectURI, true, true})
 	}
 	for i, raw := range m.PostLogoutRedirectURIs {
-		uris = append(uris, governed{jsonPointer("post_logout_redirect_uris", i), raw, ErrInvalidClientMetadata, true})
+		uris = append(uris, governed{jsonPointer("post_logout_redirect_uris", i), raw, ErrInvalidClientMetadata, true, false})
 	}
 	for i, raw := range m.RequestURIs {
-		uris = append(uris, governed{jsonPointer("request_uris", i), raw, ErrInvalidClientMetadata, false})
+		uris = append(uris, governed{jsonPointer("request_uris", i), raw, ErrInvalidClientMetadata, false, false})
 	}
 	if m.InitiateLoginURI != "" {
-		uris = append(uris, governed{jsonPointer("initiate_login_uri"), m.InitiateLoginURI, ErrInvalidClientMetadata, false})
+		uris = append(uris, governed{jsonPointer("initiate_login_uri"), m.InitiateLoginURI, ErrInvalidClientMetadata, false, false})
 	}
 	for _, g := range uris {
 		u, err := url.Parse(g.raw)
@@ -295,7 +296,7 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 			return memberError(g.sentinel, g.ptr, "host %s is not allowed by the registration policy (allowed: %s): %s",
 				quote(host), strings.Join(p.AllowedRedirectHosts, ", "), quote(g.raw))
 		}
-		if g.sentinel == ErrInvalidRedirectURI {
+		if g.origin {
 			origins = append(origins, origin{scheme, host})
 		}
 	}
