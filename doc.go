@@ -146,6 +146,30 @@
 // # Choices where the RFCs leave room
 //
 //   - A JSON null member and an empty string member are treated as absent.
+//   - Every URI member is ASCII, as RFC 3986 §2 defines a URI: no control
+//     character, space, bidi or invisible formatting character, or
+//     homoglyph letter can reach a user inside one. An internationalized
+//     host is registered in its A-label form (xn--..., RFC 5890; RFC 3986
+//     §3.2.2 asks for DNS-syntax names), never raw or percent-encoded. A
+//     host never contains '*' (it is not a pattern) or an IPv6 zone
+//     (RFC 6874); an http(s) host is an IP address or a DNS name (labels of
+//     letters, digits, '-' and '_', the last not a number, which browsers
+//     would read as an IPv4 address). Redirect URIs never use javascript,
+//     vbscript, data, blob, filesystem, file, jar, mhtml, ms-its, about,
+//     view-source or intent; private-use schemes of applications (cursor,
+//     vscode, claude, com.example.app) stay accepted (redirect.go).
+//   - The other string members, which a consent page or a log shows
+//     (client_name and its language-tagged variants, contacts, software_id,
+//     software_version, default_acr_values and the rest), refuse control
+//     characters (C0, DEL, C1), Unicode formatting characters (category
+//     Cf: bidi overrides and isolates such as U+202E, zero-width
+//     characters such as U+200B, U+FEFF, U+00AD), line and paragraph
+//     separators and letters that render as nothing (Hangul fillers). TAB
+//     is kept in client_name, where a page renders it as a space, and
+//     refused elsewhere. Zero-width joiners are refused too, so emoji ZWJ
+//     sequences and words that need U+200C cannot be registered. The
+//     description names the code point (/client_name: must not contain
+//     U+202E, ...), never the character.
 //   - When only one of grant_types and response_types is sent, the other
 //     defaults to what it implies (RFC 7591 §2.1), not to the fixed default,
 //     so that the defaults never contradict the request.
@@ -179,4 +203,18 @@
 //     enforced by the Store in the transaction that stores the client, like
 //     the use of the initial access token, so a registration that fails
 //     spends nothing and the limit is exact across instances.
+//   - A policy's AllowedRedirectHosts govern every URI a user agent is sent
+//     to on the client's behalf or the server fetches a request from:
+//     redirect_uris (invalid_redirect_uri), post_logout_redirect_uris,
+//     request_uris and initiate_login_uri (invalid_client_metadata);
+//     AllowedRedirectSchemes the two redirect lists. client_uri, logo_uri,
+//     tos_uri and policy_uri are links shown to users, governed by
+//     SameHostURIs instead; jwks_uri and sector_identifier_uri are fetched
+//     through the guarded fetcher and governed by neither. Hosts are
+//     matched as parsed names (policy.go): a DNS pattern matches only a
+//     DNS name, lower-cased, without a final root dot, compared label by
+//     label (*.partner.example matches a.partner.example and
+//     a.b.partner.example, never partner.example or evilpartner.example);
+//     an IP literal, with or without an IPv6 zone, matches only an IP
+//     pattern with the same address. New refuses any other pattern.
 package clientreg

@@ -404,6 +404,9 @@ func fzRedirectOracle(raw string) string {
 		if r <= 0x20 || r == 0x7f {
 			return "white space or control character"
 		}
+		if r >= 0x80 {
+			return "not ASCII (RFC 3986 section 2)"
+		}
 	}
 	if strings.Contains(raw, "#") {
 		return "fragment"
@@ -414,7 +417,7 @@ func fzRedirectOracle(raw string) string {
 	}
 	scheme := strings.ToLower(m[1])
 	switch scheme {
-	case "javascript", "data", "vbscript", "file", "blob", "about":
+	case "javascript", "data", "vbscript", "file", "blob", "about", "view-source", "filesystem", "jar", "mhtml", "ms-its", "intent":
 		return "dangerous scheme " + scheme
 	}
 	rest := raw[len(m[0]):]
@@ -425,6 +428,11 @@ func fzRedirectOracle(raw string) string {
 		}
 		if strings.Contains(authority, "@") {
 			return "user information"
+		}
+		if host, _, _ := fzCutPort(authority); strings.Contains(host, "*") {
+			return "'*' in the host"
+		} else if strings.Contains(host, "%") {
+			return "percent-encoding in the host (a zone, or non-ASCII)"
 		}
 	}
 	switch scheme {
@@ -444,6 +452,9 @@ func fzRedirectOracle(raw string) string {
 		if host == "" {
 			return "no host"
 		}
+		if !strings.HasPrefix(host, "[") && !fzIPv4(host) && !fzDNSName(host) {
+			return "a host that is neither an IP address nor a DNS name"
+		}
 		if scheme == "http" && !fzLoopback(host) {
 			return "http with a host that is not loopback"
 		}
@@ -453,6 +464,31 @@ func fzRedirectOracle(raw string) string {
 		}
 	}
 	return ""
+}
+
+// fzLabelRE is a DNS label (letters, digits, '-' and '_'); fzNumberRE a
+// label that browsers read as a number (WHATWG URL IPv4 parser).
+var (
+	fzLabelRE  = regexp.MustCompile(`^(?i)[a-z0-9_-]{1,63}$`)
+	fzNumberRE = regexp.MustCompile(`^(?i)(?:[0-9]+|0x[0-9a-f]*)$`)
+)
+
+// fzDNSName reports whether host is a DNS name (an optional root dot
+// after the last label) whose last label is not a number.
+func fzDNSName(host string) bool {
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	for _, l := range labels {
+		if !fzLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return !fzNumberRE.MatchString(labels[len(labels)-1])
+}
+
+// fzIPv4 reports whether host is a dotted-decimal IPv4 address.
+func fzIPv4(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.To4() != nil && !strings.Contains(host, ":")
 }
 
 // fzCutPort splits host[:port]; an IPv6 literal keeps its brackets. ok is
@@ -755,6 +791,24 @@ func TestFuzzOracles(t *testing.T) {
 		{"myapp:", false},
 		{"https://user@app.example/", false},
 		{"https:///path", false},
+		{"https://xn--bcher-kva.example/cb", true},
+		{"https://my_host.example./cb", true},
+		{"https://0xfg.example/cb", true},
+		{"https://bücher.example/cb", false},
+		{"https://b%C3%BCcher.example/cb", false},
+		{"https://app.example/\u202ecb", false},
+		{"https://app.example/\u0085", false},
+		{"https://*.example.com/cb", false},
+		{"cursor://*/cb", false},
+		{"https://[fe80::1%25eth0]/cb", false},
+		{"https://app!.example/cb", false},
+		{"https://a..example/cb", false},
+		{"https://2130706433/cb", false},
+		{"https://a.0x7f/cb", false},
+		{"view-source:https://app.example/", false},
+		{"Filesystem:https://app.example/temporary/x", false},
+		{"jar:https://app.example/a.jar!/cb", false},
+		{"intent://app/cb", false},
 	} {
 		if got := fzRedirectOracle(c.uri) == ""; got != c.ok {
 			t.Errorf("fzRedirectOracle(%q) accepts = %v, want %v", c.uri, got, c.ok)

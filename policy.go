@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -49,15 +50,26 @@ type Policy struct {
 	// RedirectPreset replaces the server's redirect URI preset; "" keeps
 	// it.
 	RedirectPreset RedirectPreset
-	// AllowedRedirectHosts, when set, are the only hosts an http(s)
-	// redirect URI may name: exact host names or IP literals ("127.0.0.1",
-	// "[::1]"), "*.example.com" (any subdomain of example.com, not
-	// example.com itself), or "loopback" (any loopback host). Redirect URIs
-	// with a private-use scheme are governed by AllowedRedirectSchemes.
+	// AllowedRedirectHosts, when set, are the only hosts that the http(s)
+	// URIs a user agent is sent to, or a request object is fetched from,
+	// may name: redirect_uris, post_logout_redirect_uris, request_uris and
+	// initiate_login_uri. Each entry is a DNS name ("app.example.com",
+	// matched exactly), "*." and a DNS name ("*.example.com": any name one
+	// or more labels below example.com, not example.com itself, and never
+	// evilexample.com), an IP literal ("203.0.113.7", "[2001:db8::1]"),
+	// matched as an address and only by an IP host, or "loopback" (any
+	// loopback host). DNS names are compared as names: case-insensitively,
+	// label by label, a final root dot ignored; IDNs are written in their
+	// A-label form (xn--...). An IP host (with or without an IPv6 zone) never
+	// matches a DNS entry. URIs with a private-use scheme are governed by
+	// AllowedRedirectSchemes. client_uri, logo_uri, tos_uri and policy_uri
+	// are governed by SameHostURIs; jwks_uri and sector_identifier_uri are
+	// fetched by the server through its guarded fetcher and not governed.
 	AllowedRedirectHosts []string
 	// AllowedRedirectSchemes, when set, are the only schemes a redirect URI
-	// may use, e.g. ["https"] or ["https", "http", "cursor"]. The
-	// redirect preset's rules still apply.
+	// (of redirect_uris and post_logout_redirect_uris) may use, e.g.
+	// ["https"] or ["https", "http", "cursor"]. The redirect preset's rules
+	// still apply.
 	AllowedRedirectSchemes []string
 	// SameHostURIs requires client_uri, logo_uri, tos_uri and policy_uri
 	// (and their language-tagged variants) to have the scheme and host of
@@ -107,8 +119,8 @@ func newPolicies(list []Policy, srv *ServerMetadata) (policies, error) {
 			}
 		}
 		for _, h := range p.AllowedRedirectHosts {
-			if h == "" || strings.ContainsAny(h, "/:?#@ ") && !strings.HasPrefix(h, "[") {
-				return nil, fmt.Errorf("policy %q: %q is not a host pattern", p.Name, h)
+			if _, ok := parseHostPattern(h); !ok {
+				return nil, fmt.Errorf("policy %q: %q is not a host pattern (a DNS name in A-label form, *. and a DNS name, an IPv4 address, a bracketed IPv6 address without zone, or loopback)", p.Name, h)
 			}
 		}
 		if srv != nil {
@@ -241,9 +253,9 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-// checkPolicyURIs applies the policy's redirect host and scheme lists and
-// its same-host rule. It runs after the redirect URIs and URL members have
-// been checked, so every URI here parses.
+// checkPolicyURIs applies the policy's host and scheme lists to the URIs
+// they govern (see Policy.AllowedRedirectHosts) and its same-host rule. It
+// runs after every URI member has been checked, so every URI here parses.
 func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
 	p := v.policy
 	if p == nil {
@@ -251,22 +263,44 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 	}
 	type origin struct{ scheme, host string }
 	var origins []origin
+	type governed struct {
+		ptr      string
+		raw      string
+		sentinel *Error
+		redirect bool // a redirect URI: the scheme list applies too
+		origin   bool // of redirect_uris: an origin for SameHostURIs
+	}
+	var uris []governed
 	for i, raw := range m.RedirectURIs {
-		u, err := url.Parse(raw)
+		uris = append(uris, governed{jsonPointer("redirect_uris", i), raw, ErrInvalidRedirectURI, true, true})
+	}
+	for i, raw := range m.PostLogoutRedirectURIs {
+		uris = append(uris, governed{jsonPointer("post_logout_redirect_uris", i), raw, ErrInvalidClientMetadata, true, false})
+	}
+	for i, raw := range m.RequestURIs {
+		uris = append(uris, governed{jsonPointer("request_uris", i), raw, ErrInvalidClientMetadata, false, false})
+	}
+	if m.InitiateLoginURI != "" {
+		uris = append(uris, governed{jsonPointer("initiate_login_uri"), m.InitiateLoginURI, ErrInvalidClientMetadata, false, false})
+	}
+	for _, g := range uris {
+		u, err := url.Parse(g.raw)
 		if err != nil {
-			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "not a URI: %s", quote(raw))
+			return memberError(g.sentinel, g.ptr, "not a URI: %s", quote(g.raw))
 		}
 		scheme := strings.ToLower(u.Scheme)
-		if p.AllowedRedirectSchemes != nil && !slices.Contains(p.AllowedRedirectSchemes, scheme) {
-			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "scheme %s is not allowed by the registration policy (allowed: %s): %s",
-				quote(scheme), strings.Join(p.AllowedRedirectSchemes, ", "), quote(raw))
+		if g.redirect && p.AllowedRedirectSchemes != nil && !slices.Contains(p.AllowedRedirectSchemes, scheme) {
+			return memberError(g.sentinel, g.ptr, "scheme %s is not allowed by the registration policy (allowed: %s): %s",
+				quote(scheme), strings.Join(p.AllowedRedirectSchemes, ", "), quote(g.raw))
 		}
 		host := strings.ToLower(u.Hostname())
-		if (scheme == "http" || scheme == "https") && p.AllowedRedirectHosts != nil && !hostAllowed(host, p.AllowedRedirectHosts) {
-			return memberError(ErrInvalidRedirectURI, jsonPointer("redirect_uris", i), "host %s is not allowed by the registration policy (allowed: %s): %s",
-				quote(host), strings.Join(p.AllowedRedirectHosts, ", "), quote(raw))
+		if (scheme == "http" || scheme == "https") && p.AllowedRedirectHosts != nil && !hostAllowed(u, p.AllowedRedirectHosts) {
+			return memberError(g.sentinel, g.ptr, "host %s is not allowed by the registration policy (allowed: %s): %s",
+				quote(host), strings.Join(p.AllowedRedirectHosts, ", "), quote(g.raw))
 		}
-		origins = append(origins, origin{scheme, host})
+		if g.origin {
+			origins = append(origins, origin{scheme, host})
+		}
 	}
 	if !p.SameHostURIs {
 		return nil
@@ -309,21 +343,83 @@ func checkPolicyURIs(_ context.Context, _ *Handler, m *Metadata, v *validation) 
 	return nil
 }
 
-// hostAllowed reports whether host matches one of the patterns of
-// Policy.AllowedRedirectHosts.
-func hostAllowed(host string, patterns []string) bool {
-	for _, p := range patterns {
-		p = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(p, "["), "]"))
+// Host matching for Policy.AllowedRedirectHosts. A URI's host is either
+// an IP literal or a registered name (RFC 3986 §3.2.2: "host = IP-literal
+// / IPv4address / reg-name"), and the two never match each other's
+// patterns: an IP host matches only an IP pattern, as an address (netip
+// equality: an IPv4-mapped IPv6 address is not the IPv4 address, and an
+// address with a zone is not the address without one); a reg-name matches
+// only a DNS pattern, as a DNS name: lower-cased (RFC 3986 §3.2.2: "The
+// host subcomponent is case-insensitive"), a final root dot removed (the
+// name is the same), then compared label by label, so that *.example.com
+// matches a.example.com and a.b.example.com but never example.com,
+// evilexample.com or a.example.com.evil. A reg-name that is not a DNS name
+// (an empty label, a character other than a letter, digit, '-' or '_', a
+// label longer than 63 octets) or whose last label is numeric (which a
+// browser reads as an IPv4 address, WHATWG URL "ends in a number") matches
+// no DNS pattern.
+
+// hostPattern is one entry of Policy.AllowedRedirectHosts, parsed.
+type hostPattern struct {
+	loopback bool
+	ip       netip.Addr // valid for an IP literal
+	domain   string     // a DNS name, canonical (see dnsName)
+	wildcard bool       // "*." + domain
+}
+
+// parseHostPattern parses an entry of Policy.AllowedRedirectHosts.
+func parseHostPattern(s string) (hostPattern, bool) {
+	ls := strings.ToLower(s)
+	if ls == "loopback" {
+		return hostPattern{loopback: true}, true
+	}
+	if v6, ok := strings.CutPrefix(ls, "["); ok {
+		v6, ok = strings.CutSuffix(v6, "]")
+		ip, err := netip.ParseAddr(v6)
+		if !ok || err != nil || !ip.Is6() || ip.Zone() != "" {
+			return hostPattern{}, false
+		}
+		return hostPattern{ip: ip}, true
+	}
+	if ip, err := netip.ParseAddr(ls); err == nil {
+		return hostPattern{ip: ip}, ip.Is4()
+	}
+	rest, wildcard := strings.CutPrefix(ls, "*.")
+	d := dnsName(rest)
+	return hostPattern{domain: d, wildcard: wildcard}, d != ""
+}
+
+// hostAllowed reports whether the host of the http(s) URI u matches one of
+// the patterns of Policy.AllowedRedirectHosts.
+func hostAllowed(u *url.URL, patterns []string) bool {
+	hostname := u.Hostname()
+	var ip netip.Addr
+	var name string
+	if strings.HasPrefix(u.Host, "[") {
+		ip, _ = netip.ParseAddr(hostname) // invalid stays the zero Addr
+	} else if a, err := netip.ParseAddr(hostname); err == nil {
+		ip = a
+	} else {
+		name = dnsName(hostname)
+	}
+	for _, s := range patterns {
+		p, ok := parseHostPattern(s)
 		switch {
-		case p == "loopback":
-			if isLoopbackHost(host) {
+		case !ok:
+		case p.loopback:
+			if isLoopbackHost(hostname) {
 				return true
 			}
-		case strings.HasPrefix(p, "*."):
-			if len(host) > len(p)-1 && strings.HasSuffix(host, p[1:]) {
+		case p.ip.IsValid():
+			if ip.IsValid() && ip == p.ip {
 				return true
 			}
-		case host == p:
+		case name == "":
+		case p.wildcard:
+			if strings.HasSuffix(name, "."+p.domain) {
+				return true
+			}
+		case name == p.domain:
 			return true
 		}
 	}

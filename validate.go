@@ -46,16 +46,17 @@ var validationPipeline = []validationStep{
 	applySoftwareStatement, // §2.3: statement claims take precedence over the body
 	applyPolicy,            // the registration policy in force narrows the rules
 	keepDeclaredExtensions, // §2: unknown members are ignored
+	checkText,              // §2, §2.2: human-readable values a user is shown; no control or invisible characters
 	checkGrantAndResponseTypes,
 	checkAuthMethod,
 	checkRedirectURIs,
 	checkURLMembers,
-	checkPolicyURIs,
 	checkJWKS,
 	checkScope,
 	checkContacts,
 	checkApplicationType,  // OpenID Connect Registration §2 (oidc.go)
 	checkOIDCMetadata,     // OpenID Connect Registration §2 (oidc.go)
+	checkPolicyURIs,       // the policy's host, scheme and same-host rules, on URIs already checked
 	checkSectorIdentifier, // OpenID Connect Core §8.1, fetches: keep last
 }
 
@@ -216,6 +217,58 @@ func normalizeResponseType(rt string) string {
 	slices.Sort(w)
 	return strings.Join(w, " ")
 }
+
+// checkText refuses, in every string member that is not a URI (those have
+// the stricter rules of redirect.go) and in the language-tagged variants of
+// client_name, the characters that would mislead a user shown the value on
+// a consent page or an operator reading it in a log: control characters
+// (C0 but TAB in names, DEL, C1), formatting characters (Unicode category
+// Cf: bidi overrides and isolates, zero-width characters, the soft hyphen,
+// the byte order mark), line and paragraph separators, and letters that
+// render as nothing (see invisibleRune). The description names the member
+// and the code point (U+202E), never the character itself. scope and
+// software_statement are ASCII by their own rules; extension members are
+// their validators' concern.
+func checkText(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
+	check := func(ptr, s string, name bool) error {
+		for _, r := range s {
+			if invisibleRune(r, name) {
+				return metadataError(ptr, "must not contain %s, a control, formatting or invisible character (it could disguise what a user is shown)", codePoint(r))
+			}
+		}
+		return nil
+	}
+	for i := range members {
+		mb := &members[i]
+		if mb.url || uriLists[mb.name] || mb.name == "scope" || mb.name == "software_statement" {
+			continue
+		}
+		switch mb.kind {
+		case kindString:
+			if err := check(jsonPointer(mb.name), *mb.str(m), mb.localizable); err != nil {
+				return err
+			}
+		case kindStrings:
+			for j, s := range *mb.strs(m) {
+				if err := check(jsonPointer(mb.name, j), s, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.Localized)) {
+		base, _, _ := strings.Cut(name, "#")
+		if mb := membersByName[base]; mb != nil && !mb.url {
+			if err := check(jsonPointer(name), m.Localized[name], true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// uriLists are the members that are lists of URIs.
+var uriLists = map[string]bool{"redirect_uris": true, "request_uris": true, "post_logout_redirect_uris": true}
 
 func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *validation) error {
 	srv := v.srv
