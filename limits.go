@@ -18,6 +18,8 @@ import (
 // software_id, and failed registration access token attempts per client ID
 // and per address (RFC 7592 §5: guard against token guessing). A limited
 // request gets 429 with Retry-After and a JSON error, and changes nothing.
+// A client address is an IPv4 address, or the /64 of an IPv6 address
+// (Limits.IPv6PrefixLength), since one subscriber holds a whole /64.
 // The limits are on by default with generous numbers; the request limits
 // (body size, nesting depth, list lengths, member length) always apply.
 
@@ -46,6 +48,13 @@ type Limits struct {
 	// client address; from anyone else the header is ignored. Empty: the
 	// connection's address is the client address.
 	TrustedProxies []netip.Prefix
+	// IPv6PrefixLength is the prefix by which the per-address limits count
+	// an IPv6 client: one subscriber is usually given a whole /64 and can
+	// change its address within it at will. Default 64; Off counts each
+	// IPv6 address alone; 1 to 128 otherwise. An IPv4 client is counted by
+	// its address, and an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as that
+	// IPv4 address.
+	IPv6PrefixLength int
 	// MaxRedirectURIs bounds redirect_uris, and each of the OpenID Connect
 	// lists request_uris, post_logout_redirect_uris and default_acr_values;
 	// default 64.
@@ -73,6 +82,7 @@ func (l Limits) withDefaults() Limits {
 	defInt(&l.RegistrationBurst, 60)
 	def(&l.FailedAuthPerMinute, 60)
 	defInt(&l.FailedAuthBurst, 100)
+	defInt(&l.IPv6PrefixLength, 64)
 	defInt(&l.MaxRedirectURIs, 64)
 	defInt(&l.MaxContacts, 32)
 	defInt(&l.MaxMemberLength, 2048)
@@ -90,6 +100,7 @@ func (l Limits) check() error {
 		{"RegistrationBurst", float64(l.RegistrationBurst), true},
 		{"FailedAuthPerMinute", l.FailedAuthPerMinute, true},
 		{"FailedAuthBurst", float64(l.FailedAuthBurst), true},
+		{"IPv6PrefixLength", float64(l.IPv6PrefixLength), true},
 		{"MaxRedirectURIs", float64(l.MaxRedirectURIs), false},
 		{"MaxContacts", float64(l.MaxContacts), false},
 		{"MaxMemberLength", float64(l.MaxMemberLength), false},
@@ -101,6 +112,9 @@ func (l Limits) check() error {
 		default:
 			return fmt.Errorf("clientreg: Config.Limits.%s must be positive, 0 for the default or Off", v.name)
 		}
+	}
+	if l.IPv6PrefixLength > 128 {
+		return fmt.Errorf("clientreg: Config.Limits.IPv6PrefixLength must be at most 128, 0 for the default or Off")
 	}
 	return nil
 }
@@ -259,29 +273,48 @@ func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) {
 	l.failedAuth.take("client:"+clientID, now)
 }
 
-// clientAddr returns the address of the client that made r: the
-// connection's address, or, when that is a trusted proxy, the nearest
-// address in X-Forwarded-For that is not a trusted proxy.
+// clientAddr returns the key of the client that made r for the
+// per-address limits: the connection's address, or, when that is a trusted
+// proxy, the nearest address in X-Forwarded-For that is not a trusted
+// proxy; see addrKey.
 func (l *limiter) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
-	if err != nil || !l.trusted(addr) {
+	if err != nil {
 		return host
+	}
+	if !l.trusted(addr) {
+		return l.addrKey(addr)
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			return host // a malformed hop: trust nothing beyond the proxy
+			return l.addrKey(addr) // a malformed hop: trust nothing beyond the proxy
 		}
 		if !l.trusted(a) {
-			return a.Unmap().String()
+			return l.addrKey(a)
 		}
 	}
-	return host
+	return l.addrKey(addr)
+}
+
+// addrKey is the per-address key of a: an IPv4 address (IPv4-mapped ones
+// included) as itself, an IPv6 address as its prefix of IPv6PrefixLength
+// bits (itself when that is Off), zone dropped.
+func (l *limiter) addrKey(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is4() || l.cfg.IPv6PrefixLength == Off {
+		return a.String()
+	}
+	p, err := a.Prefix(l.cfg.IPv6PrefixLength)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 func (l *limiter) trusted(a netip.Addr) bool {

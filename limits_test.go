@@ -135,3 +135,70 @@ func TestRateLimitOff(t *testing.T) {
 		}
 	}
 }
+
+// Per-address limits count an IPv6 client by its /64 (one subscriber's
+// allocation, whose addresses it can change at will) and an IPv4 client by
+// its address; an IPv4-mapped IPv6 address is the IPv4 address.
+func TestPerAddressKeysAggregateIPv6(t *testing.T) {
+	body := map[string]any{"grant_types": []string{"client_credentials"}}
+	proxy := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	spend := func(t *testing.T, e *oauthEnv, xff string) {
+		t.Helper()
+		for i := range 2 {
+			if r := e.registerFrom(xff, body); r.status != 201 {
+				t.Fatalf("registration %d from %s: %d %s", i, xff, r.status, r.body)
+			}
+		}
+	}
+	t.Run("one /64 shares a bucket", func(t *testing.T) {
+		e := newOAuthEnv(t, func(c *clientreg.Config) {
+			c.Limits = clientreg.Limits{RegistrationBurst: 2, RegistrationsPerMinute: 1, TrustedProxies: proxy}
+		})
+		spend(t, e, "2001:db8:1:2::1")
+		want429(t, e.registerFrom("2001:db8:1:2:ffff:ffff:ffff:fffe", body))
+		if r := e.registerFrom("2001:db8:1:3::1", body); r.status != 201 {
+			t.Fatalf("another /64 is limited too: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("IPv4-mapped is the IPv4 address", func(t *testing.T) {
+		e := newOAuthEnv(t, func(c *clientreg.Config) {
+			c.Limits = clientreg.Limits{RegistrationBurst: 2, RegistrationsPerMinute: 1, TrustedProxies: proxy}
+		})
+		spend(t, e, "::ffff:203.0.113.7")
+		want429(t, e.registerFrom("203.0.113.7", body))
+		if r := e.registerFrom("203.0.113.8", body); r.status != 201 {
+			t.Fatalf("IPv4 is aggregated: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("configured prefix", func(t *testing.T) {
+		e := newOAuthEnv(t, func(c *clientreg.Config) {
+			c.Limits = clientreg.Limits{RegistrationBurst: 2, RegistrationsPerMinute: 1, TrustedProxies: proxy, IPv6PrefixLength: 48}
+		})
+		spend(t, e, "2001:db8:1:2::1")
+		want429(t, e.registerFrom("2001:db8:1:3::1", body))
+		if r := e.registerFrom("2001:db8:2::1", body); r.status != 201 {
+			t.Fatalf("another /48 is limited too: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("Off counts exact addresses", func(t *testing.T) {
+		e := newOAuthEnv(t, func(c *clientreg.Config) {
+			c.Limits = clientreg.Limits{RegistrationBurst: 2, RegistrationsPerMinute: 1, TrustedProxies: proxy, IPv6PrefixLength: clientreg.Off}
+		})
+		spend(t, e, "2001:db8:1:2::1")
+		want429(t, e.registerFrom("2001:db8:1:2::1", body))
+		if r := e.registerFrom("2001:db8:1:2::2", body); r.status != 201 {
+			t.Fatalf("with Off another address of the /64 is limited: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// IPv6PrefixLength follows the one rule: 0 the default, Off exact
+// addresses, 1 to 128 a prefix; anything else is refused.
+func TestIPv6PrefixLengthConfig(t *testing.T) {
+	for v, ok := range map[int]bool{0: true, clientreg.Off: true, 1: true, 56: true, 128: true, 129: false, -2: false} {
+		cfg := clientreg.Config{Issuer: "https://as.test", Limits: clientreg.Limits{IPv6PrefixLength: v}}
+		if err := cfg.Validate(); (err == nil) != ok {
+			t.Errorf("IPv6PrefixLength %d: Validate = %v", v, err)
+		}
+	}
+}
