@@ -18,10 +18,18 @@ import (
 // software_id, and failed registration access token attempts per client ID
 // and per address (RFC 7592 §5: guard against token guessing). A limited
 // request gets 429 with Retry-After and a JSON error, and changes nothing.
-// A client address is an IPv4 address, or the /64 of an IPv6 address
-// (Limits.IPv6PrefixLength), since one subscriber holds a whole /64.
 // The limits are on by default with generous numbers; the request limits
 // (body size, nesting depth, list lengths, member length) always apply.
+//
+// The per-address limit comes first and counts every registration request.
+// The registrations of an initial access token and of a software_id are
+// counted only for requests that pass validation, with the software_id that
+// validation leaves (a software statement's, when it carries one), so that
+// invalid requests naming them starve nobody. A dry run creates nothing and
+// counts only against its address.
+//
+// A client address is an IPv4 address, or the /64 of an IPv6 address
+// (Limits.IPv6PrefixLength), since one subscriber holds a whole /64.
 
 // Limits configures the abuse limits. As everywhere in Config, 0 means the
 // default named and Off turns a rate limit off; the request limits cannot
@@ -30,9 +38,9 @@ type Limits struct {
 	// Disabled turns every rate limit off (the request limits stay).
 	Disabled bool
 	// RegistrationsPerMinute is the sustained rate of registrations per
-	// client address, per initial access token and per software_id;
-	// default 120. Off (here or in RegistrationBurst) turns the
-	// registration limit off.
+	// client address (every request), and per initial access token and per
+	// software_id (valid registrations only, not dry runs); default 120.
+	// Off (here or in RegistrationBurst) turns the registration limit off.
 	RegistrationsPerMinute float64
 	// RegistrationBurst is how many registrations may come at once before
 	// the rate applies; default 60.
@@ -204,6 +212,33 @@ func (b *buckets) take(key string, now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
 }
 
+// takeAll spends one token of each key if every key has one, and
+// otherwise spends nothing and reports the longest wait. Nil buckets always
+// admit.
+func (b *buckets) takeAll(keys []string, now time.Time) (bool, time.Duration) {
+	if b == nil {
+		return true, 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ok, wait := true, time.Duration(0)
+	bks := make([]*bucket, len(keys))
+	for i, k := range keys {
+		bks[i] = b.refill(k, now)
+		if bks[i].tokens < 1 {
+			ok = false
+			wait = max(wait, time.Duration((1-bks[i].tokens)/b.rate*float64(time.Second)))
+		}
+	}
+	if !ok {
+		return false, wait
+	}
+	for _, bk := range bks {
+		bk.tokens--
+	}
+	return true, 0
+}
+
 // check reports, without spending, whether key has a token left.
 func (b *buckets) check(key string, now time.Time) (bool, time.Duration) {
 	if b == nil {
@@ -233,19 +268,14 @@ func newLimiter(cfg Limits) *limiter {
 	}
 }
 
-// allowRegistration spends a registration token of every key given
-// (empty keys are skipped); any exhausted key refuses the request.
+// allowRegistration spends a registration token of every key given, or,
+// when any of them is exhausted, none and refuses the request.
 func (l *limiter) allowRegistration(now time.Time, keys ...string) error {
 	if l.cfg.Disabled {
 		return nil
 	}
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		if ok, wait := l.registration.take(k, now); !ok {
-			return rateError(wait)
-		}
+	if ok, wait := l.registration.takeAll(keys, now); !ok {
+		return rateError(wait)
 	}
 	return nil
 }

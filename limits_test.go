@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +201,69 @@ func TestIPv6PrefixLengthConfig(t *testing.T) {
 		if err := cfg.Validate(); (err == nil) != ok {
 			t.Errorf("IPv6PrefixLength %d: Validate = %v", v, err)
 		}
+	}
+}
+
+// The software_id limit counts registrations that would succeed: invalid
+// ones naming a victim's software_id, from many addresses, do not starve
+// it. Each address is still limited first.
+func TestInvalidRegistrationsDoNotSpendSoftwareID(t *testing.T) {
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	})
+	bad := map[string]any{"software_id": "com.victim.app", "redirect_uris": []string{"javascript:alert(1)"}}
+	for i := range 70 {
+		if r := e.registerFrom("203.0.113."+strconv.Itoa(i+1), bad); r.status != 400 {
+			t.Fatalf("invalid registration %d: %d %s", i, r.status, r.body)
+		}
+	}
+	good := map[string]any{"software_id": "com.victim.app", "grant_types": []string{"client_credentials"}}
+	if r := e.registerFrom("198.51.100.1", good); r.status != 201 {
+		t.Fatalf("the real app after 70 invalid registrations naming its software_id: %d %s", r.status, r.body)
+	}
+	// Dry runs create nothing: they spend the address's bucket, not the
+	// software_id's.
+	for i := range 70 {
+		req, _ := http.NewRequest(http.MethodPost, e.iss+"/register?dry_run=true", strings.NewReader(mustJSON(t, good)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "192.0.2."+strconv.Itoa(i+1))
+		if r := e.send(req); r.status != 200 {
+			t.Fatalf("dry run %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if r := e.registerFrom("198.51.100.2", good); r.status != 201 {
+		t.Fatalf("the real app after 70 dry runs naming its software_id: %d %s", r.status, r.body)
+	}
+	// The address limit still comes first, for invalid requests too.
+	for range 60 {
+		e.registerFrom("198.51.100.99", bad)
+	}
+	want429(t, e.registerFrom("198.51.100.99", good))
+}
+
+// A software_id carried in a software statement is the one the limit
+// counts: the statement's claims take precedence over the body (RFC 7591
+// §2.3), and so does the limit.
+func TestSoftwareIDLimitFromStatement(t *testing.T) {
+	partner := newStatementIssuer(t, "https://partner.example")
+	e := newOAuthEnv(t, func(c *clientreg.Config) {
+		c.TrustedIssuers = []clientreg.TrustedIssuer{{Issuer: partner.iss, Keys: partner.keys()}}
+		c.Limits = clientreg.Limits{RegistrationBurst: 3, RegistrationsPerMinute: 60,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	})
+	stmt := partner.sign(t, map[string]any{"software_id": "partner-app", "grant_types": []string{"client_credentials"},
+		"exp": e.clock.Now().Add(time.Hour).Unix()})
+	for i := range 3 {
+		// The body's software_id is overridden by the statement's.
+		r := e.registerFrom("203.0.113."+strconv.Itoa(i+1), map[string]any{"software_statement": stmt, "software_id": "other-" + strconv.Itoa(i)})
+		if r.status != 201 || r.str("software_id") != "partner-app" {
+			t.Fatalf("registration %d: %d %s", i, r.status, r.body)
+		}
+	}
+	want429(t, e.registerFrom("203.0.113.9", map[string]any{"software_statement": stmt}))
+	// The body's software_id alone, now another software's, is not limited by
+	// the statement's.
+	if r := e.registerFrom("203.0.113.10", map[string]any{"software_id": "partner-app-2", "grant_types": []string{"client_credentials"}}); r.status != 201 {
+		t.Fatalf("another software_id: %d %s", r.status, r.body)
 	}
 }
