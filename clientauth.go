@@ -68,23 +68,50 @@ type AuthenticatedClient struct {
 // the absolute URL of the endpoint r was sent to; a client assertion's aud
 // must name it, the token endpoint or the issuer.
 //
-// It returns ErrInvalidClient (401, with a Basic challenge when the client
-// tried Basic) for any failed authentication, with a description that does
-// not reveal whether the client exists, and ErrInvalidRequest for a request
-// that uses more than one method.
+// Every failed authentication returns the same error, ErrClientAuthFailed:
+// 401 invalid_client with a Basic challenge, whatever the cause (an unknown
+// client, a wrong secret, another method than the registered one, a bad
+// signature, an expired or replayed assertion, malformed credentials), so
+// that no answer tells an unknown client from a wrong credential. The cause
+// is logged at debug level. A request that uses more than one method is
+// ErrInvalidRequest. AuthenticateClient applies no rate limit; the
+// handler's endpoints limit failures (see Limits.FailedAuthPerMinute).
 func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	ac, _, err := h.authenticateClient(ctx, r, endpoint)
+	return ac, err
+}
+
+// ErrClientAuthFailed is the one answer to every failed client
+// authentication (RFC 6749 §5.2 invalid_client). It always carries a Basic
+// challenge: RFC 6749 §5.2 requires one matching the scheme when the client
+// tried the Authorization header, and allows one otherwise "to indicate
+// which HTTP authentication schemes are supported", so that the answer is
+// identical whichever method the client tried. Compare with errors.Is
+// against ErrInvalidClient.
+var ErrClientAuthFailed = &Error{Code: "invalid_client", Description: "client authentication failed",
+	Status: http.StatusUnauthorized, Challenge: `Basic charset="UTF-8"`}
+
+// clientAuthFailed logs why authenticating clientID failed, at debug level,
+// and returns the one answer of this handler to every failure:
+// ErrClientAuthFailed with the issuer as its realm.
+func (h *Handler) clientAuthFailed(ctx context.Context, clientID, why string) *Error {
+	h.log.DebugContext(ctx, "client authentication failed", "client_id", clientID, "cause", why)
+	e := *ErrClientAuthFailed
+	e.Challenge = `Basic realm="` + h.issuer + `", charset="UTF-8"`
+	return &e
+}
+
+// authenticateClient is AuthenticateClient; it also returns the client ID
+// the request claimed ("" when it claimed none), which the failure limit
+// counts against.
+func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, string, error) {
 	form, err := h.postForm(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	basicID, basicSecret, basic, err := basicCredentials(r)
 	if err != nil {
-		return nil, err
-	}
-	fail := ErrInvalidClient
-	if basic {
-		fail = ErrInvalidClient.WithDescription("client authentication failed")
-		fail.Challenge = `Basic realm="` + h.issuer + `", charset="UTF-8"`
+		return nil, "", h.clientAuthFailed(ctx, "", "malformed Basic credentials")
 	}
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
@@ -95,7 +122,7 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 		}
 	}
 	if methods > 1 {
-		return nil, ErrInvalidRequest.WithDescription("the request uses more than one client authentication method (RFC 6749 section 2.3)")
+		return nil, "", ErrInvalidRequest.WithDescription("the request uses more than one client authentication method (RFC 6749 section 2.3)")
 	}
 	now := h.now()
 	var (
@@ -106,30 +133,30 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 	case basic:
 		id, method = basicID, "client_secret_basic"
 		if formID != "" && formID != basicID {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "client_id in the body differs from Basic's")
 		}
 	case formSecret != "":
 		id, method = formID, "client_secret_post"
 	case assertion != "" || assertionType != "":
 		if assertionType != AssertionTypeJWTBearer {
-			return nil, ErrInvalidClient.WithDescription("client_assertion_type must be %s", AssertionTypeJWTBearer)
+			return nil, formID, h.clientAuthFailed(ctx, formID, "client_assertion_type is not "+AssertionTypeJWTBearer)
 		}
 		id, method = assertionSubject(assertion), "jwt"
 		if id == "" || (formID != "" && formID != id) {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the assertion names no sub, or another than client_id")
 		}
 	default:
 		id, method = formID, "none"
 	}
 	if id == "" {
-		return nil, fail
+		return nil, "", h.clientAuthFailed(ctx, "", "no client_id")
 	}
 	c, err := h.store.GetClient(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fail
+		return nil, id, h.clientAuthFailed(ctx, id, "unknown client")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load client: %w", err)
+		return nil, id, fmt.Errorf("load client: %w", err)
 	}
 	registered := c.Metadata.TokenEndpointAuthMethod
 	switch method {
@@ -138,23 +165,48 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 		if method == "client_secret_post" {
 			secret = formSecret
 		}
-		if registered != method || !h.secretMatches(c, secret, now) {
-			return nil, fail
+		if registered != method {
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not "+method)
+		}
+		if !h.secretMatches(c, secret, now) {
+			return nil, id, h.clientAuthFailed(ctx, id, "wrong or expired client secret")
 		}
 	case "jwt":
 		if registered != "client_secret_jwt" && registered != "private_key_jwt" {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not a client assertion")
 		}
 		method = registered
 		if err := h.verifyAssertion(ctx, c, assertion, endpoint, now); err != nil {
-			return nil, err
+			var oe *Error
+			if errors.As(err, &oe) && errors.Is(err, ErrInvalidClient) {
+				return nil, id, h.clientAuthFailed(ctx, id, oe.Description)
+			}
+			return nil, id, err
 		}
 	case "none":
 		if registered != "none" {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not none")
 		}
 	}
-	return &AuthenticatedClient{Client: c, Method: method}, nil
+	return &AuthenticatedClient{Client: c, Method: method}, id, nil
+}
+
+// authenticateAt authenticates the client of a request to one of the
+// handler's endpoints with client authentication (token, introspection,
+// revocation, recovery): AuthenticateClient, with the limit on failures. The
+// credential is checked first, whatever the limits: valid credentials are
+// always served, since client IDs are public and failures that anyone can
+// cause must not lock a client out. A failure counts against the address and
+// the client ID it claimed, and is answered 429 instead of 401 once either
+// is over the failure limit (Limits.FailedAuthPerMinute).
+func (h *Handler) authenticateAt(r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	ac, id, err := h.authenticateClient(r.Context(), r, endpoint)
+	if err != nil && errors.Is(err, ErrInvalidClient) {
+		if lerr := h.limits.recordFailedAuth(h.now(), h.limits.clientAddr(r), id); lerr != nil {
+			return nil, lerr
+		}
+	}
+	return ac, err
 }
 
 // secretMatches reports whether secret is c's current secret, unexpired, or

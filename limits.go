@@ -15,11 +15,25 @@ import (
 // Abuse limits. A registration endpoint is open to the internet by design
 // (RFC 7591 §3 recommends open registration), so the handler rate-limits
 // registrations per client address, per initial access token and per
-// software_id, and failed registration access token attempts per client ID
-// and per address (RFC 7592 §5: guard against token guessing). A limited
-// request gets 429 with Retry-After and a JSON error, and changes nothing.
-// The limits are on by default with generous numbers; the request limits
-// (body size, nesting depth, list lengths, member length) always apply.
+// software_id, and failed authentication attempts per client ID and per
+// address (RFC 7592 §5: guard against token guessing). A limited request
+// gets 429 with Retry-After and a JSON error, and changes nothing. The
+// limits are on by default with generous numbers; the request limits (body
+// size, nesting depth, list lengths, member length) always apply.
+//
+// Failed authentication is a wrong registration access token at the client
+// configuration endpoint, and a failed client authentication
+// (invalid_client) at the token, introspection and revocation endpoints and
+// at the recovery of registration access tokens. The credential is always
+// checked first, and a valid one is always served: client IDs are public,
+// so a limit that refused valid credentials would let anyone lock a client
+// out. Only failures are counted, against the address and the client ID the
+// request named, and once either is over the limit a failure is answered
+// 429 instead of 401. This cannot slow a guesser down (each guess is still
+// checked, and a right guess would be served); what makes guessing futile
+// is that every credential the default generators issue carries 256 random
+// bits (RFC 6749 §10.10 asks for at most a 2^-128 chance per guess). The
+// limit makes abuse visible and tells misbehaving clients to back off.
 //
 // The per-address limit comes first and counts every registration request.
 // The registrations of an initial access token and of a software_id are
@@ -45,8 +59,11 @@ type Limits struct {
 	// RegistrationBurst is how many registrations may come at once before
 	// the rate applies; default 60.
 	RegistrationBurst int
-	// FailedAuthPerMinute is the sustained rate of failed registration
-	// access token attempts per client ID and per address; default 60.
+	// FailedAuthPerMinute is the sustained rate of failed authentication
+	// attempts (registration access tokens, and client authentication at
+	// the token, introspection, revocation and recovery endpoints) per
+	// client ID and per address; default 60. Past it a failure gets 429
+	// instead of 401; a valid credential is always served.
 	// Off (here or in FailedAuthBurst) turns the limit on failed attempts
 	// off.
 	FailedAuthPerMinute float64
@@ -239,20 +256,6 @@ func (b *buckets) takeAll(keys []string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// check reports, without spending, whether key has a token left.
-func (b *buckets) check(key string, now time.Time) (bool, time.Duration) {
-	if b == nil {
-		return true, 0
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	bk := b.refill(key, now)
-	if bk.tokens >= 1 {
-		return true, 0
-	}
-	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
-}
-
 // limiter holds the handler's rate limit state.
 type limiter struct {
 	cfg          Limits
@@ -280,27 +283,24 @@ func (l *limiter) allowRegistration(now time.Time, keys ...string) error {
 	return nil
 }
 
-// checkAuth refuses a configuration request whose client ID or address
-// failed to authenticate too often lately.
-func (l *limiter) checkAuth(now time.Time, addr, clientID string) error {
+// recordFailedAuth records a failed authentication attempt from addr for
+// clientID ("" when the request named no client), and returns a rate error
+// when either was already over the failure limit: the failure is then
+// answered 429 instead of 401. It is called only for failures, after the
+// credential was checked, so that a valid credential is never refused.
+func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) error {
 	if l.cfg.Disabled {
 		return nil
 	}
-	for _, k := range []string{"addr:" + addr, "client:" + clientID} {
-		if ok, wait := l.failedAuth.check(k, now); !ok {
-			return rateError(wait)
-		}
+	ok, wait := l.failedAuth.take("addr:"+addr, now)
+	if clientID != "" {
+		okID, waitID := l.failedAuth.take("client:"+clientID, now)
+		ok, wait = ok && okID, max(wait, waitID)
+	}
+	if !ok {
+		return rateError(wait)
 	}
 	return nil
-}
-
-// failedAuth records a failed authentication attempt.
-func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) {
-	if l.cfg.Disabled {
-		return
-	}
-	l.failedAuth.take("addr:"+addr, now)
-	l.failedAuth.take("client:"+clientID, now)
 }
 
 // clientAddr returns the key of the client that made r for the
