@@ -405,8 +405,9 @@ func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, dest ...any
 }
 
 // clientKeys returns c's JWK Set, inline or from jwks_uri through the
-// guarded fetcher, cached for keyCacheTTL; refresh bypasses a cache entry
-// older than keyRefreshInterval.
+// guarded fetcher and the key cache (see keyCache); refresh asks for keys
+// fetched within keyRefreshInterval, as after a signature that did not
+// verify.
 func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jose.JSONWebKeySet, error) {
 	if c.Metadata.JWKS != nil {
 		var ks jose.JSONWebKeySet
@@ -422,49 +423,149 @@ func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jos
 }
 
 const (
-	keyCacheTTL        = 5 * time.Minute
+	// keyCacheTTL is how long fetched keys are used without a fetch.
+	keyCacheTTL = 5 * time.Minute
+	// keyRefreshInterval is the least age of keys that a refresh fetches
+	// again.
 	keyRefreshInterval = 30 * time.Second
+	// keyFailureTTL is how long a failed fetch is remembered: within it a
+	// URI is not fetched again, whatever the requests naming it.
+	keyFailureTTL = 30 * time.Second
+	// maxKeyCacheEntries bounds the key cache.
+	maxKeyCacheEntries = 10_000
 )
 
-// keyCache caches fetched JWK Sets by URI.
+// keyCache caches the JWK Sets of jwks_uri (clients' and trusted
+// issuers'), by URI, so that requests that anyone can send (a token request
+// naming a private_key_jwt client needs no valid credential to make the
+// server look for its keys) cannot make the server fetch at will:
+//
+//   - fetched keys are used for keyCacheTTL; a refresh (after a signature
+//     that did not verify, perhaps because the keys rotated) fetches again
+//     only keys older than keyRefreshInterval;
+//   - a failed fetch is remembered for keyFailureTTL, by the clock of
+//     Config.Now: within it the URI is not fetched again, and requests get
+//     the keys fetched before, if any, or the failure;
+//   - one fetch per URI is in flight at a time, and every request that
+//     needs it waits for its result, each until its own context ends; the
+//     fetch itself is bounded by Config.Fetch.Timeout, not by the request
+//     that started it;
+//   - at most maxKeyCacheEntries URIs are kept: when full, entries that
+//     have expired are dropped, then an arbitrary one.
 type keyCache struct {
-	mu      sync.Mutex
-	entries map[string]keyCacheEntry
+	mu       sync.Mutex
+	entries  map[string]*keyCacheEntry
+	inflight map[string]*keyFetch
 }
 
+// keyCacheEntry is what is known of one URI; its fields are read and
+// written under keyCache.mu.
 type keyCacheEntry struct {
-	keys    *jose.JSONWebKeySet
-	fetched time.Time
+	keys    *jose.JSONWebKeySet // the last keys fetched, or nil
+	fetched time.Time           // when keys were fetched
+	failed  time.Time           // when the last fetch failed, zero if it did not
+	err     error               // the answer to the last failure
+}
+
+// keyFetch is a fetch in flight; keys and err are set before done closes.
+type keyFetch struct {
+	done chan struct{}
+	keys *jose.JSONWebKeySet
+	err  error
 }
 
 func (kc *keyCache) get(ctx context.Context, h *Handler, uri string, refresh bool) (*jose.JSONWebKeySet, error) {
 	now := h.now()
 	kc.mu.Lock()
-	e, ok := kc.entries[uri]
-	kc.mu.Unlock()
-	if ok && now.Sub(e.fetched) < keyCacheTTL && (!refresh || now.Sub(e.fetched) < keyRefreshInterval) {
-		return e.keys, nil
-	}
-	body, err := h.fetcher.Get(ctx, uri)
-	if err != nil {
-		h.log.WarnContext(ctx, "fetch client jwks_uri failed", "jwks_uri", uri, "err", err)
-		if ok {
-			return e.keys, nil // keep verifying with what we had
+	if e := kc.entries[uri]; e != nil {
+		age := now.Sub(e.fetched)
+		if e.keys != nil && age < keyCacheTTL && (!refresh || age < keyRefreshInterval) {
+			keys := e.keys
+			kc.mu.Unlock()
+			return keys, nil
 		}
-		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
+		if !e.failed.IsZero() && now.Sub(e.failed) < keyFailureTTL {
+			keys, err := e.keys, e.err
+			kc.mu.Unlock()
+			if keys != nil {
+				return keys, nil // keep verifying with what we had
+			}
+			return nil, err
+		}
 	}
-	var ks jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &ks); err != nil {
-		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
+	f := kc.inflight[uri]
+	if f == nil {
+		f = &keyFetch{done: make(chan struct{})}
+		if kc.inflight == nil {
+			kc.inflight = make(map[string]*keyFetch)
+		}
+		kc.inflight[uri] = f
+		go kc.fetch(context.WithoutCancel(ctx), h, uri, f)
 	}
-	kc.mu.Lock()
-	if kc.entries == nil {
-		kc.entries = make(map[string]keyCacheEntry)
-	}
-	if len(kc.entries) > 10000 {
-		clear(kc.entries) // bounded memory; entries are cheap to refetch
-	}
-	kc.entries[uri] = keyCacheEntry{keys: &ks, fetched: now}
 	kc.mu.Unlock()
-	return &ks, nil
+	select {
+	case <-f.done:
+		return f.keys, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fetch fetches uri for f, records the result and wakes f's waiters.
+func (kc *keyCache) fetch(ctx context.Context, h *Handler, uri string, f *keyFetch) {
+	defer close(f.done)
+	var ks *jose.JSONWebKeySet
+	var failure error
+	body, err := h.fetcher.Get(ctx, uri)
+	switch {
+	case err != nil:
+		h.log.WarnContext(ctx, "fetch jwks_uri failed", "jwks_uri", uri, "err", err)
+		failure = ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
+	default:
+		ks = new(jose.JSONWebKeySet)
+		if err := json.Unmarshal(body, ks); err != nil {
+			h.log.WarnContext(ctx, "jwks_uri is not a JWK Set", "jwks_uri", uri, "err", err)
+			ks, failure = nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
+		}
+	}
+	now := h.now()
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	delete(kc.inflight, uri)
+	e := kc.entries[uri]
+	if e == nil {
+		kc.makeRoom(now)
+		e = &keyCacheEntry{}
+		kc.entries[uri] = e
+	}
+	if failure != nil {
+		e.failed, e.err = now, failure
+		if f.keys = e.keys; f.keys == nil {
+			f.err = failure
+		}
+		return
+	}
+	e.keys, e.fetched, e.failed, e.err = ks, now, time.Time{}, nil
+	f.keys = ks
+}
+
+// makeRoom makes room for one more entry; the caller holds mu.
+func (kc *keyCache) makeRoom(now time.Time) {
+	if kc.entries == nil {
+		kc.entries = make(map[string]*keyCacheEntry)
+	}
+	if len(kc.entries) < maxKeyCacheEntries {
+		return
+	}
+	for uri, e := range kc.entries {
+		if now.Sub(e.fetched) >= keyCacheTTL && now.Sub(e.failed) >= keyFailureTTL {
+			delete(kc.entries, uri)
+		}
+	}
+	for uri := range kc.entries {
+		if len(kc.entries) < maxKeyCacheEntries {
+			break
+		}
+		delete(kc.entries, uri)
+	}
 }
