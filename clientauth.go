@@ -69,23 +69,50 @@ type AuthenticatedClient struct {
 // the absolute URL of the endpoint r was sent to; a client assertion's aud
 // must name it, the token endpoint or the issuer.
 //
-// It returns ErrInvalidClient (401, with a Basic challenge when the client
-// tried Basic) for any failed authentication, with a description that does
-// not reveal whether the client exists, and ErrInvalidRequest for a request
-// that uses more than one method.
+// Every failed authentication returns the same error, ErrClientAuthFailed:
+// 401 invalid_client with a Basic challenge, whatever the cause (an unknown
+// client, a wrong secret, another method than the registered one, a bad
+// signature, an expired or replayed assertion, malformed credentials), so
+// that no answer tells an unknown client from a wrong credential. The cause
+// is logged at debug level. A request that uses more than one method is
+// ErrInvalidRequest. AuthenticateClient applies no rate limit; the
+// handler's endpoints limit failures (see Limits.FailedAuthPerMinute).
 func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	ac, _, err := h.authenticateClient(ctx, r, endpoint)
+	return ac, err
+}
+
+// ErrClientAuthFailed is the one answer to every failed client
+// authentication (RFC 6749 §5.2 invalid_client). It always carries a Basic
+// challenge: RFC 6749 §5.2 requires one matching the scheme when the client
+// tried the Authorization header, and allows one otherwise "to indicate
+// which HTTP authentication schemes are supported", so that the answer is
+// identical whichever method the client tried. Compare with errors.Is
+// against ErrInvalidClient.
+var ErrClientAuthFailed = &Error{Code: "invalid_client", Description: "client authentication failed",
+	Status: http.StatusUnauthorized, Challenge: `Basic charset="UTF-8"`}
+
+// clientAuthFailed logs why authenticating clientID failed, at debug level,
+// and returns the one answer of this handler to every failure:
+// ErrClientAuthFailed with the issuer as its realm.
+func (h *Handler) clientAuthFailed(ctx context.Context, clientID, why string) *Error {
+	h.log.DebugContext(ctx, "client authentication failed", "client_id", clientID, "cause", why)
+	e := *ErrClientAuthFailed
+	e.Challenge = `Basic realm="` + h.issuer + `", charset="UTF-8"`
+	return &e
+}
+
+// authenticateClient is AuthenticateClient; it also returns the client ID
+// the request claimed ("" when it claimed none), which the failure limit
+// counts against.
+func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, string, error) {
 	form, err := h.postForm(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	basicID, basicSecret, basic, err := basicCredentials(r)
 	if err != nil {
-		return nil, err
-	}
-	fail := ErrInvalidClient
-	if basic {
-		fail = ErrInvalidClient.WithDescription("client authentication failed")
-		fail.Challenge = `Basic realm="` + h.issuer + `", charset="UTF-8"`
+		return nil, "", h.clientAuthFailed(ctx, "", "malformed Basic credentials")
 	}
 	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
 	assertionType, assertion := form.Get("client_assertion_type"), form.Get("client_assertion")
@@ -96,7 +123,7 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 		}
 	}
 	if methods > 1 {
-		return nil, ErrInvalidRequest.WithDescription("the request uses more than one client authentication method (RFC 6749 section 2.3)")
+		return nil, "", ErrInvalidRequest.WithDescription("the request uses more than one client authentication method (RFC 6749 section 2.3)")
 	}
 	now := h.now()
 	var (
@@ -107,30 +134,30 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 	case basic:
 		id, method = basicID, "client_secret_basic"
 		if formID != "" && formID != basicID {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "client_id in the body differs from Basic's")
 		}
 	case formSecret != "":
 		id, method = formID, "client_secret_post"
 	case assertion != "" || assertionType != "":
 		if assertionType != AssertionTypeJWTBearer {
-			return nil, ErrInvalidClient.WithDescription("client_assertion_type must be %s", AssertionTypeJWTBearer)
+			return nil, formID, h.clientAuthFailed(ctx, formID, "client_assertion_type is not "+AssertionTypeJWTBearer)
 		}
 		id, method = assertionSubject(assertion), "jwt"
 		if id == "" || (formID != "" && formID != id) {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the assertion names no sub, or another than client_id")
 		}
 	default:
 		id, method = formID, "none"
 	}
 	if id == "" {
-		return nil, fail
+		return nil, "", h.clientAuthFailed(ctx, "", "no client_id")
 	}
 	c, err := getClient(ctx, h.store, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail
+		return nil, id, h.clientAuthFailed(ctx, id, "unknown client")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load client: %w", err)
+		return nil, id, fmt.Errorf("load client: %w", err)
 	}
 	registered := c.Metadata.TokenEndpointAuthMethod
 	switch method {
@@ -139,23 +166,48 @@ func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpo
 		if method == "client_secret_post" {
 			secret = formSecret
 		}
-		if registered != method || !h.secretMatches(c, secret, now) {
-			return nil, fail
+		if registered != method {
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not "+method)
+		}
+		if !h.secretMatches(c, secret, now) {
+			return nil, id, h.clientAuthFailed(ctx, id, "wrong or expired client secret")
 		}
 	case "jwt":
 		if registered != "client_secret_jwt" && registered != "private_key_jwt" {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not a client assertion")
 		}
 		method = registered
 		if err := h.verifyAssertion(ctx, c, assertion, endpoint, now); err != nil {
-			return nil, err
+			var oe *Error
+			if errors.As(err, &oe) && errors.Is(err, ErrInvalidClient) {
+				return nil, id, h.clientAuthFailed(ctx, id, oe.Description)
+			}
+			return nil, id, err
 		}
 	case "none":
 		if registered != "none" {
-			return nil, fail
+			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not none")
 		}
 	}
-	return &AuthenticatedClient{Client: c, Method: method}, nil
+	return &AuthenticatedClient{Client: c, Method: method}, id, nil
+}
+
+// authenticateAt authenticates the client of a request to one of the
+// handler's endpoints with client authentication (token, introspection,
+// revocation, recovery): AuthenticateClient, with the limit on failures. The
+// credential is checked first, whatever the limits: valid credentials are
+// always served, since client IDs are public and failures that anyone can
+// cause must not lock a client out. A failure counts against the address and
+// the client ID it claimed, and is answered 429 instead of 401 once either
+// is over the failure limit (Limits.FailedAuthPerMinute).
+func (h *Handler) authenticateAt(r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	ac, id, err := h.authenticateClient(r.Context(), r, endpoint)
+	if err != nil && errors.Is(err, ErrInvalidClient) {
+		if lerr := h.limits.recordFailedAuth(h.now(), h.limits.clientAddr(r), id); lerr != nil {
+			return nil, lerr
+		}
+	}
+	return ac, err
 }
 
 // secretMatches reports whether secret is c's current secret, unexpired, or
@@ -354,8 +406,9 @@ func verifyWithKeys(tok *jwt.JSONWebToken, keys *jose.JSONWebKeySet, dest ...any
 }
 
 // clientKeys returns c's JWK Set, inline or from jwks_uri through the
-// guarded fetcher, cached for keyCacheTTL; refresh bypasses a cache entry
-// older than keyRefreshInterval.
+// guarded fetcher and the key cache (see keyCache); refresh asks for keys
+// fetched within keyRefreshInterval, as after a signature that did not
+// verify.
 func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jose.JSONWebKeySet, error) {
 	if c.Metadata.JWKS != nil {
 		var ks jose.JSONWebKeySet
@@ -371,49 +424,149 @@ func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jos
 }
 
 const (
-	keyCacheTTL        = 5 * time.Minute
+	// keyCacheTTL is how long fetched keys are used without a fetch.
+	keyCacheTTL = 5 * time.Minute
+	// keyRefreshInterval is the least age of keys that a refresh fetches
+	// again.
 	keyRefreshInterval = 30 * time.Second
+	// keyFailureTTL is how long a failed fetch is remembered: within it a
+	// URI is not fetched again, whatever the requests naming it.
+	keyFailureTTL = 30 * time.Second
+	// maxKeyCacheEntries bounds the key cache.
+	maxKeyCacheEntries = 10_000
 )
 
-// keyCache caches fetched JWK Sets by URI.
+// keyCache caches the JWK Sets of jwks_uri (clients' and trusted
+// issuers'), by URI, so that requests that anyone can send (a token request
+// naming a private_key_jwt client needs no valid credential to make the
+// server look for its keys) cannot make the server fetch at will:
+//
+//   - fetched keys are used for keyCacheTTL; a refresh (after a signature
+//     that did not verify, perhaps because the keys rotated) fetches again
+//     only keys older than keyRefreshInterval;
+//   - a failed fetch is remembered for keyFailureTTL, by the clock of
+//     Config.Now: within it the URI is not fetched again, and requests get
+//     the keys fetched before, if any, or the failure;
+//   - one fetch per URI is in flight at a time, and every request that
+//     needs it waits for its result, each until its own context ends; the
+//     fetch itself is bounded by Config.Fetch.Timeout, not by the request
+//     that started it;
+//   - at most maxKeyCacheEntries URIs are kept: when full, entries that
+//     have expired are dropped, then an arbitrary one.
 type keyCache struct {
-	mu      sync.Mutex
-	entries map[string]keyCacheEntry
+	mu       sync.Mutex
+	entries  map[string]*keyCacheEntry
+	inflight map[string]*keyFetch
 }
 
+// keyCacheEntry is what is known of one URI; its fields are read and
+// written under keyCache.mu.
 type keyCacheEntry struct {
-	keys    *jose.JSONWebKeySet
-	fetched time.Time
+	keys    *jose.JSONWebKeySet // the last keys fetched, or nil
+	fetched time.Time           // when keys were fetched
+	failed  time.Time           // when the last fetch failed, zero if it did not
+	err     error               // the answer to the last failure
+}
+
+// keyFetch is a fetch in flight; keys and err are set before done closes.
+type keyFetch struct {
+	done chan struct{}
+	keys *jose.JSONWebKeySet
+	err  error
 }
 
 func (kc *keyCache) get(ctx context.Context, h *Handler, uri string, refresh bool) (*jose.JSONWebKeySet, error) {
 	now := h.now()
 	kc.mu.Lock()
-	e, ok := kc.entries[uri]
-	kc.mu.Unlock()
-	if ok && now.Sub(e.fetched) < keyCacheTTL && (!refresh || now.Sub(e.fetched) < keyRefreshInterval) {
-		return e.keys, nil
-	}
-	body, err := h.fetcher.Get(ctx, uri)
-	if err != nil {
-		h.log.WarnContext(ctx, "fetch client jwks_uri failed", "jwks_uri", uri, "err", err)
-		if ok {
-			return e.keys, nil // keep verifying with what we had
+	if e := kc.entries[uri]; e != nil {
+		age := now.Sub(e.fetched)
+		if e.keys != nil && age < keyCacheTTL && (!refresh || age < keyRefreshInterval) {
+			keys := e.keys
+			kc.mu.Unlock()
+			return keys, nil
 		}
-		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
+		if !e.failed.IsZero() && now.Sub(e.failed) < keyFailureTTL {
+			keys, err := e.keys, e.err
+			kc.mu.Unlock()
+			if keys != nil {
+				return keys, nil // keep verifying with what we had
+			}
+			return nil, err
+		}
 	}
-	var ks jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &ks); err != nil {
-		return nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
+	f := kc.inflight[uri]
+	if f == nil {
+		f = &keyFetch{done: make(chan struct{})}
+		if kc.inflight == nil {
+			kc.inflight = make(map[string]*keyFetch)
+		}
+		kc.inflight[uri] = f
+		go kc.fetch(context.WithoutCancel(ctx), h, uri, f)
 	}
-	kc.mu.Lock()
-	if kc.entries == nil {
-		kc.entries = make(map[string]keyCacheEntry)
-	}
-	if len(kc.entries) > 10000 {
-		clear(kc.entries) // bounded memory; entries are cheap to refetch
-	}
-	kc.entries[uri] = keyCacheEntry{keys: &ks, fetched: now}
 	kc.mu.Unlock()
-	return &ks, nil
+	select {
+	case <-f.done:
+		return f.keys, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fetch fetches uri for f, records the result and wakes f's waiters.
+func (kc *keyCache) fetch(ctx context.Context, h *Handler, uri string, f *keyFetch) {
+	defer close(f.done)
+	var ks *jose.JSONWebKeySet
+	var failure error
+	body, err := h.fetcher.Get(ctx, uri)
+	switch {
+	case err != nil:
+		h.log.WarnContext(ctx, "fetch jwks_uri failed", "jwks_uri", uri, "err", err)
+		failure = ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
+	default:
+		ks = new(jose.JSONWebKeySet)
+		if err := json.Unmarshal(body, ks); err != nil {
+			h.log.WarnContext(ctx, "jwks_uri is not a JWK Set", "jwks_uri", uri, "err", err)
+			ks, failure = nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
+		}
+	}
+	now := h.now()
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	delete(kc.inflight, uri)
+	e := kc.entries[uri]
+	if e == nil {
+		kc.makeRoom(now)
+		e = &keyCacheEntry{}
+		kc.entries[uri] = e
+	}
+	if failure != nil {
+		e.failed, e.err = now, failure
+		if f.keys = e.keys; f.keys == nil {
+			f.err = failure
+		}
+		return
+	}
+	e.keys, e.fetched, e.failed, e.err = ks, now, time.Time{}, nil
+	f.keys = ks
+}
+
+// makeRoom makes room for one more entry; the caller holds mu.
+func (kc *keyCache) makeRoom(now time.Time) {
+	if kc.entries == nil {
+		kc.entries = make(map[string]*keyCacheEntry)
+	}
+	if len(kc.entries) < maxKeyCacheEntries {
+		return
+	}
+	for uri, e := range kc.entries {
+		if now.Sub(e.fetched) >= keyCacheTTL && now.Sub(e.failed) >= keyFailureTTL {
+			delete(kc.entries, uri)
+		}
+	}
+	for uri := range kc.entries {
+		if len(kc.entries) < maxKeyCacheEntries {
+			break
+		}
+		delete(kc.entries, uri)
+	}
 }

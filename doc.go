@@ -191,7 +191,11 @@
 //   - POST with ?dry_run=true validates a registration and stores nothing.
 //   - A rate-limited request gets 429 with Retry-After and the registered
 //     error code temporarily_unavailable ("retry later"); RFC 6749 has no
-//     code of its own for it.
+//     code of its own for it. Failed authentication past its limit is
+//     answered so instead of 401; a valid credential never is (limits.go).
+//   - Every failed client authentication, at every endpoint, gets the one
+//     answer ErrClientAuthFailed (401 invalid_client with a Basic
+//     challenge), whatever the cause; the cause is logged at debug level.
 //   - grant_types_supported lists the grant types clients may register,
 //     including redirect-based ones that an authorization server sharing the
 //     store serves; the token endpoint itself implements client_credentials.

@@ -83,21 +83,6 @@ func validToken68(s string) bool {
 	return true
 }
 
-// authFailureRecorder calls onUnauthorized when the response is a 401.
-type authFailureRecorder struct {
-	http.ResponseWriter
-	onUnauthorized func()
-}
-
-func (a *authFailureRecorder) WriteHeader(code int) {
-	if code == http.StatusUnauthorized {
-		a.onUnauthorized()
-	}
-	a.ResponseWriter.WriteHeader(code)
-}
-
-func (a *authFailureRecorder) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
 // errNotFound answers a path the handler does not serve.
 var errNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound, Description: "no such endpoint"}
 

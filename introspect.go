@@ -61,13 +61,16 @@ func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) 
 func (h *Handler) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.AuthenticateClient(ctx, r, h.introspectionEP)
+	ac, err := h.authenticateAt(r, h.introspectionEP)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	if ac.Method == "none" {
-		h.writeError(w, r, ErrInvalidClient.WithDescription("introspection requires client authentication; public clients cannot introspect"))
+		// Introspection requires client authentication: a public client is
+		// answered like any failed authentication, which does not tell
+		// that it exists.
+		h.writeError(w, r, h.clientAuthFailed(ctx, ac.Client.ID, "public clients cannot introspect"))
 		return
 	}
 	token := r.PostForm.Get("token")

@@ -15,11 +15,35 @@ import (
 // Abuse limits. A registration endpoint is open to the internet by design
 // (RFC 7591 §3 recommends open registration), so the handler rate-limits
 // registrations per client address, per initial access token and per
-// software_id, and failed registration access token attempts per client ID
-// and per address (RFC 7592 §5: guard against token guessing). A limited
-// request gets 429 with Retry-After and a JSON error, and changes nothing.
-// The limits are on by default with generous numbers; the request limits
-// (body size, nesting depth, list lengths, member length) always apply.
+// software_id, and failed authentication attempts per client ID and per
+// address (RFC 7592 §5: guard against token guessing). A limited request
+// gets 429 with Retry-After and a JSON error, and changes nothing. The
+// limits are on by default with generous numbers; the request limits (body
+// size, nesting depth, list lengths, member length) always apply.
+//
+// Failed authentication is a wrong registration access token at the client
+// configuration endpoint, and a failed client authentication
+// (invalid_client) at the token, introspection and revocation endpoints and
+// at the recovery of registration access tokens. The credential is always
+// checked first, and a valid one is always served: client IDs are public,
+// so a limit that refused valid credentials would let anyone lock a client
+// out. Only failures are counted, against the address and the client ID the
+// request named, and once either is over the limit a failure is answered
+// 429 instead of 401. This cannot slow a guesser down (each guess is still
+// checked, and a right guess would be served); what makes guessing futile
+// is that every credential the default generators issue carries 256 random
+// bits (RFC 6749 §10.10 asks for at most a 2^-128 chance per guess). The
+// limit makes abuse visible and tells misbehaving clients to back off.
+//
+// The per-address limit comes first and counts every registration request.
+// The registrations of an initial access token and of a software_id are
+// counted only for requests that pass validation, with the software_id that
+// validation leaves (a software statement's, when it carries one), so that
+// invalid requests naming them starve nobody. A dry run creates nothing and
+// counts only against its address.
+//
+// A client address is an IPv4 address, or the /64 of an IPv6 address
+// (Limits.IPv6PrefixLength), since one subscriber holds a whole /64.
 
 // Limits configures the abuse limits. As everywhere in Config, 0 means the
 // default named and Off turns a rate limit off; the request limits cannot
@@ -28,15 +52,18 @@ type Limits struct {
 	// Disabled turns every rate limit off (the request limits stay).
 	Disabled bool
 	// RegistrationsPerMinute is the sustained rate of registrations per
-	// client address, per initial access token and per software_id;
-	// default 120. Off (here or in RegistrationBurst) turns the
-	// registration limit off.
+	// client address (every request), and per initial access token and per
+	// software_id (valid registrations only, not dry runs); default 120.
+	// Off (here or in RegistrationBurst) turns the registration limit off.
 	RegistrationsPerMinute float64
 	// RegistrationBurst is how many registrations may come at once before
 	// the rate applies; default 60.
 	RegistrationBurst int
-	// FailedAuthPerMinute is the sustained rate of failed registration
-	// access token attempts per client ID and per address; default 60.
+	// FailedAuthPerMinute is the sustained rate of failed authentication
+	// attempts (registration access tokens, and client authentication at
+	// the token, introspection, revocation and recovery endpoints) per
+	// client ID and per address; default 60. Past it a failure gets 429
+	// instead of 401; a valid credential is always served.
 	// Off (here or in FailedAuthBurst) turns the limit on failed attempts
 	// off.
 	FailedAuthPerMinute float64
@@ -46,6 +73,13 @@ type Limits struct {
 	// client address; from anyone else the header is ignored. Empty: the
 	// connection's address is the client address.
 	TrustedProxies []netip.Prefix
+	// IPv6PrefixLength is the prefix by which the per-address limits count
+	// an IPv6 client: one subscriber is usually given a whole /64 and can
+	// change its address within it at will. Default 64; Off counts each
+	// IPv6 address alone; 1 to 128 otherwise. An IPv4 client is counted by
+	// its address, and an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as that
+	// IPv4 address.
+	IPv6PrefixLength int
 	// MaxRedirectURIs bounds redirect_uris, and each of the OpenID Connect
 	// lists request_uris, post_logout_redirect_uris and default_acr_values;
 	// default 64.
@@ -73,6 +107,7 @@ func (l Limits) withDefaults() Limits {
 	defInt(&l.RegistrationBurst, 60)
 	def(&l.FailedAuthPerMinute, 60)
 	defInt(&l.FailedAuthBurst, 100)
+	defInt(&l.IPv6PrefixLength, 64)
 	defInt(&l.MaxRedirectURIs, 64)
 	defInt(&l.MaxContacts, 32)
 	defInt(&l.MaxMemberLength, 2048)
@@ -90,6 +125,7 @@ func (l Limits) check() error {
 		{"RegistrationBurst", float64(l.RegistrationBurst), true},
 		{"FailedAuthPerMinute", l.FailedAuthPerMinute, true},
 		{"FailedAuthBurst", float64(l.FailedAuthBurst), true},
+		{"IPv6PrefixLength", float64(l.IPv6PrefixLength), true},
 		{"MaxRedirectURIs", float64(l.MaxRedirectURIs), false},
 		{"MaxContacts", float64(l.MaxContacts), false},
 		{"MaxMemberLength", float64(l.MaxMemberLength), false},
@@ -101,6 +137,9 @@ func (l Limits) check() error {
 		default:
 			return fmt.Errorf("clientreg: Config.Limits.%s must be positive, 0 for the default or Off", v.name)
 		}
+	}
+	if l.IPv6PrefixLength > 128 {
+		return fmt.Errorf("clientreg: Config.Limits.IPv6PrefixLength must be at most 128, 0 for the default or Off")
 	}
 	return nil
 }
@@ -190,18 +229,31 @@ func (b *buckets) take(key string, now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
 }
 
-// check reports, without spending, whether key has a token left.
-func (b *buckets) check(key string, now time.Time) (bool, time.Duration) {
+// takeAll spends one token of each key if every key has one, and
+// otherwise spends nothing and reports the longest wait. Nil buckets always
+// admit.
+func (b *buckets) takeAll(keys []string, now time.Time) (bool, time.Duration) {
 	if b == nil {
 		return true, 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bk := b.refill(key, now)
-	if bk.tokens >= 1 {
-		return true, 0
+	ok, wait := true, time.Duration(0)
+	bks := make([]*bucket, len(keys))
+	for i, k := range keys {
+		bks[i] = b.refill(k, now)
+		if bks[i].tokens < 1 {
+			ok = false
+			wait = max(wait, time.Duration((1-bks[i].tokens)/b.rate*float64(time.Second)))
+		}
 	}
-	return false, time.Duration((1 - bk.tokens) / b.rate * float64(time.Second))
+	if !ok {
+		return false, wait
+	}
+	for _, bk := range bks {
+		bk.tokens--
+	}
+	return true, 0
 }
 
 // limiter holds the handler's rate limit state.
@@ -219,69 +271,80 @@ func newLimiter(cfg Limits) *limiter {
 	}
 }
 
-// allowRegistration spends a registration token of every key given
-// (empty keys are skipped); any exhausted key refuses the request.
+// allowRegistration spends a registration token of every key given, or,
+// when any of them is exhausted, none and refuses the request.
 func (l *limiter) allowRegistration(now time.Time, keys ...string) error {
 	if l.cfg.Disabled {
 		return nil
 	}
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
-		if ok, wait := l.registration.take(k, now); !ok {
-			return rateError(wait)
-		}
+	if ok, wait := l.registration.takeAll(keys, now); !ok {
+		return rateError(wait)
 	}
 	return nil
 }
 
-// checkAuth refuses a configuration request whose client ID or address
-// failed to authenticate too often lately.
-func (l *limiter) checkAuth(now time.Time, addr, clientID string) error {
+// recordFailedAuth records a failed authentication attempt from addr for
+// clientID ("" when the request named no client), and returns a rate error
+// when either was already over the failure limit: the failure is then
+// answered 429 instead of 401. It is called only for failures, after the
+// credential was checked, so that a valid credential is never refused.
+func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) error {
 	if l.cfg.Disabled {
 		return nil
 	}
-	for _, k := range []string{"addr:" + addr, "client:" + clientID} {
-		if ok, wait := l.failedAuth.check(k, now); !ok {
-			return rateError(wait)
-		}
+	ok, wait := l.failedAuth.take("addr:"+addr, now)
+	if clientID != "" {
+		okID, waitID := l.failedAuth.take("client:"+clientID, now)
+		ok, wait = ok && okID, max(wait, waitID)
+	}
+	if !ok {
+		return rateError(wait)
 	}
 	return nil
 }
 
-// failedAuth records a failed authentication attempt.
-func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) {
-	if l.cfg.Disabled {
-		return
-	}
-	l.failedAuth.take("addr:"+addr, now)
-	l.failedAuth.take("client:"+clientID, now)
-}
-
-// clientAddr returns the address of the client that made r: the
-// connection's address, or, when that is a trusted proxy, the nearest
-// address in X-Forwarded-For that is not a trusted proxy.
+// clientAddr returns the key of the client that made r for the
+// per-address limits: the connection's address, or, when that is a trusted
+// proxy, the nearest address in X-Forwarded-For that is not a trusted
+// proxy; see addrKey.
 func (l *limiter) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	addr, err := netip.ParseAddr(host)
-	if err != nil || !l.trusted(addr) {
+	if err != nil {
 		return host
+	}
+	if !l.trusted(addr) {
+		return l.addrKey(addr)
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			return host // a malformed hop: trust nothing beyond the proxy
+			return l.addrKey(addr) // a malformed hop: trust nothing beyond the proxy
 		}
 		if !l.trusted(a) {
-			return a.Unmap().String()
+			return l.addrKey(a)
 		}
 	}
-	return host
+	return l.addrKey(addr)
+}
+
+// addrKey is the per-address key of a: an IPv4 address (IPv4-mapped ones
+// included) as itself, an IPv6 address as its prefix of IPv6PrefixLength
+// bits (itself when that is Off), zone dropped.
+func (l *limiter) addrKey(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is4() || l.cfg.IPv6PrefixLength == Off {
+		return a.String()
+	}
+	p, err := a.Prefix(l.cfg.IPv6PrefixLength)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 func (l *limiter) trusted(a netip.Addr) bool {

@@ -205,7 +205,7 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		return nil, ErrInvalidRequest.WithDescription("client_id is missing: an update must repeat the client's own client_id (RFC 7592 section 2.2)")
 	}
 	if req.ClientID != c.ID {
-		return nil, ErrInvalidRequest.WithDescription("client_id %s is not the client_id of the client being updated (RFC 7592 section 2.2)", quote(req.ClientID))
+		return nil, ErrInvalidRequest.WithDescription("client_id differs from the client_id of the client being updated (RFC 7592 section 2.2)")
 	}
 	// RFC 7592 §2.2: "If the client includes the "client_secret" field in
 	// the request, the value of this field MUST match the currently issued
@@ -394,16 +394,21 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 		// media type to check. A body keeps the form rules.
 		r.PostForm = url.Values{}
 	}
-	ac, err := h.AuthenticateClient(ctx, r, h.ClientURI(id)+"/"+recoveryPathSegment)
+	ac, err := h.authenticateAt(r, h.ClientURI(id)+"/"+recoveryPathSegment)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	if ac.Client.ID != id {
-		h.writeError(w, r, ErrInvalidClient)
+		h.writeError(w, r, h.clientAuthFailed(ctx, ac.Client.ID, "credentials of another client than "+id))
 		return
 	}
 	info, err := h.RecoverRegistrationToken(ctx, ac)
+	if errors.Is(err, ErrInvalidClient) {
+		// A public client, or one deleted meanwhile: answered like any
+		// failed authentication.
+		err = h.clientAuthFailed(ctx, id, err.Error())
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -443,13 +448,21 @@ func (h *Handler) serveConfiguration(w http.ResponseWriter, r *http.Request) {
 }
 
 // configurationEndpoint wraps one method of the client configuration
-// endpoint with what all of them share: no caching, the limits on failed
-// authentication, and the registration access token.
+// endpoint with what all of them share: no caching, the registration access
+// token, and the limit on failed authentication. serve answers success
+// itself and returns any error, which is answered here.
 //
 // RFC 7592 §2: "The client MUST use its Registration Access Token in all
 // calls to this endpoint as an OAuth 2.0 Bearer Token [RFC6750]." A request
 // without one is 401 with a bare Bearer challenge (RFC 6750 §3.1).
-func (h *Handler) configurationEndpoint(serve func(w http.ResponseWriter, r *http.Request, token, id string)) http.HandlerFunc {
+//
+// The token is checked first, whatever the limits: a valid token is always
+// served, because client IDs are public and failures that anyone can cause
+// must not lock a client out. A wrong token counts against the client ID
+// and the address (RFC 7592 §5: tokens must not be guessable, attempts are
+// limited too), and is answered 429 instead of 401 once either is over the
+// failure limit.
+func (h *Handler) configurationEndpoint(serve func(w http.ResponseWriter, r *http.Request, token, id string) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		id := r.PathValue("client_id")
@@ -457,37 +470,37 @@ func (h *Handler) configurationEndpoint(serve func(w http.ResponseWriter, r *htt
 			p := strings.TrimSuffix(r.URL.Path, "/")
 			id = p[strings.LastIndexByte(p, '/')+1:]
 		}
-		addr := h.limits.clientAddr(r)
-		if err := h.limits.checkAuth(h.now(), addr, id); err != nil {
-			h.writeError(w, r, err)
-			return
-		}
 		token, err := bearerToken(r)
 		if err == nil && token == "" {
 			err = ErrMissingToken
 		}
-		if err != nil {
-			h.writeError(w, r, err)
+		if err == nil {
+			err = serve(w, r, token, id)
+		}
+		if err == nil {
 			return
 		}
-		// A wrong token counts against the client ID and the address (RFC
-		// 7592 §5: tokens must not be guessable, attempts are limited too).
-		w = &authFailureRecorder{ResponseWriter: w, onUnauthorized: func() { h.limits.recordFailedAuth(h.now(), addr, id) }}
-		serve(w, r, token, id)
+		var oe *Error
+		if errors.As(err, &oe) && oe.Status == http.StatusUnauthorized && !errors.Is(err, ErrMissingToken) {
+			if lerr := h.limits.recordFailedAuth(h.now(), h.limits.clientAddr(r), id); lerr != nil {
+				err = lerr
+			}
+		}
+		h.writeError(w, r, err)
 	}
 }
 
 // serveRead is GET on the client configuration endpoint (RFC 7592 §2.1):
 // "the authorization server [...] MUST return all registered metadata about
 // the client" in a client information response with 200 OK.
-func (h *Handler) serveRead(w http.ResponseWriter, r *http.Request, token, id string) {
+func (h *Handler) serveRead(w http.ResponseWriter, r *http.Request, token, id string) error {
 	info, err := h.Read(r.Context(), token, id)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", info.ETag)
 	writeJSON(w, http.StatusOK, info)
+	return nil
 }
 
 // serveUpdate is PUT on the client configuration endpoint (RFC 7592 §2.2):
@@ -495,16 +508,14 @@ func (h *Handler) serveRead(w http.ResponseWriter, r *http.Request, token, id st
 // client metadata fields as returned to the client from a previous
 // registration, read, or update operation", and the answer is 200 OK with
 // the client information response.
-func (h *Handler) serveUpdate(w http.ResponseWriter, r *http.Request, token, id string) {
+func (h *Handler) serveUpdate(w http.ResponseWriter, r *http.Request, token, id string) error {
 	d, err := h.readBody(w, r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	req, err := updateRequestFrom(d)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	req.IfMatch = strings.Join(r.Header.Values("If-Match"), ",")
 	switch v := r.URL.Query().Get("rotate_secret"); v {
@@ -512,25 +523,24 @@ func (h *Handler) serveUpdate(w http.ResponseWriter, r *http.Request, token, id 
 	case "true":
 		req.RotateSecret = true
 	default:
-		h.writeError(w, r, ErrInvalidRequest.WithDescription("rotate_secret must be true or false"))
-		return
+		return ErrInvalidRequest.WithDescription("rotate_secret must be true or false")
 	}
 	info, err := h.Update(r.Context(), token, id, req)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", info.ETag)
 	writeJSON(w, http.StatusOK, info)
+	return nil
 }
 
 // serveDelete is DELETE on the client configuration endpoint (RFC 7592
 // §2.3): "If a client has been successfully deprovisioned, the authorization
 // server MUST respond with an HTTP 204 No Content message."
-func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, token, id string) {
+func (h *Handler) serveDelete(w http.ResponseWriter, r *http.Request, token, id string) error {
 	if err := h.Delete(r.Context(), token, id); err != nil {
-		h.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -80,7 +80,7 @@ func TestUpdateClientIDMessages(t *testing.T) {
 	c := e.register(`{"redirect_uris":["https://app.example/cb"]}`)
 	for _, tc := range []struct{ body, want string }{
 		{`{"redirect_uris":["https://app.example/cb"]}`, "client_id is missing: an update must repeat the client's own client_id (RFC 7592 section 2.2)"},
-		{`{"client_id":"someone-else","redirect_uris":["https://app.example/cb"]}`, "client_id 'someone-else' is not the client_id of the client being updated (RFC 7592 section 2.2)"},
+		{`{"client_id":"someone-else","redirect_uris":["https://app.example/cb"]}`, "client_id differs from the client_id of the client being updated (RFC 7592 section 2.2)"},
 	} {
 		r := e.put(c.URI, c.Token, tc.body)
 		if code, desc := checkErrorBody(t, r); r.status != http.StatusBadRequest || code != "invalid_request" || desc != tc.want {

@@ -125,7 +125,19 @@ func ETag(c *Client) string {
 //
 // Errors are *Error values for anything the caller can correct; nothing is
 // stored when Register fails.
+//
+// Register applies no rate limit; the HTTP endpoint does (see Limits).
 func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
+	return h.register(ctx, initialToken, m, false)
+}
+
+// register is Register; with limited set, a registration that passed
+// validation spends a registration of its initial access token and of its
+// final software_id (a software statement's, when it carries one) before
+// anything is stored or used up, and over either limit fails with a rate
+// error. Requests that fail validation spend neither, so that nobody can
+// starve a software_id or a token by sending invalid requests naming it.
+func (h *Handler) register(ctx context.Context, initialToken string, m Metadata, limited bool) (*ClientInformation, error) {
 	var opts store.CreateOptions
 	policy, err := h.checkInitialToken(ctx, initialToken)
 	if err != nil {
@@ -139,6 +151,11 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 	v := h.newValidation(srv, registering, policy)
 	if err := h.validate(ctx, &m, v); err != nil {
 		return nil, err
+	}
+	if limited {
+		if err := h.limits.allowRegistration(h.now(), h.identityKeys(initialToken, &m)...); err != nil {
+			return nil, err
+		}
 	}
 	opts.MaxClients = v.maxClients()
 	if h.cfg.RequireInitialToken {
@@ -194,6 +211,20 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 		}
 	}
 	return h.information(c, secret, token), nil
+}
+
+// identityKeys are the registration limit's keys of a valid registration
+// other than its address: its initial access token (when registration
+// requires one) and its software_id, as validation left them.
+func (h *Handler) identityKeys(initialToken string, m *Metadata) []string {
+	var keys []string
+	if h.cfg.RequireInitialToken && initialToken != "" {
+		keys = append(keys, "iat:"+string(h.keys.hash(purposeInitialToken, initialToken)[:16]))
+	}
+	if m.SoftwareID != "" {
+		keys = append(keys, "sw:"+m.SoftwareID)
+	}
+	return keys
 }
 
 // checkInitialToken checks the initial access token when registration
@@ -338,20 +369,11 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	var iatKey, swKey string
-	if token != "" {
-		iatKey = "iat:" + string(h.keys.hash(purposeInitialToken, token)[:16])
-	}
-	if d.SoftwareID != "" && len(d.SoftwareID) <= h.limits.cfg.MaxMemberLength {
-		swKey = "sw:" + d.SoftwareID
-	}
-	if err := h.limits.allowRegistration(h.now(), iatKey, swKey); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	switch v := r.URL.Query().Get("dry_run"); v {
 	case "", "false":
 	case "true":
+		// A dry run creates nothing, so it spends only the address's
+		// registrations above, not its token's or its software_id's.
 		m, err := h.DryRun(r.Context(), token, d.Metadata)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -367,7 +389,9 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	// otherwise specified) with content type "application/json"" and the
 	// error and error_description members; writeError answers every error
 	// that way.
-	info, err := h.Register(r.Context(), token, d.Metadata)
+	// The initial access token's and the software_id's limits are spent in
+	// register, after validation: only by registrations that would succeed.
+	info, err := h.register(r.Context(), token, d.Metadata, true)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -3,9 +3,10 @@
 // sector_identifier_uri and trusted issuers' keys). It guards against
 // server-side request forgery: only https (unless allowed for tests),
 // destinations resolved to private, loopback, link-local, multicast or
-// unspecified addresses refused at dial time (so DNS rebinding and redirects
-// to such addresses are refused too), bounded redirects, response size and
-// time.
+// unspecified addresses, or to any other special-purpose range that is not
+// globally reachable (see publicAddr), refused at dial time (so DNS
+// rebinding and redirects to such addresses are refused too), bounded
+// redirects, response size and time.
 package fetch
 
 import (
@@ -161,12 +162,29 @@ func guardControl(allowPrivate bool) func(network, address string, _ syscall.Raw
 	}
 }
 
-// publicAddr reports whether ip is a globally routable unicast address.
+// publicAddr reports whether ip is a globally routable unicast address:
+// not in any range of the IANA IPv4 and IPv6 special-purpose address
+// registries that is not globally reachable, and, for the IPv6 forms that
+// carry an IPv4 address, only where that address is public. An
+// IPv4-mapped address (::ffff:a.b.c.d) is its IPv4 address; NAT64's
+// well-known prefix (64:ff9b::/96, RFC 6052) is public exactly when the
+// embedded IPv4 address is (RFC 6052 §3.1 forbids it for non-global ones, so
+// a gateway would reach them only by mistake), so IPv6-only networks with
+// DNS64 keep working. The forms whose embedded address cannot be told or
+// that have no legitimate use for a fetch are refused whole: IPv4-compatible
+// (::/96, deprecated by RFC 4291), IPv4-translated (::ffff:0:0:0/96, RFC 2765),
+// local-use NAT64 (64:ff9b:1::/48, RFC 8215: the operator picks where the
+// IPv4 address sits), 6to4 (2002::/16, deprecated by RFC 7526) and Teredo
+// (2001::/32, within 2001::/23).
 func publicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
 		ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
 		return false
+	}
+	if nat64WellKnown.Contains(ip) {
+		b := ip.As16()
+		return publicAddr(netip.AddrFrom4([4]byte(b[12:])))
 	}
 	for _, p := range nonPublic {
 		if p.Contains(ip) {
@@ -176,15 +194,33 @@ func publicAddr(ip netip.Addr) bool {
 	return true
 }
 
-// nonPublic are ranges that the netip predicates do not cover.
+// nat64WellKnown is the NAT64 well-known prefix of RFC 6052 §2.1; the IPv4
+// address is its last 32 bits.
+var nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")
+
+// nonPublic are the ranges that the netip predicates do not cover: every
+// entry of the IANA special-purpose registries (RFC 6890) that is not
+// globally reachable, or that embeds an address the guard cannot check.
+// A few globally reachable anycast services inside 2001::/23 (PCP, AMT,
+// AS112) are refused with it: none serves documents.
 var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),    // reserved
-	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (could reach private v4)
-	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
-	netip.MustParsePrefix("2002::/16"),      // 6to4 (embeds v4)
-	netip.MustParsePrefix("255.255.255.255/32"),
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network" (RFC 791)
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space, carrier-grade NAT (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments (RFC 6890)
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation, TEST-NET-1 (RFC 5737)
+	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast (deprecated, RFC 7526)
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking (RFC 2544)
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation, TEST-NET-2 (RFC 5737)
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation, TEST-NET-3 (RFC 5737)
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved (RFC 1112), broadcast included
+	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated, RFC 4291 §2.5.5.1)
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated, ::ffff:0:a.b.c.d (RFC 2765; ::ffff:0:0/96 is IPv4-mapped)
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64 (RFC 8215)
+	netip.MustParsePrefix("100::/64"),        // discard-only (RFC 6666)
+	netip.MustParsePrefix("2001::/23"),       // IETF protocol assignments: Teredo, benchmarking, ORCHID (RFC 2928)
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation (RFC 3849)
+	netip.MustParsePrefix("2002::/16"),       // 6to4 (embeds IPv4; deprecated, RFC 7526)
+	netip.MustParsePrefix("3fff::/20"),       // documentation (RFC 9637)
+	netip.MustParsePrefix("5f00::/16"),       // SRv6 SIDs (RFC 9602)
+	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated, RFC 3879)
 }
