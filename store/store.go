@@ -249,6 +249,15 @@ type AccessToken struct {
 	IssuedAt time.Time
 	// ExpiresAt is when the token expires; never zero.
 	ExpiresAt time.Time
+	// GrantID is the Grant the token was issued from (authorization_code
+	// and refresh_token grants); "" for tokens of the client_credentials
+	// grant. DeleteGrant deletes the grant's tokens.
+	GrantID string
+	// Subject is the user the token acts for; "" for the client itself.
+	Subject string
+	// Resources are the resource indicators the token is for (RFC 8707):
+	// its audience. Nil for none.
+	Resources []string
 }
 
 // AccessTokenStore stores access tokens and the JWT IDs of client
@@ -257,8 +266,9 @@ type AccessToken struct {
 // of ClientStore.
 type AccessTokenStore interface {
 	// CreateAccessToken stores a new token. It returns ErrNotFound when the
-	// client does not exist (so no token outlives a concurrent delete) and
-	// ErrAlreadyExists when the hash is taken.
+	// client, or the grant its GrantID names, does not exist (so no token
+	// outlives a concurrent delete) and ErrAlreadyExists when the hash is
+	// taken.
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// GetAccessToken returns the token with the given hash, or ErrNotFound.
 	// Expiry is the caller's concern.
