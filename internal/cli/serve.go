@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -135,6 +138,10 @@ type serveOptions struct {
 	requireStatement                   *bool
 	configFile                         *string
 
+	// Sign-in and consent at the authorization endpoint.
+	login, loginHeader *string
+	consentTTL         *time.Duration
+
 	// The timeouts of the HTTP server (see http.Server).
 	readHeaderTimeout, readTimeout *time.Duration
 	writeTimeout, idleTimeout      *time.Duration
@@ -215,6 +222,17 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"YAML configuration `file` with registration policies and trusted\n"+
 			"software statement issuers (see the README's \"Registration policies: the\n"+
 			"policy file\"); its trusted_issuers and --trust-issuer are exclusive")
+	o.login = newChoice(fs, "login", "none",
+		"how users sign in at the authorization endpoint (`method`): none (no\n"+
+			"authorization endpoint is served or advertised) or header (the user is\n"+
+			"named by --login-header, set by a sign-in proxy at a --trusted-proxy\n"+
+			"address)", "none", "header")
+	o.loginHeader = fs.String("login-header", "X-Forwarded-User",
+		"with --login header: the request `header` naming the signed-in user; it\n"+
+			"counts only on requests from a --trusted-proxy address")
+	o.consentTTL = newDuration(fs, "consent-ttl", defaultConsentTTL,
+		"how long (`duration`) a user's approval of a client, for the same scopes\n"+
+			"and resources, is remembered; 0 asks every time")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	o.readHeaderTimeout = newDuration(fs, "read-header-timeout", defaultReadHeaderTimeout,
 		"how long (`duration`) a client may take to send a request's headers;\n"+
@@ -231,6 +249,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"positive")
 	return fs, o
 }
+
+// defaultConsentTTL is how long an approval is remembered by default.
+const defaultConsentTTL = 30 * 24 * time.Hour
 
 // trustedIssuers reads the --trust-issuer ISSUER=PATH pairs.
 func trustedIssuers(pairs []string) ([]clientreg.TrustedIssuer, error) {
@@ -315,6 +336,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
+	login, err := o.loginConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	if login != nil {
+		cfg.Authorizer = login
+	}
 	// The issuer needs the port actually bound when --addr asks for any
 	// (port 0); until then it has the address's port, and New runs again
 	// with the real one after binding.
@@ -335,6 +363,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	cfg.Store, cfg.SecretKey = st, key
+	if login != nil {
+		login.csrfKey = deriveKey(key, "clientreg consent form")
+	}
 	h, err := clientreg.New(cfg)
 	if err != nil {
 		st.Close()
@@ -362,10 +393,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if *o.issuer == "" && wildcard {
 		log.Warn("listening on all interfaces with an issuer for this machine only; set --issuer to the URL clients use", "issuer", cfg.Issuer)
 	}
+	if login != nil {
+		login.h = h
+		if login.issuer, err = url.Parse(cfg.Issuer); err != nil {
+			return fmt.Errorf("serve: %w", err) // Validate parsed it already
+		}
+		log.Info("users sign in through a proxy at the authorization endpoint", "endpoint", cfg.Issuer+"/authorize",
+			"header", login.header, "trusted_proxies", strings.Join(*o.trustedProxies, ","))
+	} else {
+		log.Info("no --login: the authorization endpoint is not served or advertised, so clients get tokens with client_credentials only")
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+healthzPath, healthz)
 	mux.Handle("GET "+readyzPath, readyz(st, log))
+	if login != nil {
+		mux.HandleFunc("POST "+consentPath, login.serveConsent)
+		mux.Handle(consentPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", http.MethodPost)
+			login.pages.renderError(w, r, http.StatusMethodNotAllowed, "Nothing to see here", "This address only takes the consent page's answer.", "")
+		}))
+	}
 	mux.Handle("/", h)
 	srv := &http.Server{
 		Handler:           accessLog(log, withDeadline(*o.requestTimeout, log, mux)),
@@ -563,3 +611,36 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// loginConfig builds the sign-in of --login, or returns nil for none.
+func (o *serveOptions) loginConfig(cfg clientreg.Config, log *slog.Logger) (*headerLogin, error) {
+	switch *o.login {
+	case "header":
+		if len(cfg.Limits.TrustedProxies) == 0 {
+			return nil, serveUsageError("--login header needs --trusted-proxy: the addresses of the sign-in proxy, the only senders whose %s header is believed", *o.loginHeader)
+		}
+		if *o.loginHeader == "" || strings.ContainsAny(*o.loginHeader, " :\t\r\n") {
+			return nil, serveUsageError("--login-header %q is not a header name", *o.loginHeader)
+		}
+		pages, err := newPageSet(log)
+		if err != nil {
+			return nil, err
+		}
+		return &headerLogin{
+			header:     http.CanonicalHeaderKey(*o.loginHeader),
+			proxies:    cfg.Limits.TrustedProxies,
+			consentTTL: *o.consentTTL,
+			pages:      pages,
+			log:        log,
+		}, nil
+	default:
+		return nil, nil
+	}
+}
+
+// deriveKey derives a key for one purpose from the server key.
+func deriveKey(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
