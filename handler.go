@@ -49,21 +49,21 @@ type Handler struct {
 	// store.AuthorizationStore. codeGrant reports that the token endpoint
 	// serves authorization_code (and refresh_token, unless refresh tokens
 	// are Off).
-	authz        store.AuthorizationStore
-	codeGrant    bool
-	cookieName   string
-	cookiePath   string
-	cookieSecure bool
-	cors         corsPolicy
-	keys            keyring
-	static          *ServerMetadata // completed metadata when cfg.Metadata is a *ServerMetadata
-	extensions      map[string]Extension
-	policies        policies
-	issuerPolicies  map[string]string // trusted issuer -> policy name
-	limits          *limiter
-	fetcher         *fetch.Client
-	keyCache        keyCache
-	mux             *http.ServeMux
+	authz          store.AuthorizationStore
+	codeGrant      bool
+	cookieName     string
+	cookiePath     string
+	cookieSecure   bool
+	cors           corsPolicy
+	keys           keyring
+	static         *ServerMetadata // completed metadata when cfg.Metadata is a *ServerMetadata
+	extensions     map[string]Extension
+	policies       policies
+	issuerPolicies map[string]string // trusted issuer -> policy name
+	limits         *limiter
+	fetcher        *fetch.Client
+	keyCache       keyCache
+	mux            *http.ServeMux
 
 	// Shorthands for cfg fields that nearly every request reads.
 	store store.Store
