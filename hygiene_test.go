@@ -133,10 +133,12 @@ func TestCredentialHygiene(t *testing.T) {
 	creds["initial access token"] = iat
 	c := e.registerWith(body(obj{"client_name": "hygiene"}), "Bearer "+iat)
 	// d, a confidential client of the client_credentials grant, keeps these
-	// members through its updates.
+	// members through its updates. (It registers client_credentials only:
+	// this handler serves no authorization endpoint, so authorization_code
+	// is not a grant it supports, docs/behaviour.md §1.)
 	dMeta := func(extra obj) obj {
 		m := obj{"client_name": "kept", "token_endpoint_auth_method": "client_secret_post",
-			"grant_types": []string{"authorization_code", "client_credentials"}}
+			"grant_types": []string{"client_credentials"}}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -188,11 +190,14 @@ func TestCredentialHygiene(t *testing.T) {
 	}
 	wantInvalidToken(t, e.get(c.URI, c.Token))
 	e.mustGet(c, t1)
-	// A switch to a public client removes the secret, a switch back issues
-	// a new one.
-	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "none"}))
+	// A switch to a method without a secret removes the secret, a switch
+	// back issues a new one. (private_key_jwt, not none: this server
+	// serves no authorization endpoint, so its clients are confidential
+	// clients of client_credentials, docs/behaviour.md §9.)
+	_, jwks := ecKey(t)
+	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}))
 	if r.status != http.StatusOK {
-		t.Fatalf("PUT none: %d %s", r.status, r.body)
+		t.Fatalf("PUT private_key_jwt: %d %s", r.status, r.body)
 	}
 	t2 := r.str(t, "registration_access_token")
 	r = e.put(c.URI, t2, updateBody(c, obj{"token_endpoint_auth_method": "client_secret_basic"}))

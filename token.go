@@ -25,6 +25,11 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// RefreshToken is the refresh token (RFC 6749 §6) of the
+	// authorization_code and refresh_token grants; "" when none is issued
+	// (the client did not register the refresh_token grant, refresh tokens
+	// are Off, or the refresh did not rotate).
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // IssueClientCredentialsToken issues an access token to the authenticated
@@ -84,16 +89,19 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	switch gt := r.PostForm.Get("grant_type"); gt {
-	case "":
-		h.writeError(w, r, ErrInvalidRequest.WithDescription("grant_type is required"))
-		return
-	case grantClientCredentials:
+	var res *TokenResponse
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt == "":
+		err = ErrInvalidRequest.WithDescription("grant_type is required")
+	case gt == grantClientCredentials:
+		res, err = h.IssueClientCredentialsToken(ctx, ac.Client, r.PostForm.Get("scope"))
+	case gt == grantAuthorizationCode && h.codeGrant:
+		res, err = h.exchangeCode(ctx, ac, r.PostForm)
+	case gt == grantRefreshToken && h.codeGrant && h.cfg.RefreshTokenLifetime != Off:
+		res, err = h.refresh(ctx, ac, r.PostForm)
 	default:
-		h.writeError(w, r, ErrUnsupportedGrantType.WithDescription("grant_type %s is not supported by this token endpoint", quote(gt)))
-		return
+		err = ErrUnsupportedGrantType.WithDescription("grant_type %s is not supported by this token endpoint", quote(gt))
 	}
-	res, err := h.IssueClientCredentialsToken(ctx, ac.Client, r.PostForm.Get("scope"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -284,7 +284,14 @@ type AccessTokenStore interface {
 	// uses of one jti succeeds.
 	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
 	// DeleteExpired removes access tokens and assertion records that expired
-	// before now, and returns how many rows it removed.
+	// before now and, in a store that is also an AuthorizationStore, the
+	// pending authorization requests and authorization codes (used or not)
+	// whose ExpiresAt is before now, the grants whose ExpiresAt or
+	// IdleExpiresAt (when not zero) is before now, with their refresh
+	// tokens and access tokens, and the consents whose ExpiresAt (when not
+	// zero) is before now. It returns how many records it removed,
+	// counting each expired record once: the unexpired access tokens and
+	// the refresh tokens that go with an expired grant are not counted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 

@@ -15,7 +15,12 @@ import (
 	"github.com/clientreg/clientreg/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	// Until every backend implements it, store.Store does not embed
+	// store.AuthorizationStore.
+	_ store.AuthorizationStore = (*Store)(nil)
+)
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 // Create one with New; the zero value is not usable.
@@ -41,6 +46,9 @@ type Store struct {
 	// assertionIDs holds the expiry of every recorded assertion jti, by
 	// client ID and jti.
 	assertionIDs map[string]map[string]time.Time
+
+	// The records of store.AuthorizationStore (see authz.go).
+	authz
 }
 
 // New returns an empty Store.
@@ -55,6 +63,8 @@ func New() *Store {
 		accessTokens: make(map[string]accessToken),
 		clientTokens: make(map[string]map[string]struct{}),
 		assertionIDs: make(map[string]map[string]time.Time),
+
+		authz: newAuthz(),
 	}
 }
 
@@ -192,8 +202,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	return nil
 }
 
-// DeleteClient removes the client with the given ID, its access tokens and
-// its assertion records, or returns store.ErrNotFound.
+// DeleteClient removes the client with the given ID, its access tokens, its
+// assertion records, and its pending authorization requests, codes, grants
+// and consents, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if err := s.usable(ctx, "delete client"); err != nil {
 		return err
@@ -205,6 +216,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("memory: delete client: %w", store.ErrNotFound)
 	}
 	s.remove(c)
+	s.deleteClientAuthz(id)
 	for h := range s.clientTokens[id] {
 		delete(s.accessTokens, h)
 	}
