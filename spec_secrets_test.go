@@ -71,12 +71,12 @@ func TestSecretsNotStoredInPlaintext(t *testing.T) {
 		wantNotIn(t, recordText(t, e.stored(c.ID)), creds...)
 
 		r := e.put(c.URI, c.Token, updateBody(c, obj{"token_endpoint_auth_method": "none"}))
-		t1 := r.str(t, "registration_access_token")
+		t1 := r.mustStr(t, "registration_access_token")
 		r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "client_secret_post"}))
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		creds = append(creds, t1, r.str(t, "registration_access_token"), r.str(t, "client_secret"))
+		creds = append(creds, t1, r.mustStr(t, "registration_access_token"), r.mustStr(t, "client_secret"))
 		st := e.stored(c.ID)
 		if st.PreviousTokenHash == nil || st.SecretHash == nil {
 			t.Fatalf("expected a previous token and a secret in the record")
@@ -111,8 +111,7 @@ func TestSecretKeyKeysTheHashes(t *testing.T) {
 			t.Errorf("token and secret hashes collide")
 		}
 		// A handler with another key over the same data accepts nothing.
-		st := &spyStore{Store: e1.store.Store}
-		e3 := newEnvWithStore(t, st, withConfig(func(c *clientreg.Config) { c.SecretKey = otherKey }))
+		e3 := newEnvWithStore(t, e1.store.Store, withConfig(func(c *clientreg.Config) { c.SecretKey = otherKey }))
 		wantInvalidToken(t, e3.get(strings.Replace(c1.URI, e1.srv.URL, e3.srv.URL, 1), c1.Token))
 	})
 }
