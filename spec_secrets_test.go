@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // docs/behaviour.md §7: secrets at rest.
@@ -28,17 +29,15 @@ func recordText(t *testing.T, v any) string {
 }
 
 // wantNotIn asserts that no plaintext credential appears in text, raw or in
-// the encodings a store might use.
+// the encodings a store might use (testutil.CredentialForms).
 func wantNotIn(t *testing.T, text string, creds ...string) {
 	t.Helper()
 	for _, c := range creds {
 		if c == "" {
 			t.Fatalf("empty credential")
 		}
-		for _, form := range []string{c, hex.EncodeToString([]byte(c)), base64.StdEncoding.EncodeToString([]byte(c))} {
-			if strings.Contains(text, form) {
-				t.Errorf("plaintext credential %q found in the stored record", c)
-			}
+		if leak := testutil.FindCredential([]byte(text), map[string]string{"credential " + c: c}); leak != "" {
+			t.Errorf("plaintext credential %q found in the stored record: %s", c, leak)
 		}
 	}
 }
