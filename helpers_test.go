@@ -65,19 +65,23 @@ import (
 //	reply (a value)               → *response (same fields status, header, body, m)
 //	r.str("x") on a reply         → r.str("x") (unchanged: "" when absent)
 //	r.str(t, "x") on a response   → r.mustStr(t, "x") (fails the test when absent or not a string)
-//	e.iss                      → e.iss
-//	e.clock.Add(d)            → e.clock.Add(d)
+//	e.issuer (a testEnv)          → e.iss (the field oauthEnv had)
+//	e.clock.Advance(d)            → e.clock.Add(d) (the method stepClock had)
 //	*stepClock, &stepClock{t: x}  → *fakeClock, newClockAt(x)
 //	newEnvWithStore(t, &spyStore{Store: st}, ...) → newEnvWithStore(t, st, ...)
 //	fzEnv, newFzEnv(t, mod)       → *testEnv, newFuzzEnv(f, mod) once per target, then e.fresh(t) per input
 //	e.serve(...) *ResponseRecorder → e.serve(...) *response (fuzz_test.go; rec.Code → r.status,
-//	                                 rec.Body → r.body, rec.Header() → r.header)
+//	                                 rec.Body / rec.Body.Bytes() → r.body, rec.Header() → r.header)
+//	fzEnv.register(body) (id, secret, token, uri) → e.fzRegister(body) *registered (.ID, .Secret, .Token, .URI)
+//	fzCheckResponse(t, what, *ResponseRecorder) → fzCheckResponse(t, what, *response)
 //	fzStore, e.st.writes()        → e.store (*spyStore), e.store.totalWrites()
 //	faultStore, fs.set/fs.called  → e.store.set(method, fault), e.store.called(method)
 //	newDeadlineEnv(t, &faultStore{Store: st}, logs, mod) (e, mw) → e := newDeadlineEnv(t, st, logs, mod); mw.set → e.deadline.set
-//	faultLog                      → syncBuffer
+//	faultLog                      → syncBuffer; slog.New(slog.NewTextHandler(w, debug options)) → debugLogger(w)
 //	createCounter.creates.Load()  → e.store.called("CreateClient")
-//	etagClient.do(m, u, tok, ifMatch, body) → e.request(...) + req.Header.Set("If-Match", ...) + e.send(req)
+//	etagClient.do(m, u, tok, ifMatch, body) → etagDo(e, m, u, tok, ifMatch, body) (e.request + If-Match + e.send)
+//	backend.open func(*testing.T) → func(testing.TB); newEnv & co. take a testing.TB
+//	newOAuthEnv's own clock (2026-03-01T12:00Z) and SecretKey → the env's: newClock() (2031-03-04T05:06:07Z), testKey
 //
 // Unchanged: newEnv, forEachBackend, backend, memoryBackend, sqliteBackend,
 // withConfig, option, e.register, e.registerWith, e.do, e.get/put/del/post,

@@ -138,7 +138,7 @@ func TestJWKSFetchIsCoalesced(t *testing.T) {
 				wg.Go(func() {
 					req, _ := http.NewRequest(http.MethodPost, e.iss+"/token", strings.NewReader(bodies[i]))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					res, err := e.srv.Client().Do(req)
+					res, err := e.client.Do(req)
 					if err != nil {
 						t.Error(err)
 						return
