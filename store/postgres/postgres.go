@@ -240,7 +240,6 @@ func (s *Store) migrate(ctx context.Context, op, schema string) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	latest := int64(len(ms))
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
 			return err
@@ -271,14 +270,19 @@ func (s *Store) migrate(ctx context.Context, op, schema string) error {
 				return err
 			}
 		}
-		var v int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+		if err != nil {
 			return err
 		}
-		if v > latest {
-			return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
+		vs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
 		}
-		for _, m := range ms[v:] {
+		pending, err := migrate.Pending(ms, vs)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
