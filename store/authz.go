@@ -43,7 +43,8 @@ type PendingAuthorization struct {
 	// 7636 §4.3).
 	CodeChallenge       string
 	CodeChallengeMethod string
-	// CreatedAt is when the request was made; ExpiresAt ends it.
+	// CreatedAt is when the request was made; ExpiresAt ends it (never
+	// zero).
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -92,7 +93,7 @@ type AuthorizationCode struct {
 	// Claims is an opaque document the application attached to the grant
 	// (the clientreg package stores JSON); nil for none.
 	Claims []byte
-	// IssuedAt is when the code was issued; ExpiresAt ends it.
+	// IssuedAt is when the code was issued; ExpiresAt ends it (never zero).
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	// UsedAt is when the code was redeemed; zero until then.
@@ -110,11 +111,13 @@ type CodeStore interface {
 	GetCode(ctx context.Context, hash []byte) (*AuthorizationCode, error)
 	// RedeemCode uses the code with the given hash, all in one
 	// transaction: it sets its UsedAt to now, creates the grant g (whose ID
-	// is the code's GrantID) and stores the access token at (whose GrantID
-	// is g.ID). It returns ErrUsed when the code was used already and
-	// ErrNotFound when the code or its client does not exist; on any error
-	// nothing is written. Under any concurrency, exactly one of several
-	// redemptions of one code succeeds.
+	// is the code's GrantID and whose Revision the caller set to 1) and
+	// stores the access token at (whose GrantID is g.ID), when not nil. It
+	// returns ErrUsed when the code was used already, ErrNotFound when the
+	// code or the client does not exist, and ErrAlreadyExists when the
+	// grant's ID, one of its refresh token hashes or the access token's
+	// hash is taken; on any error nothing is written. Under any
+	// concurrency, exactly one of several redemptions of one code succeeds.
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, g *Grant, at *AccessToken) error
 }
 
@@ -182,8 +185,10 @@ type GrantStore interface {
 	// nil) in the same transaction; it then sets g.Revision to the new
 	// value. Otherwise it writes nothing and returns, checked in this
 	// order, ErrNotFound when no such grant exists, ErrConflict when the
-	// stored revision differs, and ErrAlreadyExists when a refresh or
-	// access token hash is taken.
+	// stored revision differs, and ErrAlreadyExists when a refresh token
+	// hash is taken by another grant or the access token hash is taken.
+	// The grant keeps its ClientID: a grant never moves to another client.
+	// Refresh token hashes that g no longer holds no longer find it.
 	UpdateGrant(ctx context.Context, g *Grant, at *AccessToken) error
 	// DeleteGrant removes the grant, its refresh tokens and every access
 	// token whose GrantID is id. It returns ErrNotFound when no such grant
@@ -202,7 +207,8 @@ type Consent struct {
 	// indicators approved (nil for none).
 	Scope     string
 	Resources []string
-	// GrantedAt is when the user approved; ExpiresAt ends the record.
+	// GrantedAt is when the user approved; ExpiresAt ends the record (zero
+	// means never).
 	GrantedAt time.Time
 	ExpiresAt time.Time
 }

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/clientreg/clientreg/store"
@@ -12,37 +13,72 @@ import (
 type accessToken struct {
 	clientID, scope     string
 	issuedAt, expiresAt time.Time // in UTC
+	grantID, subject    string
+	resources           []string
 }
 
 // CreateAccessToken stores a copy of t. It returns store.ErrNotFound
-// when no client t.ClientID exists and store.ErrAlreadyExists when a
-// token with the same Hash exists.
+// when no client t.ClientID, or no grant t.GrantID, exists and
+// store.ErrAlreadyExists when a token with the same Hash exists.
 func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	if err := s.usable(ctx, "create access token"); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkAccessToken(t, ""); err != nil {
+		return fmt.Errorf("memory: create access token: %w", err)
+	}
+	s.putAccessToken(t)
+	return nil
+}
+
+// checkAccessToken returns the error of storing t: store.ErrNotFound when
+// its client, or its grant (other than newGrant, a grant being created),
+// does not exist, store.ErrAlreadyExists when its hash is taken. The caller
+// holds s.mu.
+func (s *Store) checkAccessToken(t *store.AccessToken, newGrant string) error {
 	if _, ok := s.clients[t.ClientID]; !ok {
-		return fmt.Errorf("memory: create access token: client %q: %w", t.ClientID, store.ErrNotFound)
+		return fmt.Errorf("client %q: %w", t.ClientID, store.ErrNotFound)
 	}
+	if t.GrantID != "" && t.GrantID != newGrant {
+		if _, ok := s.grants[t.GrantID]; !ok {
+			return fmt.Errorf("grant %q: %w", t.GrantID, store.ErrNotFound)
+		}
+	}
+	if _, ok := s.accessTokens[string(t.Hash)]; ok {
+		return fmt.Errorf("access token: %w", store.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// putAccessToken stores a copy of t, which checkAccessToken accepted, and
+// indexes it by client and grant. The caller holds s.mu for writing.
+func (s *Store) putAccessToken(t *store.AccessToken) {
 	h := string(t.Hash)
-	if _, ok := s.accessTokens[h]; ok {
-		return fmt.Errorf("memory: create access token: %w", store.ErrAlreadyExists)
-	}
 	s.accessTokens[h] = accessToken{
 		clientID:  t.ClientID,
 		scope:     t.Scope,
 		issuedAt:  t.IssuedAt.UTC(),
 		expiresAt: t.ExpiresAt.UTC(),
+		grantID:   t.GrantID,
+		subject:   t.Subject,
+		resources: slices.Clone(t.Resources),
 	}
-	hs := s.clientTokens[t.ClientID]
+	addKey(s.clientTokens, t.ClientID, h)
+	if t.GrantID != "" {
+		addKey(s.grantTokens, t.GrantID, h)
+	}
+}
+
+// addKey adds k to the set m[id], creating the set when missing.
+func addKey(m map[string]map[string]struct{}, id, k string) {
+	hs := m[id]
 	if hs == nil {
 		hs = make(map[string]struct{})
-		s.clientTokens[t.ClientID] = hs
+		m[id] = hs
 	}
-	hs[h] = struct{}{}
-	return nil
+	hs[k] = struct{}{}
 }
 
 // GetAccessToken returns a copy of the access token with the given hash, or
@@ -63,6 +99,9 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessT
 		Scope:     t.scope,
 		IssuedAt:  t.issuedAt,
 		ExpiresAt: t.expiresAt,
+		GrantID:   t.grantID,
+		Subject:   t.subject,
+		Resources: slices.Clone(t.resources),
 	}, nil
 }
 
@@ -102,8 +141,9 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 	return nil
 }
 
-// DeleteExpired removes the access tokens and assertion records that expired
-// before now, and returns how many it removed.
+// DeleteExpired removes the access tokens, assertion records and
+// authorization records that expired before now (see
+// store.AccessTokenStore), and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	if err := s.usable(ctx, "delete expired"); err != nil {
 		return 0, err
@@ -128,6 +168,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 			delete(s.assertionIDs, id)
 		}
 	}
+	n += s.deleteExpiredAuthz(now)
 	return n, nil
 }
 
@@ -143,6 +184,12 @@ func (s *Store) deleteAccessToken(h string) bool {
 		delete(hs, h)
 		if len(hs) == 0 {
 			delete(s.clientTokens, t.clientID)
+		}
+	}
+	if hs := s.grantTokens[t.grantID]; hs != nil {
+		delete(hs, h)
+		if len(hs) == 0 {
+			delete(s.grantTokens, t.grantID)
 		}
 	}
 	return true

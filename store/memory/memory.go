@@ -41,6 +41,9 @@ type Store struct {
 	// assertionIDs holds the expiry of every recorded assertion jti, by
 	// client ID and jti.
 	assertionIDs map[string]map[string]time.Time
+
+	// The records of store.AuthorizationStore (see authz.go).
+	authz
 }
 
 // New returns an empty Store.
@@ -55,6 +58,8 @@ func New() *Store {
 		accessTokens: make(map[string]accessToken),
 		clientTokens: make(map[string]map[string]struct{}),
 		assertionIDs: make(map[string]map[string]time.Time),
+
+		authz: newAuthz(),
 	}
 }
 
@@ -192,8 +197,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	return nil
 }
 
-// DeleteClient removes the client with the given ID, its access tokens and
-// its assertion records, or returns store.ErrNotFound.
+// DeleteClient removes the client with the given ID, its access tokens, its
+// assertion records, and its pending authorization requests, codes, grants
+// and consents, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if err := s.usable(ctx, "delete client"); err != nil {
 		return err
@@ -205,6 +211,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("memory: delete client: %w", store.ErrNotFound)
 	}
 	s.remove(c)
+	s.deleteClientAuthz(id)
 	for h := range s.clientTokens[id] {
 		delete(s.accessTokens, h)
 	}
