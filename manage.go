@@ -394,7 +394,7 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 		// media type to check. A body keeps the form rules.
 		r.PostForm = url.Values{}
 	}
-	ac, err := h.authenticateAt(r, h.ClientURI(id)+"/"+recoveryPathSegment)
+	ac, err := h.authenticateAt(r, h.ClientURI(id)+"/"+recoveryPathSegment, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
