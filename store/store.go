@@ -95,10 +95,23 @@ type Client struct {
 	// TokenHash is the keyed hash of the current registration access token.
 	// It is never empty.
 	TokenHash []byte
+	// SiblingTokenHashes are the keyed hashes of further current
+	// registration access tokens, each as valid as TokenHash: an update made
+	// with the previous token within its grace window (a retry after a lost
+	// response, or one of several concurrent updates) adds its new token
+	// here instead of replacing TokenHash, so that no token a response
+	// carried is invalidated by an older one. The first use of any current
+	// token makes it the only one (TokenHash, with no siblings and no
+	// previous token). Nil when there are none, which is the normal state;
+	// an empty list reads back as nil. The clientreg handler bounds the
+	// list; a store keeps it, in order, whatever its length. The token
+	// hashes of one client differ from each other.
+	SiblingTokenHashes [][]byte
 	// PreviousTokenHash is the keyed hash of the registration access token
 	// that a rotation replaced. It stays valid until PreviousTokenExpiresAt or
-	// until the current token is first used, whichever comes first, so that a
-	// lost response never locks a client out. Nil when there is none.
+	// until a current token is first used, whichever comes first, so that a
+	// lost response never locks a client out; within that grace it may read
+	// and update the client but not delete it. Nil when there is none.
 	PreviousTokenHash []byte
 	// PreviousTokenExpiresAt ends the grace window of PreviousTokenHash.
 	PreviousTokenExpiresAt time.Time
@@ -117,6 +130,12 @@ func (c *Client) Clone() *Client {
 	d.PreviousSecretHash = cloneBytes(c.PreviousSecretHash)
 	d.PreviousSecretCiphertext = cloneBytes(c.PreviousSecretCiphertext)
 	d.TokenHash = cloneBytes(c.TokenHash)
+	if c.SiblingTokenHashes != nil {
+		d.SiblingTokenHashes = make([][]byte, len(c.SiblingTokenHashes))
+		for i, h := range c.SiblingTokenHashes {
+			d.SiblingTokenHashes[i] = cloneBytes(h)
+		}
+	}
 	d.PreviousTokenHash = cloneBytes(c.PreviousTokenHash)
 	return &d
 }
@@ -191,7 +210,9 @@ type ClientStore interface {
 	//   - when opts.MaxClients is positive, it returns ErrLimitReached when
 	//     the store already holds opts.MaxClients clients whose Policy
 	//     equals c.Policy;
-	//   - it returns ErrAlreadyExists when the ID or a token hash is taken.
+	//   - it returns ErrAlreadyExists when the ID or a token hash is taken:
+	//     when any of c's TokenHash, SiblingTokenHashes and
+	//     PreviousTokenHash is any of those of another client.
 	//
 	// On any error nothing is written: no client is stored and no use of the
 	// initial access token is spent. Under any concurrency, across every
@@ -202,16 +223,19 @@ type ClientStore interface {
 	// for an ID that no client can have, such as one the backend cannot
 	// store).
 	GetClient(ctx context.Context, id string) (*Client, error)
-	// GetClientByTokenHash returns the client whose TokenHash or
-	// PreviousTokenHash equals hash, or ErrNotFound. Expiry of the previous
-	// token is the caller's concern.
+	// GetClientByTokenHash returns the client whose TokenHash, one of whose
+	// SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
+	// ErrNotFound. Expiry of the previous token is the caller's concern.
 	GetClientByTokenHash(ctx context.Context, hash []byte) (*Client, error)
 	// UpdateClient replaces the stored client c.ID if and only if its stored
 	// Revision equals c.Revision; it then stores c with Revision+1 and sets
 	// c.Revision to the new value. Otherwise it writes nothing and returns,
 	// checked in this order, ErrNotFound when no such client exists,
 	// ErrConflict when the stored revision differs, and ErrAlreadyExists when
-	// a token hash is taken by another client.
+	// a token hash is taken by another client (any of c's TokenHash,
+	// SiblingTokenHashes and PreviousTokenHash is any of another client's).
+	// The stored SiblingTokenHashes become c's: siblings c does not list are
+	// no longer found by GetClientByTokenHash.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and, with it, its secret, its
 	// registration access tokens, its access tokens and its assertion

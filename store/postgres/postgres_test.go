@@ -148,7 +148,7 @@ func queryInt(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
 }
 
 // numMigrations is the number of migrations in the package.
-const numMigrations = 3
+const numMigrations = 4
 
 func testClient(id string) *store.Client {
 	now := time.Now().UTC().Truncate(time.Microsecond)

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateDuplicateID", testCreateDuplicateID},
 		{"CreateTokenHashTaken", testCreateTokenHashTaken},
 		{"UpdateTokenHashTaken", testUpdateTokenHashTaken},
+		{"SiblingTokenHashes", testSiblingTokenHashes},
 		{"RoundTripAllFields", testRoundTripAllFields},
 		{"ZeroTimes", testZeroTimes},
 		{"NilVersusEmpty", testNilVersusEmpty},
