@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -320,6 +321,7 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 			}
 		}
 	}
+	u.RevokeAccessTokens = accessTokensEndedBy(c, u, secret != "" && req.RotateSecret)
 	if err := updateClient(ctx, h.store, u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidToken
@@ -330,6 +332,29 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		return nil, fmt.Errorf("update client: %w", err)
 	}
 	return h.information(u, secret, newToken), nil
+}
+
+// accessTokensEndedBy returns the access tokens of old that the update to
+// u ends, for store.Client.RevokeAccessTokens, or nil for none: every one
+// when the secret was rotated (it may have leaked: whoever holds the old one
+// keeps only getting new tokens during the overlap), when the client gives
+// up client_credentials or becomes a public client (none); those with a
+// scope the client no longer has when its scope narrows.
+func accessTokensEndedBy(old, u *Client, rotated bool) *store.AccessTokenRevocation {
+	hadCC := slices.Contains(old.Metadata.GrantTypes, grantClientCredentials)
+	switch {
+	case rotated,
+		hadCC && !slices.Contains(u.Metadata.GrantTypes, grantClientCredentials),
+		old.Metadata.TokenEndpointAuthMethod != "none" && u.Metadata.TokenEndpointAuthMethod == "none":
+		return &store.AccessTokenRevocation{All: true}
+	}
+	kept := strings.Fields(u.Metadata.Scope)
+	for _, s := range strings.Fields(old.Metadata.Scope) {
+		if !slices.Contains(kept, s) {
+			return &store.AccessTokenRevocation{Scope: kept}
+		}
+	}
+	return nil
 }
 
 // Delete removes client clientID (RFC 7592 §2.3), authorized by its

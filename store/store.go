@@ -16,6 +16,8 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -115,6 +117,29 @@ type Client struct {
 	PreviousTokenHash []byte
 	// PreviousTokenExpiresAt ends the grace window of PreviousTokenHash.
 	PreviousTokenExpiresAt time.Time
+
+	// RevokeAccessTokens is an instruction to UpdateClient, not a stored
+	// field: when non-nil, UpdateClient deletes the client's access tokens
+	// that it selects in the same transaction as the update, so that a
+	// change that ends their grounds (a rotated secret, a narrowed scope, a
+	// grant or authentication method given up) ends them with it, and no
+	// reader ever sees the new registration beside such a token.
+	// CreateClient ignores it; GetClient and GetClientByTokenHash return it
+	// nil.
+	RevokeAccessTokens *AccessTokenRevocation
+}
+
+// AccessTokenRevocation selects, for Client.RevokeAccessTokens, the access
+// tokens of the client being updated that UpdateClient deletes. The zero
+// value selects the tokens of an empty scope set, that is every token whose
+// Scope is not empty.
+type AccessTokenRevocation struct {
+	// All selects every access token of the client.
+	All bool
+	// Scope, unless All is set, is the scope the client keeps: the tokens
+	// whose Scope (space-separated scope tokens) has a token not in Scope
+	// are selected; the others stay.
+	Scope []string
 }
 
 // Clone returns a deep copy of c, so that a caller may change the copy
@@ -137,6 +162,11 @@ func (c *Client) Clone() *Client {
 		}
 	}
 	d.PreviousTokenHash = cloneBytes(c.PreviousTokenHash)
+	if c.RevokeAccessTokens != nil {
+		r := *c.RevokeAccessTokens
+		r.Scope = append([]string(nil), r.Scope...)
+		d.RevokeAccessTokens = &r
+	}
 	return &d
 }
 
@@ -235,7 +265,9 @@ type ClientStore interface {
 	// a token hash is taken by another client (any of c's TokenHash,
 	// SiblingTokenHashes and PreviousTokenHash is any of another client's).
 	// The stored SiblingTokenHashes become c's: siblings c does not list are
-	// no longer found by GetClientByTokenHash.
+	// no longer found by GetClientByTokenHash. When c.RevokeAccessTokens is
+	// non-nil, the access tokens it selects are deleted in the same
+	// transaction, and only if the update is made.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and, with it, its secret, its
 	// registration access tokens, its access tokens and its assertion
@@ -332,6 +364,19 @@ type Store interface {
 	// method returns an error wrapping ErrUnavailable; a second Close
 	// returns nil.
 	Close() error
+}
+
+// Selects reports whether r selects an access token of scope scope.
+func (r *AccessTokenRevocation) Selects(scope string) bool {
+	if r.All {
+		return true
+	}
+	for _, s := range strings.Fields(scope) {
+		if !slices.Contains(r.Scope, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func cloneBytes(b []byte) []byte {

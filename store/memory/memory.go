@@ -167,7 +167,8 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // It returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. On
+// success it deletes the access tokens that c.RevokeAccessTokens selects.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := s.usable(ctx, "update client"); err != nil {
 		return err
@@ -190,6 +191,13 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	s.put(c)
 	s.clients[c.ID].Revision++
 	c.Revision++
+	if r := c.RevokeAccessTokens; r != nil {
+		for h := range s.clientTokens[c.ID] {
+			if r.Selects(s.accessTokens[h].scope) {
+				s.deleteAccessToken(h)
+			}
+		}
+	}
 	return nil
 }
 
@@ -274,6 +282,7 @@ func (s *Store) put(c *store.Client) {
 	d.SecretExpiresAt = d.SecretExpiresAt.UTC()
 	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
+	d.RevokeAccessTokens = nil // an instruction, not a field
 	if len(d.SiblingTokenHashes) == 0 {
 		d.SiblingTokenHashes = nil // an empty list reads back as nil
 	}

@@ -121,6 +121,28 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 	})
 }
 
+// revokeAccessTokens deletes the access tokens of c that
+// c.RevokeAccessTokens selects, in tx. The scope test is
+// AccessTokenRevocation.Selects in SQL: a token goes unless the set of its
+// space-separated scope tokens lies within the kept scope.
+func revokeAccessTokens(ctx context.Context, tx pgx.Tx, c *store.Client) error {
+	r := c.RevokeAccessTokens
+	switch {
+	case r == nil:
+		return nil
+	case r.All:
+		_, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1`, c.ID)
+		return err
+	}
+	keep := r.Scope
+	if keep == nil {
+		keep = []string{}
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1
+	AND NOT (array_remove(regexp_split_to_array(scope, '\s+'), '') <@ $2::text[])`, c.ID, keep)
+	return err
+}
+
 // insertSiblings stores c.SiblingTokenHashes, in order. The caller checked,
 // under the hashes' locks, that no other client has them (tokenHashTaken);
 // the primary key refuses a duplicate all the same.
@@ -196,7 +218,9 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. In the
+// same transaction it deletes the access tokens that c.RevokeAccessTokens
+// selects.
 //
 // The compare-and-swap is one statement, UPDATE ... WHERE id = $1 AND
 // revision = $2: a concurrent update of the same client makes it wait for
@@ -246,7 +270,10 @@ RETURNING revision`,
 		if _, err := tx.Exec(ctx, `DELETE FROM client_token_siblings WHERE client_id = $1`, c.ID); err != nil {
 			return err
 		}
-		return insertSiblings(ctx, tx, c)
+		if err := insertSiblings(ctx, tx, c); err != nil {
+			return err
+		}
+		return revokeAccessTokens(ctx, tx, c)
 	})
 	if err != nil {
 		return err

@@ -91,6 +91,47 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 	})
 }
 
+// revokeAccessTokens deletes the access tokens of c that
+// c.RevokeAccessTokens selects, in tx.
+func (s *Store) revokeAccessTokens(ctx context.Context, tx *sql.Tx, c *store.Client) error {
+	r := c.RevokeAccessTokens
+	switch {
+	case r == nil:
+		return nil
+	case r.All:
+		_, err := s.exec(ctx, tx, queryDeleteClientTokens, c.ID)
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT hash, scope FROM access_tokens WHERE client_id = ?`, c.ID)
+	if err != nil {
+		return err
+	}
+	var doomed [][]byte
+	for rows.Next() {
+		var h []byte
+		var scope string
+		if err := rows.Scan(&h, &scope); err != nil {
+			rows.Close()
+			return err
+		}
+		if r.Selects(scope) {
+			doomed = append(doomed, h)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, h := range doomed {
+		if _, err := s.exec(ctx, tx, queryDeleteAccessToken, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // insertSiblings stores c.SiblingTokenHashes, in order, if each is free:
 // not the TokenHash or PreviousTokenHash of another client (a condition of
 // queryInsertSibling) nor another client's sibling (the primary key).
@@ -136,7 +177,9 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. In the
+// same transaction it deletes the access tokens that c.RevokeAccessTokens
+// selects.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	const op = "update client"
 	err := s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
@@ -172,7 +215,10 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		if _, err := s.exec(ctx, tx, queryDeleteSiblings, c.ID); err != nil {
 			return err
 		}
-		return s.insertSiblings(ctx, tx, c)
+		if err := s.insertSiblings(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.revokeAccessTokens(ctx, tx, c)
 	})
 	if err != nil {
 		return err

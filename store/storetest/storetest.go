@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateTokenHashTaken", testCreateTokenHashTaken},
 		{"UpdateTokenHashTaken", testUpdateTokenHashTaken},
 		{"SiblingTokenHashes", testSiblingTokenHashes},
+		{"UpdateRevokesAccessTokens", testUpdateRevokesAccessTokens},
 		{"RoundTripAllFields", testRoundTripAllFields},
 		{"ZeroTimes", testZeroTimes},
 		{"NilVersusEmpty", testNilVersusEmpty},
