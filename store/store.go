@@ -357,8 +357,10 @@ type Store interface {
 	AccessTokenStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
-	// database that cannot be reached). The server's readiness check
-	// (/readyz) calls it.
+	// database that cannot be reached). It need not write. The server's
+	// readiness check (/readyz) calls it, and checks writes itself, at most
+	// every few seconds, with UseAssertionID for the client ID "" (which no
+	// client has) and a record that expires at once.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. Every later call of another
 	// method returns an error wrapping ErrUnavailable; a second Close
