@@ -142,8 +142,14 @@ type Config struct {
 	// every client's tokens is given wider rights here.
 	MayIntrospect IntrospectionPolicy
 	// SecretOverlap is how long a client's previous secret keeps working
-	// after the client rotated it; 0 means DefaultSecretOverlap, Off no
-	// overlap.
+	// after the client rotated it, at the token endpoint only (see
+	// AuthenticateTokenClient), so that running deployments keep getting
+	// access tokens while the new secret is rolled out; every other use of
+	// client credentials (registration access token recovery,
+	// introspection, revocation, AuthenticateClient) takes only the current
+	// secret from the moment of the rotation. 0 means DefaultSecretOverlap,
+	// Off no overlap: the previous secret stops everywhere at once, which is
+	// what evicting the holder of a stolen secret needs.
 	SecretOverlap time.Duration
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.

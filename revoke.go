@@ -38,7 +38,7 @@ func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (boo
 func (h *Handler) serveRevocation(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.authenticateAt(r, h.revocationEP)
+	ac, err := h.authenticateAt(r, h.revocationEP, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -79,7 +79,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.authenticateAt(r, h.tokenEndpoint)
+	ac, err := h.authenticateAt(r, h.tokenEndpoint, true)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -13,9 +13,10 @@
 // knows. Opening a schema that is up to date creates nothing, so the server
 // may run as a role that may only read and write the store's tables (USAGE on
 // the schema; SELECT, INSERT, UPDATE, DELETE on clients, initial_tokens,
-// access_tokens, assertion_ids, pending_authorizations, authorization_codes,
-// grants, refresh_tokens, consents and schema_migrations), once a role that may
-// create them has opened the database.
+// access_tokens, assertion_ids, client_token_siblings,
+// pending_authorizations, authorization_codes, grants, refresh_tokens,
+// consents and schema_migrations), once a role that may create them has
+// opened the database.
 //
 // The tables live in the first schema of the connections' search_path: the
 // one the DSN sets (for example with the search_path parameter of a

@@ -54,6 +54,10 @@
 //
 // The file, and the -wal and -shm files SQLite keeps beside it, must be on a
 // local file system: WAL mode does not work over a network file system.
+// Open creates a new database file with mode 0600, whatever the umask, and
+// SQLite gives the -wal, -shm and -journal files the database file's mode,
+// so none is readable by group or others; an existing database keeps its
+// mode.
 //
 // # Schema
 //
@@ -68,6 +72,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -183,6 +188,10 @@ func open(ctx context.Context, path string, opts Options, restartAt int) (*Store
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
+	if err := createOwnerOnly(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+
 	common := []string{
 		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
 		"foreign_keys(1)",
@@ -245,6 +254,27 @@ func open(ctx context.Context, path string, opts Options, restartAt int) (*Store
 	go s.runWriter()
 	go s.runCheckpointer()
 	return s, nil
+}
+
+// createOwnerOnly creates the database file path, empty, with mode 0600 if
+// it does not exist, so that SQLite opens it rather than creating it with
+// 0644 under the usual umask: it holds credential hashes and every client's
+// metadata. SQLite gives the files it creates beside it (-wal, -shm,
+// -journal) the database file's permissions, whatever the umask, so they are
+// 0600 too. An existing file keeps its mode: the operator chose it.
+func createOwnerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // a umask cannot widen, but be exact
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // initRetrying calls init until it succeeds, fails with an error other than

@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateDuplicateID", testCreateDuplicateID},
 		{"CreateTokenHashTaken", testCreateTokenHashTaken},
 		{"UpdateTokenHashTaken", testUpdateTokenHashTaken},
+		{"SiblingTokenHashes", testSiblingTokenHashes},
+		{"UpdateRevokesAccessTokens", testUpdateRevokesAccessTokens},
 		{"RoundTripAllFields", testRoundTripAllFields},
 		{"ZeroTimes", testZeroTimes},
 		{"NilVersusEmpty", testNilVersusEmpty},
