@@ -207,7 +207,15 @@ func (h *Handler) buildAuthorization(iss *url.URL) error {
 	if as, ok := c.Store.(store.AuthorizationStore); ok {
 		h.authz = as
 	}
-	h.codeGrant = c.ServeTokenEndpoints && h.authz != nil
+	// The token endpoint serves the code grant when codes can be issued:
+	// by the handler's authorization endpoint, or by one the operator
+	// states, which issues them with IssueCode (a MetadataProvider may
+	// state one per request).
+	external := true
+	if m, ok := c.Metadata.(*ServerMetadata); ok && m != nil {
+		external = m.AuthorizationEndpoint != ""
+	}
+	h.codeGrant = c.ServeTokenEndpoints && h.authz != nil && (c.Authorizer != nil || external)
 	if c.Authorizer == nil {
 		return nil
 	}
@@ -316,10 +324,16 @@ func (h *Handler) routes(issPath string) {
 		post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{http.MethodPost: f}
 		}
-		endpoint(issPath+"/token", post(h.serveToken), http.MethodPost)
+		cors(issPath+"/token", post(h.serveToken), http.MethodPost)
+		// RFC 7662 §4: introspection is for resource servers, never a
+		// browser; no CORS.
 		endpoint(issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
-		endpoint(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
+		cors(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
 		endpoint(h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
+	}
+	if h.cfg.Authorizer != nil {
+		// A navigation, not a CORS request (docs/behaviour.md §12).
+		endpoint(h.authzPath, map[string]http.HandlerFunc{http.MethodGet: h.serveAuthorize, http.MethodPost: h.serveAuthorize}, http.MethodGet, http.MethodPost)
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errNotFound)
