@@ -350,10 +350,11 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	latest := int64(len(ms))
 	// The common case, an up-to-date schema, needs no write lock.
-	if v, err := schemaVersion(ctx, db); err == nil && v == latest {
-		return nil
+	if vs, err := appliedVersions(ctx, db); err == nil {
+		if pending, err := migrate.Pending(ms, vs); err == nil && len(pending) == 0 {
+			return nil
+		}
 	}
 
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see _txlock
@@ -367,14 +368,15 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 ) STRICT`); err != nil {
 		return err
 	}
-	v, err := schemaVersion(ctx, tx)
+	vs, err := appliedVersions(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if v > latest {
-		return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
+	pending, err := migrate.Pending(ms, vs)
+	if err != nil {
+		return err
 	}
-	for _, m := range ms[v:] {
+	for _, m := range pending {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
@@ -387,21 +389,34 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// schemaVersion returns the highest applied migration, 0 for none.
-func schemaVersion(ctx context.Context, q queryer) (int64, error) {
+// appliedVersions returns the versions of the applied migrations, none
+// when there is no schema_migrations table.
+func appliedVersions(ctx context.Context, q queryer) ([]int64, error) {
 	var exists bool
 	if err := q.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`,
 	).Scan(&exists); err != nil || !exists {
-		return 0, err
+		return nil, err
 	}
-	var v int64
-	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
 }
 
 // queryer is what *sql.DB and *sql.Tx have in common.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
