@@ -22,7 +22,7 @@ func preflight(t *testing.T, e *authzEnv, path, method, origin string) reply {
 }
 
 func TestCORSPreflight(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newAuthzEnv(t, b, nil)
 		pub := e.registerPublic(nil)
 		cfgPath := strings.TrimPrefix(pub.uri, e.iss)
@@ -58,7 +58,7 @@ func TestCORSPreflight(t *testing.T) {
 }
 
 func TestCORSAllowList(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newAuthzEnv(t, b, func(c *clientreg.Config) {
 			c.CORS.AllowedOrigins = []string{"https://web.example"}
 		})

@@ -88,7 +88,7 @@ func wantActive(t *testing.T, e *authzEnv, rs clientCreds, token string, active 
 // The code exchange, and what the token carries: subject, scope and the
 // resources as audience.
 func TestCodeExchange(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -133,7 +133,7 @@ func TestCodeExchange(t *testing.T) {
 // code exchange; the redirect URI, the verifier, the client and the
 // lifetime are checked.
 func TestCodeExchangeRefusals(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		conf := e.registerPublic(map[string]any{"token_endpoint_auth_method": "client_secret_basic", "redirect_uris": []string{"https://app.example/cb", "https://app.example/cb2"}})
 		pub := e.registerPublic(nil)
@@ -173,7 +173,7 @@ func TestCodeExchangeRefusals(t *testing.T) {
 // RFC 6749 §4.1.2: a code used twice fails and revokes what the first use
 // issued.
 func TestCodeReuseRevokesGrant(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -191,7 +191,7 @@ func TestCodeReuseRevokesGrant(t *testing.T) {
 // Rotation, the grace of the previous token, and reuse revoking the family
 // (RFC 9700 §4.14.2).
 func TestRefreshRotation(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -250,7 +250,7 @@ func TestRefreshRotation(t *testing.T) {
 
 // No grace: the previous token stops at once.
 func TestRefreshWithoutGrace(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, func(c *clientreg.Config) { c.RefreshTokenGrace = clientreg.Off })
 		pub := e.registerPublic(nil)
 		code, verifier := e.code(pub)
@@ -264,7 +264,7 @@ func TestRefreshWithoutGrace(t *testing.T) {
 // RotateRefreshPublicOnly: a confidential client keeps its refresh token;
 // a public client still rotates.
 func TestRefreshRotationPublicOnly(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, func(c *clientreg.Config) { c.RefreshRotation = clientreg.RotateRefreshPublicOnly })
 		conf := e.registerPublic(map[string]any{"token_endpoint_auth_method": "client_secret_post", "redirect_uris": []string{"https://app.example/cb"}})
 		code, verifier := e.code(conf)
@@ -286,7 +286,7 @@ func TestRefreshRotationPublicOnly(t *testing.T) {
 
 // Idle and absolute lifetimes.
 func TestRefreshExpiry(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, func(c *clientreg.Config) {
 			c.RefreshTokenLifetime = 10 * time.Hour
 			c.RefreshTokenIdleLifetime = 3 * time.Hour
@@ -318,7 +318,7 @@ func TestRefreshExpiry(t *testing.T) {
 
 // A refresh may narrow the scope and the audience, never widen them.
 func TestRefreshNarrowing(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -356,7 +356,7 @@ func TestRefreshNarrowing(t *testing.T) {
 // Revoking a refresh token revokes its grant; deleting the client removes
 // its grants.
 func TestRefreshRevocation(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -385,7 +385,7 @@ func TestRefreshRevocation(t *testing.T) {
 
 // Resources.Default is the audience of requests that name none.
 func TestDefaultAudience(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, func(c *clientreg.Config) { c.Resources.Default = []string{"https://mcp.example/"} })
 		rs := e.resourceServer()
 		pub := e.registerPublic(nil)
@@ -400,7 +400,7 @@ func TestDefaultAudience(t *testing.T) {
 // The building blocks, without the endpoint: an embedding server issues a
 // code that the token endpoint redeems.
 func TestBuildingBlocks(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, func(c *clientreg.Config) {
 			c.Authorizer = nil
 			c.Metadata = &clientreg.ServerMetadata{AuthorizationEndpoint: "https://as.example/own-authorize"}
@@ -454,7 +454,7 @@ func anyStrings(v any) []string {
 
 // Remembered consent.
 func TestConsentRemembered(t *testing.T) {
-	forEachAuthzBackend(t, func(t *testing.T, b backend) {
+	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newGrantEnv(t, b, nil)
 		pub := e.registerPublic(nil)
 		_, challenge := pkce()
