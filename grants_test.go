@@ -111,7 +111,14 @@ func TestCodeExchange(t *testing.T) {
 		if aud, _ := in.m["aud"].([]any); len(aud) != 2 || aud[0] != "https://mcp.example/a" || aud[1] != "https://mcp.example/b" {
 			t.Fatalf("aud = %v", in.m["aud"])
 		}
-		// A client_credentials token has neither sub nor aud.
+		// A client_credentials token has no sub; its audience is the
+		// resources it asked for (RFC 8707 section 2), checked as at the
+		// authorization endpoint.
+		ccAud := e.form("/token", rs, url.Values{"grant_type": {"client_credentials"}, "resource": {"https://mcp.example/a"}})
+		if in := wantActive(t, e, rs, ccAud.str("access_token"), true); in.str("aud") != "https://mcp.example/a" {
+			t.Fatalf("client_credentials with a resource: %s", in.body)
+		}
+		wantOAuthError(t, e.form("/token", rs, url.Values{"grant_type": {"client_credentials"}, "resource": {"mcp"}}), 400, "invalid_target")
 		cc := e.token(rs, "")
 		in = wantActive(t, e, rs, cc.str("access_token"), true)
 		if _, ok := in.m["sub"]; ok {
