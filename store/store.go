@@ -1,7 +1,8 @@
 // Package store is the storage contract of clientreg: the records a server
 // keeps (Client, InitialToken, AccessToken), the interfaces a backend
-// implements (ClientStore, InitialTokenStore, AccessTokenStore, and Store,
-// which holds them all with Ping and Close) and the sentinel errors it
+// implements (ClientStore, InitialTokenStore, AccessTokenStore,
+// AuthorizationStore, and Store, which holds them all with Ping and Close)
+// and the sentinel errors it
 // returns.
 //
 // The package holds plain data and interfaces and imports nothing of the
@@ -284,8 +285,7 @@ type AccessTokenStore interface {
 	// uses of one jti succeeds.
 	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
 	// DeleteExpired removes access tokens and assertion records that expired
-	// before now and, in a store that is also an AuthorizationStore, the
-	// pending authorization requests and authorization codes (used or not)
+	// before now and the pending authorization requests and authorization codes (used or not)
 	// whose ExpiresAt is before now, the grants whose ExpiresAt or
 	// IdleExpiresAt (when not zero) is before now, with their refresh
 	// tokens and access tokens, and the consents whose ExpiresAt (when not
@@ -296,7 +296,8 @@ type AccessTokenStore interface {
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens and access tokens, with the life cycle of the store itself. The
+// tokens, access tokens and the records of the authorization server, with
+// the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
 //
@@ -306,6 +307,7 @@ type Store interface {
 	ClientStore
 	InitialTokenStore
 	AccessTokenStore
+	AuthorizationStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). The server's readiness check

@@ -15,12 +15,7 @@ import (
 	"github.com/clientreg/clientreg/store"
 )
 
-var (
-	_ store.Store = (*Store)(nil)
-	// Until every backend implements it, store.Store does not embed
-	// store.AuthorizationStore.
-	_ store.AuthorizationStore = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 // Create one with New; the zero value is not usable.

@@ -33,19 +33,6 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// TestAuthorization runs the authorization suite, on a pool of one
-// connection too, so that a transaction left open would hang it.
-func TestAuthorization(t *testing.T) {
-	storetest.RunAuthorization(t, func(t *testing.T) store.Store {
-		return open(t, pgtest.DSN(t), postgres.Options{})
-	})
-	t.Run("OneConnection", func(t *testing.T) {
-		storetest.RunAuthorization(t, func(t *testing.T) store.Store {
-			return open(t, pgtest.DSN(t), postgres.Options{MaxConns: 1})
-		})
-	})
-}
-
 // TestStoreOneConnection runs the suite on a pool of a single connection, so
 // that a transaction left open, or a connection not returned, would hang it.
 func TestStoreOneConnection(t *testing.T) {

@@ -286,9 +286,3 @@ func TestRelativePath(t *testing.T) {
 		t.Error(err)
 	}
 }
-
-func TestAuthorization(t *testing.T) {
-	storetest.RunAuthorization(t, func(t *testing.T) store.Store {
-		return open(t, filepath.Join(t.TempDir(), "clientreg.db"), sqlite.Options{})
-	})
-}
