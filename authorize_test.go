@@ -573,9 +573,8 @@ func TestAuthorizeConfigErrors(t *testing.T) {
 		"both endpoints": func(c *clientreg.Config) {
 			c.Metadata = &clientreg.ServerMetadata{AuthorizationEndpoint: "https://as.example/authz"}
 		},
-		"store without authz": func(c *clientreg.Config) { c.Store = &spyStore{Store: c.Store} },
-		"bad prefix":          func(c *clientreg.Config) { c.Resources.AllowedPrefixes = []string{"https://mcp.example"} },
-		"relative allowed":    func(c *clientreg.Config) { c.Resources.Allowed = []string{"/mcp"} },
+		"bad prefix":       func(c *clientreg.Config) { c.Resources.AllowedPrefixes = []string{"https://mcp.example"} },
+		"relative allowed": func(c *clientreg.Config) { c.Resources.Allowed = []string{"/mcp"} },
 		"default not allowed": func(c *clientreg.Config) {
 			c.Resources = clientreg.ResourcePolicy{Allowed: []string{"https://a.example/"}, Default: []string{"https://b.example/"}}
 		},

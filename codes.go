@@ -161,9 +161,6 @@ type CodeRequest struct {
 // redeems it. The caller sends the browser to req.RedirectURI with the code,
 // the request's state and iss (RFC 9207).
 func (h *Handler) IssueCode(ctx context.Context, req CodeRequest) (string, error) {
-	if h.authz == nil {
-		return "", errors.New("clientreg: the store does not keep authorization codes (store.AuthorizationStore)")
-	}
 	switch {
 	case req.ClientID == "" || req.RedirectURI == "":
 		return "", ErrInvalidRequest.WithDescription("a code needs a client and a redirect URI")

@@ -198,8 +198,7 @@ type Config struct {
 
 	// Authorizer turns on the authorization endpoint (RFC 6749 §3.1, §4.1)
 	// and the authorization_code and refresh_token grants of the token
-	// endpoint, which then needs ServeTokenEndpoints, and a Store that
-	// implements store.AuthorizationStore. The handler validates each
+	// endpoint, which then needs ServeTokenEndpoints. The handler validates each
 	// authorization request and hands it to the Authorizer, which signs the
 	// user in and asks for consent and then calls CompleteAuthorization or
 	// DenyAuthorization. Nil (the default): no authorization endpoint is

@@ -19,9 +19,6 @@ import (
 // the time given to RememberConsent, for every scope and resource req
 // asks for.
 func (h *Handler) ConsentRemembered(ctx context.Context, subject string, req *AuthorizationRequest) (bool, error) {
-	if h.authz == nil {
-		return false, errors.New("clientreg: the store does not keep consent (store.AuthorizationStore)")
-	}
 	if subject == "" || req == nil {
 		return false, nil
 	}
@@ -54,9 +51,6 @@ func (h *Handler) ConsentRemembered(ctx context.Context, subject string, req *Au
 // was remembered for the same user and client. A ttl of 0 or less
 // remembers nothing and forgets what was remembered.
 func (h *Handler) RememberConsent(ctx context.Context, subject string, req *AuthorizationRequest, scopes []string, ttl time.Duration) error {
-	if h.authz == nil {
-		return errors.New("clientreg: the store does not keep consent (store.AuthorizationStore)")
-	}
 	if subject == "" || req == nil {
 		return ErrInvalidRequest.WithDescription("consent needs a subject and a request")
 	}

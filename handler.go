@@ -44,9 +44,9 @@ type Handler struct {
 	revocationEP    string
 	authzEndpoint   string // absolute URL, set when cfg.Authorizer is set
 	authzPath       string
-	// authz keeps what the authorization endpoint and the code and
-	// refresh grants keep; nil when the Store does not implement
-	// store.AuthorizationStore. codeGrant reports that the token endpoint
+	// authz is the Store, as the keeper of what the authorization
+	// endpoint and the code and refresh grants keep (nil in Validate).
+	// codeGrant reports that the token endpoint
 	// serves authorization_code (and refresh_token, unless refresh tokens
 	// are Off).
 	authz          store.AuthorizationStore
@@ -202,11 +202,7 @@ func (c Config) build() (*Handler, error) {
 // needs and the browser binding cookie from h.cfg.
 func (h *Handler) buildAuthorization(iss *url.URL) error {
 	c := h.cfg
-	// The storage contract of the authorization endpoint and the code
-	// and refresh grants, until store.Store embeds it.
-	if as, ok := c.Store.(store.AuthorizationStore); ok {
-		h.authz = as
-	}
+	h.authz = c.Store // nil in Validate
 	// The token endpoint serves the code grant when codes can be issued:
 	// by the handler's authorization endpoint, or by one the operator
 	// states, which issues them with IssueCode (a MetadataProvider may
@@ -215,18 +211,12 @@ func (h *Handler) buildAuthorization(iss *url.URL) error {
 	if m, ok := c.Metadata.(*ServerMetadata); ok && m != nil {
 		external = m.AuthorizationEndpoint != ""
 	}
-	h.codeGrant = c.ServeTokenEndpoints && h.authz != nil && (c.Authorizer != nil || external)
+	h.codeGrant = c.ServeTokenEndpoints && (c.Authorizer != nil || external)
 	if c.Authorizer == nil {
 		return nil
 	}
 	if !c.ServeTokenEndpoints {
 		return errors.New("clientreg: Config.Authorizer needs Config.ServeTokenEndpoints: the codes it issues are redeemed at the token endpoint")
-	}
-	if c.Store != nil && h.authz == nil {
-		return fmt.Errorf("clientreg: Config.Authorizer needs a Store that implements store.AuthorizationStore; %T does not", c.Store)
-	}
-	if c.Store == nil {
-		h.codeGrant = true // Validate: New checks the store
 	}
 	u, err := parseHTTPURL(c.AuthorizationEndpoint)
 	if err != nil {

@@ -126,6 +126,9 @@ func TestCredentialHygiene(t *testing.T) {
 	e, _ := newDeadlineEnv(t, fs, &logs, func(c *clientreg.Config) {
 		c.RequireInitialToken = true
 		c.ServeTokenEndpoints = true
+		// With an authorization endpoint, so that authorization_code (and
+		// the public client below) is a grant this server serves.
+		withCodeFlow(c)
 	})
 	creds := map[string]string{}
 
@@ -133,12 +136,10 @@ func TestCredentialHygiene(t *testing.T) {
 	creds["initial access token"] = iat
 	c := e.registerWith(body(obj{"client_name": "hygiene"}), "Bearer "+iat)
 	// d, a confidential client of the client_credentials grant, keeps these
-	// members through its updates. (It registers client_credentials only:
-	// this handler serves no authorization endpoint, so authorization_code
-	// is not a grant it supports, docs/behaviour.md §1.)
+	// members through its updates.
 	dMeta := func(extra obj) obj {
 		m := obj{"client_name": "kept", "token_endpoint_auth_method": "client_secret_post",
-			"grant_types": []string{"client_credentials"}}
+			"grant_types": []string{"authorization_code", "client_credentials"}}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -190,14 +191,11 @@ func TestCredentialHygiene(t *testing.T) {
 	}
 	wantInvalidToken(t, e.get(c.URI, c.Token))
 	e.mustGet(c, t1)
-	// A switch to a method without a secret removes the secret, a switch
-	// back issues a new one. (private_key_jwt, not none: this server
-	// serves no authorization endpoint, so its clients are confidential
-	// clients of client_credentials, docs/behaviour.md §9.)
-	_, jwks := ecKey(t)
-	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}))
+	// A switch to a public client removes the secret, a switch back issues
+	// a new one.
+	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "none"}))
 	if r.status != http.StatusOK {
-		t.Fatalf("PUT private_key_jwt: %d %s", r.status, r.body)
+		t.Fatalf("PUT none: %d %s", r.status, r.body)
 	}
 	t2 := r.str(t, "registration_access_token")
 	r = e.put(c.URI, t2, updateBody(c, obj{"token_endpoint_auth_method": "client_secret_basic"}))
