@@ -263,7 +263,7 @@ func (h *Handler) postForm(r *http.Request) (url.Values, error) {
 		return nil, ErrInvalidRequest.WithDescription("the request body is not a valid form")
 	}
 	for k, v := range r.PostForm {
-		if len(v) > 1 {
+		if len(v) > 1 && k != "resource" { // RFC 8707 §2: resource may repeat
 			return nil, ErrInvalidRequest.WithDescription("parameter %s is repeated (RFC 6749 section 3.2)", quote(k))
 		}
 	}

@@ -51,6 +51,45 @@ const (
 	// DefaultRegistrationPath is appended to the issuer when
 	// Config.RegistrationEndpoint is empty.
 	DefaultRegistrationPath = "/register"
+	// DefaultAuthorizationPath is appended to the issuer when
+	// Config.AuthorizationEndpoint is empty.
+	DefaultAuthorizationPath = "/authorize"
+	// DefaultCodeLifetime is the lifetime of authorization codes (RFC 6749
+	// §4.1.2 recommends at most 10 minutes; a client redeems its code at
+	// once).
+	DefaultCodeLifetime = time.Minute
+	// MaxCodeLifetime bounds Config.CodeLifetime (RFC 6749 §4.1.2: "A
+	// maximum authorization code lifetime of 10 minutes is RECOMMENDED").
+	MaxCodeLifetime = 10 * time.Minute
+	// DefaultPendingAuthorizationLifetime is how long a validated
+	// authorization request waits for the application to complete or
+	// deny it.
+	DefaultPendingAuthorizationLifetime = 10 * time.Minute
+	// DefaultRefreshTokenLifetime is the absolute lifetime of a grant and
+	// its refresh tokens, counted from the authorization.
+	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
+	// DefaultRefreshTokenIdleLifetime ends a grant that is not refreshed
+	// for this long.
+	DefaultRefreshTokenIdleLifetime = 7 * 24 * time.Hour
+	// DefaultRefreshTokenGrace is how long a rotated refresh token keeps
+	// working, unless its successor is used first (a client that lost the
+	// response retries).
+	DefaultRefreshTokenGrace = time.Minute
+)
+
+// RefreshRotation says when refresh tokens rotate.
+type RefreshRotation int
+
+const (
+	// RotateRefreshAlways issues a new refresh token at every refresh, for
+	// every client (the default; OAuth 2.1 §4.3.1, RFC 9700 §4.14.2).
+	RotateRefreshAlways RefreshRotation = iota
+	// RotateRefreshPublicOnly rotates the refresh tokens of public clients
+	// (token_endpoint_auth_method none) only, as OAuth 2.1 and the MCP
+	// authorization specification require; a confidential client keeps
+	// its refresh token, whose use its authentication already binds
+	// (RFC 9700 §4.14.2).
+	RotateRefreshPublicOnly
 )
 
 // FetchPolicy configures outbound fetches. Production servers leave it
@@ -163,6 +202,58 @@ type Config struct {
 	// Extensions are the extension members clients may register.
 	Extensions []Extension
 
+	// Authorizer turns on the authorization endpoint (RFC 6749 §3.1, §4.1)
+	// and the authorization_code and refresh_token grants of the token
+	// endpoint, which then needs ServeTokenEndpoints. The handler validates each
+	// authorization request and hands it to the Authorizer, which signs the
+	// user in and asks for consent and then calls CompleteAuthorization or
+	// DenyAuthorization. Nil (the default): no authorization endpoint is
+	// served or advertised (see ServerMetadata.AuthorizationEndpoint for
+	// one served elsewhere).
+	Authorizer Authorizer
+	// AuthorizationEndpoint is the absolute URL of the authorization
+	// endpoint, served when Authorizer is set. Default: Issuer +
+	// DefaultAuthorizationPath.
+	AuthorizationEndpoint string
+	// AuthorizationErrorPage renders the errors of the authorization
+	// endpoint that cannot be redirected to the client (an unknown client,
+	// a redirect URI that is not registered: RFC 6749 §4.1.2.1), and those
+	// of PendingAuthorization and its kin when the handler answers the
+	// browser itself. Default: a small HTML page, sent with
+	// Content-Security-Policy frame-ancestors 'none' and Cache-Control
+	// no-store. It must never redirect.
+	AuthorizationErrorPage ErrorPageFunc
+	// CodeLifetime is the lifetime of authorization codes; 0 means
+	// DefaultCodeLifetime. It cannot be Off or exceed MaxCodeLifetime.
+	CodeLifetime time.Duration
+	// PendingAuthorizationLifetime is how long a validated authorization
+	// request may wait for CompleteAuthorization or DenyAuthorization; 0
+	// means DefaultPendingAuthorizationLifetime. It cannot be Off.
+	PendingAuthorizationLifetime time.Duration
+	// RefreshTokenLifetime is the absolute lifetime of a grant: its refresh
+	// tokens stop working this long after the authorization, however often
+	// they rotate; 0 means DefaultRefreshTokenLifetime, Off issues no
+	// refresh tokens (and refresh_token is not advertised).
+	RefreshTokenLifetime time.Duration
+	// RefreshTokenIdleLifetime ends a grant that is not refreshed for this
+	// long; 0 means DefaultRefreshTokenIdleLifetime, Off no idle limit.
+	RefreshTokenIdleLifetime time.Duration
+	// RefreshTokenGrace is how long the refresh token a rotation replaced
+	// keeps working, unless the new one is used first; 0 means
+	// DefaultRefreshTokenGrace, Off none (the old token stops at once).
+	RefreshTokenGrace time.Duration
+	// RefreshRotation says when refresh tokens rotate; public clients
+	// always rotate.
+	RefreshRotation RefreshRotation
+	// Resources is the policy on RFC 8707 resource indicators; the zero
+	// value accepts any absolute URI without a fragment.
+	Resources ResourcePolicy
+	// CORS is the cross-origin policy of the endpoints browsers call
+	// (metadata, registration and client configuration, token,
+	// revocation); the zero value allows every origin, without
+	// credentials.
+	CORS CORSPolicy
+
 	// InitialTokens verifies initial access tokens; default: the Store.
 	InitialTokens InitialTokenVerifier
 	// Authenticator authenticates registration access tokens; default: the
@@ -252,6 +343,19 @@ func (c Config) withDefaults() Config {
 	def(&c.SecretOverlap, DefaultSecretOverlap)
 	def(&c.StatementSkew, DefaultStatementSkew)
 	def(&c.Fetch.Timeout, DefaultFetchTimeout)
+	def(&c.CodeLifetime, DefaultCodeLifetime)
+	def(&c.PendingAuthorizationLifetime, DefaultPendingAuthorizationLifetime)
+	def(&c.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
+	def(&c.RefreshTokenIdleLifetime, DefaultRefreshTokenIdleLifetime)
+	def(&c.RefreshTokenGrace, DefaultRefreshTokenGrace)
+	if c.AuthorizationEndpoint == "" {
+		c.AuthorizationEndpoint = strings.TrimSuffix(c.Issuer, "/") + DefaultAuthorizationPath
+	}
+	if c.AuthorizationErrorPage == nil {
+		c.AuthorizationErrorPage = DefaultAuthorizationErrorPage
+	}
+	c.Resources = c.Resources.clone()
+	c.CORS.AllowedOrigins = slices.Clone(c.CORS.AllowedOrigins)
 	if c.SecretLifetime == Off {
 		c.SecretLifetime = 0 // never expire, as 0 says
 	}
@@ -295,6 +399,11 @@ func (c Config) checkValues() error {
 	default:
 		return fmt.Errorf("clientreg: unknown Config.TokenRotation %d", c.TokenRotation)
 	}
+	switch c.RefreshRotation {
+	case RotateRefreshAlways, RotateRefreshPublicOnly:
+	default:
+		return fmt.Errorf("clientreg: unknown Config.RefreshRotation %d", c.RefreshRotation)
+	}
 	switch c.RedirectPreset {
 	case PresetMCP, PresetWeb, PresetNative:
 	default:
@@ -311,6 +420,14 @@ func (c Config) checkValues() error {
 		{"StatementSkew", c.StatementSkew, true},
 		{"Fetch.Timeout", c.Fetch.Timeout, false},
 		{"MaxBodyBytes", time.Duration(c.MaxBodyBytes), false},
+		{"CodeLifetime", c.CodeLifetime, false},
+		{"PendingAuthorizationLifetime", c.PendingAuthorizationLifetime, false},
+		{"RefreshTokenLifetime", c.RefreshTokenLifetime, true},
+		{"RefreshTokenIdleLifetime", c.RefreshTokenIdleLifetime, true},
+		{"RefreshTokenGrace", c.RefreshTokenGrace, true},
+	}
+	if c.CodeLifetime > MaxCodeLifetime {
+		return fmt.Errorf("clientreg: Config.CodeLifetime must not exceed %v (RFC 6749 section 4.1.2)", MaxCodeLifetime)
 	}
 	if c.SecretLifetime < 0 { // Off became 0, "never", in withDefaults
 		return errors.New("clientreg: Config.SecretLifetime must be positive, 0 for the default or Off")
@@ -319,6 +436,12 @@ func (c Config) checkValues() error {
 		if err := checkOff("Config."+d.name, int64(d.v), d.mayBeOff); err != nil {
 			return err
 		}
+	}
+	if err := c.Resources.check(); err != nil {
+		return err
+	}
+	if err := c.CORS.check(); err != nil {
+		return err
 	}
 	return c.Limits.check()
 }

@@ -40,6 +40,11 @@ type ServerMetadata struct {
 	IntrospectionEndpointAuthMethodsSupported          []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
 	CodeChallengeMethodsSupported                      []string `json:"code_challenge_methods_supported,omitempty"`
+	// AuthorizationResponseISSParameterSupported says that the
+	// authorization endpoint returns iss in its responses (RFC 9207 §3).
+	// Set to true when the handler serves the endpoint; published as given
+	// otherwise.
+	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 
 	// The members below are those of OpenID Connect Discovery 1.0 §3 that
 	// RFC 8414 §2 admits. The lists are enforced on the client metadata of
@@ -116,7 +121,11 @@ type MetadataProvider interface {
 // The values the handler fills in when ServerMetadata leaves them empty.
 // Each function returns a new slice, which the caller may change.
 
-// DefaultGrantTypes returns the grant types supported by default.
+// DefaultGrantTypes returns the grant types supported by default by a
+// handler that serves neither the token endpoint nor an authorization
+// endpoint (a registration endpoint for an authorization server that
+// serves them). A handler that serves the token endpoint lists what it
+// serves instead (see ServerMetadata.completed).
 func DefaultGrantTypes() []string {
 	return []string{"authorization_code", "refresh_token", "client_credentials"}
 }
@@ -144,8 +153,16 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 	c := *m
 	c.Issuer = h.issuer
 	c.RegistrationEndpoint = h.regEndpoint
+	if h.cfg.Authorizer != nil {
+		// RFC 8414 §2: authorization_endpoint is REQUIRED unless no grant
+		// type uses it; it is published when, and only when, it is served
+		// (or stated by the operator, as given).
+		c.AuthorizationEndpoint = h.authzEndpoint
+		c.CodeChallengeMethodsSupported = []string{pkceS256}
+		c.AuthorizationResponseISSParameterSupported = true
+	}
 	if len(c.GrantTypesSupported) == 0 {
-		c.GrantTypesSupported = DefaultGrantTypes()
+		c.GrantTypesSupported = h.servedGrantTypes(c.AuthorizationEndpoint != "")
 	}
 	if c.ResponseTypesSupported == nil {
 		c.ResponseTypesSupported = []string{}
@@ -187,6 +204,67 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 		}
 	}
 	return &c
+}
+
+// servedGrantTypes is the default of grant_types_supported: what the
+// handler's token endpoint serves. With an authorization endpoint (the
+// handler's, or one the operator states, which issues its codes with
+// Handler.IssueCode), that is authorization_code and, unless refresh tokens
+// are Off, refresh_token; with the token endpoint, client_credentials. A
+// handler that serves neither is a registration endpoint for an
+// authorization server it does not describe: DefaultGrantTypes.
+func (h *Handler) servedGrantTypes(authzEndpoint bool) []string {
+	if !h.cfg.ServeTokenEndpoints {
+		if authzEndpoint {
+			// The external server's token endpoint redeems the codes.
+			return h.codeGrantTypes()
+		}
+		return DefaultGrantTypes()
+	}
+	var g []string
+	if authzEndpoint && h.codeGrant {
+		g = h.codeGrantTypes()
+	}
+	return append(g, grantClientCredentials)
+}
+
+func (h *Handler) codeGrantTypes() []string {
+	if h.cfg.RefreshTokenLifetime == Off {
+		return []string{grantAuthorizationCode}
+	}
+	return []string{grantAuthorizationCode, grantRefreshToken}
+}
+
+// checkServed refuses, when the handler serves the token endpoint,
+// metadata that advertises grant types it does not serve (RFC 8414 §2:
+// grant_types_supported lists what "this authorization server supports").
+func (h *Handler) checkServed(m *ServerMetadata) error {
+	if !h.cfg.ServeTokenEndpoints {
+		return nil
+	}
+	for _, g := range m.GrantTypesSupported {
+		switch {
+		case g == grantClientCredentials:
+		case (g == grantAuthorizationCode || g == grantRefreshToken) && h.codeGrant && m.AuthorizationEndpoint != "":
+			if g == grantRefreshToken && h.cfg.RefreshTokenLifetime == Off {
+				return errors.New("GrantTypesSupported lists refresh_token, but Config.RefreshTokenLifetime is Off")
+			}
+		case g == grantImplicit && h.cfg.Authorizer == nil && m.AuthorizationEndpoint != "":
+			// The operator's authorization endpoint serves it.
+		case g == grantAuthorizationCode || g == grantRefreshToken:
+			return fmt.Errorf("GrantTypesSupported lists %s, but no authorization endpoint is served (Config.Authorizer) or stated (AuthorizationEndpoint) whose codes this token endpoint redeems", g)
+		default:
+			return fmt.Errorf("GrantTypesSupported lists %s, which this token endpoint does not serve", g)
+		}
+	}
+	if h.cfg.Authorizer != nil {
+		for _, rt := range m.ResponseTypesSupported {
+			if rt != "code" {
+				return fmt.Errorf("ResponseTypesSupported lists %q, but the authorization endpoint serves code only", rt)
+			}
+		}
+	}
+	return nil
 }
 
 // wellKnownPath returns the path of the metadata document for issuer, using

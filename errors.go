@@ -113,6 +113,19 @@ var (
 	ErrUnsupportedGrantType = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
 	// ErrInvalidScope: the requested scope exceeds the client's.
 	ErrInvalidScope = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	// ErrInvalidTarget: a resource indicator is invalid, unknown or not
+	// allowed (RFC 8707 §2).
+	ErrInvalidTarget = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
+	// ErrUnsupportedResponseType: the authorization endpoint does not
+	// support the response type (RFC 6749 §4.1.2.1); it serves code only.
+	ErrUnsupportedResponseType = &Error{Code: "unsupported_response_type", Status: http.StatusBadRequest}
+	// ErrAuthorizationNotFound: the pending authorization request that
+	// PendingAuthorization, CompleteAuthorization or DenyAuthorization
+	// names is unknown, expired, already completed or denied, or was
+	// started in another browser. The answers are the same, so that a
+	// handle tells nothing to a browser that did not start the request.
+	ErrAuthorizationNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound,
+		Description: "the authorization request is unknown, expired or already completed, or was started in another browser"}
 	// ErrUnsupportedTokenType: revocation of this token type is not
 	// supported (RFC 7009 §2.2.1).
 	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}

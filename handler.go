@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -41,15 +42,28 @@ type Handler struct {
 	tokenEndpoint   string // absolute URLs, set when cfg.ServeTokenEndpoints
 	introspectionEP string
 	revocationEP    string
-	keys            keyring
-	static          *ServerMetadata // completed metadata when cfg.Metadata is a *ServerMetadata
-	extensions      map[string]Extension
-	policies        policies
-	issuerPolicies  map[string]string // trusted issuer -> policy name
-	limits          *limiter
-	fetcher         *fetch.Client
-	keyCache        keyCache
-	mux             *http.ServeMux
+	authzEndpoint   string // absolute URL, set when cfg.Authorizer is set
+	authzPath       string
+	// authz is the Store, as the keeper of what the authorization
+	// endpoint and the code and refresh grants keep (nil in Validate).
+	// codeGrant reports that the token endpoint
+	// serves authorization_code (and refresh_token, unless refresh tokens
+	// are Off).
+	authz          store.AuthorizationStore
+	codeGrant      bool
+	cookieName     string
+	cookiePath     string
+	cookieSecure   bool
+	cors           corsPolicy
+	keys           keyring
+	static         *ServerMetadata // completed metadata when cfg.Metadata is a *ServerMetadata
+	extensions     map[string]Extension
+	policies       policies
+	issuerPolicies map[string]string // trusted issuer -> policy name
+	limits         *limiter
+	fetcher        *fetch.Client
+	keyCache       keyCache
+	mux            *http.ServeMux
 
 	// Shorthands for cfg fields that nearly every request reads.
 	store store.Store
@@ -106,6 +120,12 @@ func (c Config) build() (*Handler, error) {
 		h.introspectionEP = h.issuer + "/introspect"
 		h.revocationEP = h.issuer + "/revoke"
 	}
+	if err := h.buildAuthorization(iss); err != nil {
+		return nil, err
+	}
+	if h.cors, err = newCORSPolicy(c.CORS); err != nil {
+		return nil, err
+	}
 	h.fetcher = fetch.New(fetch.Options{
 		AllowHTTP:    c.Fetch.AllowHTTP,
 		AllowPrivate: c.Fetch.AllowPrivateNetworks,
@@ -154,6 +174,9 @@ func (c Config) build() (*Handler, error) {
 		if err := checkServerMetadata(h.static, c.DefaultScopes); err != nil {
 			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
 		}
+		if err := h.checkServed(h.static); err != nil {
+			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
+		}
 	}
 	if h.policies, err = newPolicies(c.Policies, h.static); err != nil {
 		return nil, fmt.Errorf("clientreg: Config.Policies: %w", err)
@@ -173,6 +196,52 @@ func (c Config) build() (*Handler, error) {
 	}
 	h.routes(strings.TrimSuffix(iss.EscapedPath(), "/"))
 	return h, nil
+}
+
+// buildAuthorization derives the authorization endpoint, the store it
+// needs and the browser binding cookie from h.cfg.
+func (h *Handler) buildAuthorization(iss *url.URL) error {
+	c := h.cfg
+	h.authz = c.Store // nil in Validate
+	// The token endpoint serves the code grant when codes can be issued:
+	// by the handler's authorization endpoint, or by one the operator
+	// states, which issues them with IssueCode (a MetadataProvider may
+	// state one per request).
+	external := true
+	if m, ok := c.Metadata.(*ServerMetadata); ok && m != nil {
+		external = m.AuthorizationEndpoint != ""
+	}
+	h.codeGrant = c.ServeTokenEndpoints && (c.Authorizer != nil || external)
+	if c.Authorizer == nil {
+		return nil
+	}
+	if !c.ServeTokenEndpoints {
+		return errors.New("clientreg: Config.Authorizer needs Config.ServeTokenEndpoints: the codes it issues are redeemed at the token endpoint")
+	}
+	u, err := parseHTTPURL(c.AuthorizationEndpoint)
+	if err != nil {
+		return fmt.Errorf("clientreg: Config.AuthorizationEndpoint: %w", err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.Path == "" || u.Path == "/" {
+		return errors.New("clientreg: Config.AuthorizationEndpoint needs a path and no query or fragment")
+	}
+	if !strings.EqualFold(u.Host, iss.Host) || u.Scheme != iss.Scheme {
+		return errors.New("clientreg: Config.AuthorizationEndpoint must be on the issuer's origin (the handler serves it)")
+	}
+	if m, ok := c.Metadata.(*ServerMetadata); ok && m != nil && m.AuthorizationEndpoint != "" {
+		return errors.New("clientreg: set Config.AuthorizationEndpoint, not ServerMetadata.AuthorizationEndpoint, when the handler serves the endpoint (Config.Authorizer)")
+	}
+	h.authzEndpoint = strings.TrimSuffix(c.AuthorizationEndpoint, "/")
+	h.authzPath = strings.TrimSuffix(u.EscapedPath(), "/")
+	// RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, has Path=/ and no
+	// Domain, so no other host or path can set or shadow it.
+	h.cookiePath = "/"
+	if iss.Scheme == "https" {
+		h.cookieName, h.cookieSecure = "__Host-clientreg-browser", true
+	} else {
+		h.cookieName = "clientreg-browser"
+	}
+	return nil
 }
 
 // ServeHTTP routes the request to the registration, configuration or
@@ -213,13 +282,30 @@ func (h *Handler) routes(issPath string) {
 		}
 		h.mux.Handle(path, methodNotAllowed(allow...))
 	}
+	// The endpoints browsers call cross-origin (docs/behaviour.md §12):
+	// each method's answer carries the CORS headers, and OPTIONS answers
+	// the preflight.
+	cors := func(path string, methods map[string]http.HandlerFunc, allow ...string) {
+		if h.cors.disabled {
+			endpoint(path, methods, allow...)
+			return
+		}
+		wrapped := make(map[string]http.HandlerFunc, len(methods))
+		for m, f := range methods {
+			wrapped[m] = h.cors.wrap(f)
+		}
+		// The 405 answer's Allow names the methods of the endpoint's
+		// function; OPTIONS, always there, is named in its own answer.
+		h.mux.Handle(http.MethodOptions+" "+path, h.cors.preflight(allow))
+		endpoint(path, wrapped, allow...)
+	}
 	// RFC 8414 §3: the metadata document is retrieved with GET (and HEAD).
-	endpoint(h.wellKnown, map[string]http.HandlerFunc{http.MethodGet: h.serveMetadata, http.MethodHead: h.serveMetadata}, http.MethodGet, http.MethodHead)
+	cors(h.wellKnown, map[string]http.HandlerFunc{http.MethodGet: h.serveMetadata, http.MethodHead: h.serveMetadata}, http.MethodGet, http.MethodHead)
 	// RFC 7591 §3: "To register, the client or developer sends an HTTP POST
 	// to the client registration endpoint".
-	endpoint(h.regPath, map[string]http.HandlerFunc{http.MethodPost: h.serveRegistration}, http.MethodPost)
+	cors(h.regPath, map[string]http.HandlerFunc{http.MethodPost: h.serveRegistration}, http.MethodPost)
 	// RFC 7592 §2: read with GET, update with PUT, delete with DELETE.
-	endpoint(h.regPath+"/{client_id}", map[string]http.HandlerFunc{
+	cors(h.regPath+"/{client_id}", map[string]http.HandlerFunc{
 		http.MethodGet:    h.configurationEndpoint(h.serveRead),
 		http.MethodPut:    h.configurationEndpoint(h.serveUpdate),
 		http.MethodDelete: h.configurationEndpoint(h.serveDelete),
@@ -228,10 +314,16 @@ func (h *Handler) routes(issPath string) {
 		post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{http.MethodPost: f}
 		}
-		endpoint(issPath+"/token", post(h.serveToken), http.MethodPost)
+		cors(issPath+"/token", post(h.serveToken), http.MethodPost)
+		// RFC 7662 §4: introspection is for resource servers, never a
+		// browser; no CORS.
 		endpoint(issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
-		endpoint(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
+		cors(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
 		endpoint(h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
+	}
+	if h.cfg.Authorizer != nil {
+		// A navigation, not a CORS request (docs/behaviour.md §12).
+		endpoint(h.authzPath, map[string]http.HandlerFunc{http.MethodGet: h.serveAuthorize, http.MethodPost: h.serveAuthorize}, http.MethodGet, http.MethodPost)
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errNotFound)

@@ -125,6 +125,9 @@ func TestCredentialHygiene(t *testing.T) {
 	e := newDeadlineEnv(t, st, &logs, func(c *clientreg.Config) {
 		c.RequireInitialToken = true
 		c.ServeTokenEndpoints = true
+		// With an authorization endpoint, so that authorization_code (and
+		// the public client below) is a grant this server serves.
+		withCodeFlow(c)
 	})
 	creds := map[string]string{}
 

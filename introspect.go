@@ -2,6 +2,7 @@ package clientreg
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,7 +24,43 @@ type Introspection struct {
 	TokenType string `json:"token_type,omitempty"`
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
-	Iss       string `json:"iss,omitempty"`
+	// Sub is the user the token acts for (the Approval's Subject); absent
+	// for client_credentials tokens, which act for the client itself.
+	Sub string `json:"sub,omitempty"`
+	// Aud is the token's audience, its RFC 8707 resource indicators;
+	// absent when it has none.
+	Aud Audience `json:"aud,omitempty"`
+	Iss string   `json:"iss,omitempty"`
+}
+
+// Audience is the aud member of an introspection response (RFC 7662 §2.2,
+// "as defined in JWT"): RFC 7519 §4.1.3 makes it an array of strings, or a
+// single string when there is one audience. It is encoded the way JWT
+// libraries and RFC 9068 access tokens most often carry it: a string for
+// one value, an array for several; it decodes from either.
+type Audience []string
+
+// MarshalJSON encodes one value as a string, several as an array.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON decodes a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*a = Audience{s}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*a = l
+	return nil
 }
 
 // IntrospectionPolicy decides whether caller may learn about token, an
@@ -54,6 +91,8 @@ func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) 
 		TokenType: "Bearer",
 		Exp:       t.ExpiresAt.Unix(),
 		Iat:       t.IssuedAt.Unix(),
+		Sub:       t.Subject,
+		Aud:       Audience(t.Resources),
 		Iss:       h.issuer,
 	}, nil
 }

@@ -29,6 +29,11 @@ const (
 	purposeInitialToken      purpose = "initial_access_token"
 	purposeClientSecret      purpose = "client_secret"
 	purposeAccessToken       purpose = "access_token"
+	// The authorization endpoint's (authorize.go, codes.go, grants.go).
+	purposeAuthorizationCode    purpose = "authorization_code"
+	purposeRefreshToken         purpose = "refresh_token"
+	purposePendingAuthorization purpose = "pending_authorization"
+	purposeBrowserBinding       purpose = "browser_binding"
 )
 
 // MinSecretKeyLen is the minimum length of Config.SecretKey in bytes.

@@ -25,6 +25,11 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// RefreshToken is the refresh token (RFC 6749 §6) of the
+	// authorization_code and refresh_token grants; "" when none is issued
+	// (the client did not register the refresh_token grant, refresh tokens
+	// are Off, or the refresh did not rotate).
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 // IssueClientCredentialsToken issues an access token to the authenticated
@@ -32,6 +37,12 @@ type TokenResponse struct {
 // parameter ("" asks for the client's whole registered scope); asking for
 // anything outside the client's registered scope is ErrInvalidScope.
 func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, requestedScope string) (*TokenResponse, error) {
+	return h.issueClientCredentials(ctx, c, requestedScope, slices.Clone(h.cfg.Resources.Default))
+}
+
+// issueClientCredentials is IssueClientCredentialsToken for a token whose
+// audience is resources (RFC 8707, already checked against the policy).
+func (h *Handler) issueClientCredentials(ctx context.Context, c *Client, requestedScope string, resources []string) (*TokenResponse, error) {
 	if !slices.Contains(c.Metadata.GrantTypes, grantClientCredentials) {
 		return nil, ErrUnauthorizedClient.WithDescription("the client is not registered for the client_credentials grant")
 	}
@@ -66,6 +77,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		Scope:     scope,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(h.cfg.AccessTokenLifetime),
+		Resources: resources,
 	}
 	if err := h.store.CreateAccessToken(ctx, t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -84,16 +96,24 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	switch gt := r.PostForm.Get("grant_type"); gt {
-	case "":
-		h.writeError(w, r, ErrInvalidRequest.WithDescription("grant_type is required"))
-		return
-	case grantClientCredentials:
+	var res *TokenResponse
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt == "":
+		err = ErrInvalidRequest.WithDescription("grant_type is required")
+	case gt == grantClientCredentials:
+		// RFC 8707 §2: resource names the audience of this grant's
+		// tokens too.
+		var resources []string
+		if resources, err = h.cfg.Resources.checkResources(r.PostForm["resource"]); err == nil {
+			res, err = h.issueClientCredentials(ctx, ac.Client, r.PostForm.Get("scope"), resources)
+		}
+	case gt == grantAuthorizationCode && h.codeGrant:
+		res, err = h.exchangeCode(ctx, ac, r.PostForm)
+	case gt == grantRefreshToken && h.codeGrant && h.cfg.RefreshTokenLifetime != Off:
+		res, err = h.refresh(ctx, ac, r.PostForm)
 	default:
-		h.writeError(w, r, ErrUnsupportedGrantType.WithDescription("grant_type %s is not supported by this token endpoint", quote(gt)))
-		return
+		err = ErrUnsupportedGrantType.WithDescription("grant_type %s is not supported by this token endpoint", quote(gt))
 	}
-	res, err := h.IssueClientCredentialsToken(ctx, ac.Client, r.PostForm.Get("scope"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -31,6 +31,7 @@ func TestClientChangesRevokeAccessTokens(t *testing.T) {
 				rsID := ""
 				e := newOAuthEnv(t, func(c *clientreg.Config) {
 					c.Store = b.open(t)
+					withCodeFlow(c) // the changes switch to the authorization code grant
 					c.MayIntrospect = func(caller *clientreg.Client, tok *store.AccessToken) bool {
 						return caller.ID == rsID || caller.ID == tok.ClientID
 					}

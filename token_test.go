@@ -156,7 +156,11 @@ func TestTokenKindsNeverCross(t *testing.T) {
 
 func TestTokenEndpointNegative(t *testing.T) {
 	key, jwks := ecKey(t)
-	e := newOAuthEnv(t, nil)
+	// With an authorization endpoint, so that the public client below,
+	// which registers no grant_types, gets authorization_code: a server
+	// without one gives client_credentials, which a public client cannot
+	// register (docs/behaviour.md §3).
+	e := newOAuthEnv(t, withCodeFlow)
 	reg := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"grant_types": []string{"client_credentials"}, "scope": "read"})
 	basic := clientCreds{id: reg.str("client_id"), secret: reg.str("client_secret"), method: "client_secret_basic"}
 	pk := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"grant_types": []string{"client_credentials"}, "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
@@ -279,7 +283,7 @@ func TestRegistrationTokenRecovery(t *testing.T) {
 		})
 	}
 	t.Run("public client", func(t *testing.T) {
-		e := newOAuthEnv(t, nil)
+		e := newOAuthEnv(t, withCodeFlow) // see TestTokenEndpointNegative
 		reg := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none"})
 		uri := reg.str("registration_client_uri")
 		r := e.form(strings.TrimPrefix(uri, e.iss)+"/registration_access_token", clientCreds{id: reg.str("client_id"), method: "none"}, nil)

@@ -193,6 +193,7 @@ const (
 	grantAuthorizationCode = "authorization_code"
 	grantImplicit          = "implicit"
 	grantClientCredentials = "client_credentials"
+	grantRefreshToken      = "refresh_token"
 )
 
 // responseTypeGrants returns the grant types a response type value requires;
@@ -285,11 +286,18 @@ func checkGrantAndResponseTypes(_ context.Context, _ *Handler, m *Metadata, v *v
 	grantsSent := m.GrantTypes != nil
 	// Defaults (RFC 7591 §2): authorization_code and code. When only one of
 	// the two members is sent, the other defaults to what it implies, so
-	// that the defaults never contradict what the client sent.
+	// that the defaults never contradict what the client sent. A server
+	// that does not support authorization_code (a token endpoint without
+	// an authorization endpoint) gives client_credentials instead, which it
+	// serves (RFC 7591 §3.2.1 lets the server substitute "suitable values").
 	switch {
 	case m.GrantTypes == nil && m.ResponseTypes == nil:
 		m.GrantTypes = []string{grantAuthorizationCode}
 		m.ResponseTypes = []string{"code"}
+		if !slices.Contains(srv.GrantTypesSupported, grantAuthorizationCode) && slices.Contains(srv.GrantTypesSupported, grantClientCredentials) {
+			m.GrantTypes = []string{grantClientCredentials}
+			m.ResponseTypes = []string{}
+		}
 	case m.GrantTypes == nil:
 		m.GrantTypes = []string{}
 		for _, rt := range m.ResponseTypes {

@@ -169,8 +169,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"(default: any well-formed scope)")
 	o.defaultScopes = newList(fs, "default-scopes", nil,
 		"comma-separated `scopes` given to clients that register none")
-	o.grantTypes = newList(fs, "grant-types", clientreg.DefaultGrantTypes(),
-		"comma-separated grant `types` clients may register")
+	o.grantTypes = newList(fs, "grant-types", nil,
+		"comma-separated grant `types` clients may register (default: the grants\n"+
+			"this server serves; with --token-endpoints=false, "+strings.Join(clientreg.DefaultGrantTypes(), ",")+")")
 	o.rotation = newChoice(fs, "rat-rotation", "on-update",
 		"when the registration access token is replaced (`mode`): on-update\n"+
 			"(on every PUT) or never", "on-update", "never")
