@@ -363,7 +363,7 @@ func (h *Handler) PendingAuthorization(r *http.Request, id string) (*Authorizati
 // pending loads the pending request id and checks that the browser of r
 // started it and that it has not expired.
 func (h *Handler) pending(r *http.Request, id string) (*store.PendingAuthorization, *Client, error) {
-	if h.authz == nil || h.cfg.Authorizer == nil {
+	if h.cfg.Authorizer == nil {
 		return nil, nil, errors.New("clientreg: the authorization endpoint is not configured (Config.Authorizer)")
 	}
 	ctx := r.Context()

@@ -77,8 +77,26 @@ type AuthenticatedClient struct {
 // is logged at debug level. A request that uses more than one method is
 // ErrInvalidRequest. AuthenticateClient applies no rate limit; the
 // handler's endpoints limit failures (see Limits.FailedAuthPerMinute).
+//
+// Only the client's current secret authenticates: a secret that a rotation
+// replaced is refused at once, also within Config.SecretOverlap, since a
+// secret is rotated when it may have leaked. A token endpoint, the only
+// place where the previous secret keeps working during the overlap, calls
+// AuthenticateTokenClient instead.
 func (h *Handler) AuthenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, error) {
-	ac, _, err := h.authenticateClient(ctx, r, endpoint)
+	ac, _, err := h.authenticateClient(ctx, r, endpoint, false)
+	return ac, err
+}
+
+// AuthenticateTokenClient is AuthenticateClient for a token endpoint (RFC
+// 6749 §3.2): it also accepts the secret that the client's last rotation
+// replaced, until Config.SecretOverlap ends, so that running deployments
+// keep getting access tokens while the new secret is rolled out. It is for
+// token requests only: every other use of client credentials (the handler's
+// introspection, revocation and registration access token recovery
+// included) takes the current secret alone.
+func (h *Handler) AuthenticateTokenClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, error) {
+	ac, _, err := h.authenticateClient(ctx, r, endpoint, true)
 	return ac, err
 }
 
@@ -102,10 +120,10 @@ func (h *Handler) clientAuthFailed(ctx context.Context, clientID, why string) *E
 	return &e
 }
 
-// authenticateClient is AuthenticateClient; it also returns the client ID
-// the request claimed ("" when it claimed none), which the failure limit
-// counts against.
-func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpoint string) (*AuthenticatedClient, string, error) {
+// authenticateClient is AuthenticateClient, or AuthenticateTokenClient when
+// previous is set; it also returns the client ID the request claimed (""
+// when it claimed none), which the failure limit counts against.
+func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpoint string, previous bool) (*AuthenticatedClient, string, error) {
 	form, err := h.postForm(r)
 	if err != nil {
 		return nil, "", err
@@ -169,7 +187,7 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpo
 		if registered != method {
 			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not "+method)
 		}
-		if !h.secretMatches(c, secret, now) {
+		if !h.secretMatches(c, secret, now, previous) {
 			return nil, id, h.clientAuthFailed(ctx, id, "wrong or expired client secret")
 		}
 	case "jwt":
@@ -177,7 +195,7 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpo
 			return nil, id, h.clientAuthFailed(ctx, id, "the client registered "+registered+", not a client assertion")
 		}
 		method = registered
-		if err := h.verifyAssertion(ctx, c, assertion, endpoint, now); err != nil {
+		if err := h.verifyAssertion(ctx, c, assertion, endpoint, now, previous); err != nil {
 			var oe *Error
 			if errors.As(err, &oe) && errors.Is(err, ErrInvalidClient) {
 				return nil, id, h.clientAuthFailed(ctx, id, oe.Description)
@@ -194,14 +212,15 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpo
 
 // authenticateAt authenticates the client of a request to one of the
 // handler's endpoints with client authentication (token, introspection,
-// revocation, recovery): AuthenticateClient, with the limit on failures. The
+// revocation, recovery): AuthenticateClient (AuthenticateTokenClient when
+// previous is set: the token endpoint), with the limit on failures. The
 // credential is checked first, whatever the limits: valid credentials are
 // always served, since client IDs are public and failures that anyone can
 // cause must not lock a client out. A failure counts against the address and
 // the client ID it claimed, and is answered 429 instead of 401 once either
 // is over the failure limit (Limits.FailedAuthPerMinute).
-func (h *Handler) authenticateAt(r *http.Request, endpoint string) (*AuthenticatedClient, error) {
-	ac, id, err := h.authenticateClient(r.Context(), r, endpoint)
+func (h *Handler) authenticateAt(r *http.Request, endpoint string, previous bool) (*AuthenticatedClient, error) {
+	ac, id, err := h.authenticateClient(r.Context(), r, endpoint, previous)
 	if err != nil && errors.Is(err, ErrInvalidClient) {
 		if lerr := h.limits.recordFailedAuth(h.now(), h.limits.clientAddr(r), id); lerr != nil {
 			return nil, lerr
@@ -210,14 +229,14 @@ func (h *Handler) authenticateAt(r *http.Request, endpoint string) (*Authenticat
 	return ac, err
 }
 
-// secretMatches reports whether secret is c's current secret, unexpired, or
-// its previous secret within the overlap window. Both comparisons are
-// always made, in constant time.
-func (h *Handler) secretMatches(c *Client, secret string, now time.Time) bool {
+// secretMatches reports whether secret is c's current secret, unexpired, or,
+// when previous is set, its previous secret within the overlap window. Both
+// comparisons are always made, in constant time.
+func (h *Handler) secretMatches(c *Client, secret string, now time.Time, previous bool) bool {
 	cur := h.keys.matches(purposeClientSecret, secret, c.SecretHash) &&
 		(c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt))
 	prev := h.keys.matches(purposeClientSecret, secret, c.PreviousSecretHash) && now.Before(c.PreviousSecretExpiresAt)
-	return cur || prev
+	return cur || (previous && prev)
 }
 
 // postForm parses r's form body (bounded by the handler's body limit).
@@ -296,8 +315,10 @@ func assertionSubject(assertion string) string {
 // verifyAssertion verifies a client assertion of c (RFC 7523 §3): the
 // signature with the client's secret or keys, iss = sub = client_id, an aud
 // naming this server, exp required and not too far ahead, and a jti that
-// has not been used before.
-func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, endpoint string, now time.Time) error {
+// has not been used before. A client_secret_jwt assertion signed with the
+// previous secret verifies only when previous is set (the token endpoint,
+// within the overlap window).
+func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, endpoint string, now time.Time, previous bool) error {
 	fail := func(why string) error {
 		return ErrInvalidClient.WithDescription("client assertion rejected: %s", why)
 	}
@@ -321,7 +342,7 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *Client, assertion, end
 		if c.SecretCiphertext != nil && (c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt)) {
 			secrets = append(secrets, c.SecretCiphertext)
 		}
-		if c.PreviousSecretCiphertext != nil && now.Before(c.PreviousSecretExpiresAt) {
+		if previous && c.PreviousSecretCiphertext != nil && now.Before(c.PreviousSecretExpiresAt) {
 			secrets = append(secrets, c.PreviousSecretCiphertext)
 		}
 		for _, ct := range secrets {

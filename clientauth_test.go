@@ -43,7 +43,7 @@ func TestClientAuthFailuresAreIdentical(t *testing.T) {
 	} {
 		t.Run(ep.name, func(t *testing.T) {
 			aud := e.iss + ep.path
-			assertion := func(c clientCreds, exp time.Time, jti string) reply {
+			assertion := func(c clientCreds, exp time.Time, jti string) *response {
 				v := url.Values{"client_assertion_type": {clientreg.AssertionTypeJWTBearer}, "client_assertion": {e.assertion(c, aud, exp, jti)}}
 				for k, vs := range ep.vals {
 					v[k] = vs
@@ -57,7 +57,7 @@ func TestClientAuthFailuresAreIdentical(t *testing.T) {
 				}
 				return v
 			}
-			send := func(c clientCreds) reply { return e.form(ep.path, c, vals()) }
+			send := func(c clientCreds) *response { return e.form(ep.path, c, vals()) }
 			wrongSecret := basic
 			wrongSecret.secret += "x"
 			wrongMethod := basic
@@ -70,7 +70,7 @@ func TestClientAuthFailuresAreIdentical(t *testing.T) {
 			if r := assertion(pk, e.clock.Now().Add(time.Minute), jti); r.status == 401 {
 				t.Fatalf("a valid assertion: %d %s", r.status, r.body)
 			}
-			failures := map[string]reply{
+			failures := map[string]*response{
 				"unknown client (Basic)": send(clientCreds{id: "no-such-client", secret: "x", method: "client_secret_basic"}),
 				"unknown client (post)":  send(clientCreds{id: "no-such-client", secret: "x", method: "client_secret_post"}),
 				"unknown client (JWT)":   assertion(unknownJWT, e.clock.Now().Add(time.Minute), randomID()),
@@ -115,7 +115,7 @@ func TestClientAuthFailuresAreIdentical(t *testing.T) {
 
 // malformedBasic is a request to path whose Basic credentials do not
 // decode.
-func malformedBasic(e *oauthEnv, path string) *http.Request {
+func malformedBasic(e *testEnv, path string) *http.Request {
 	req, _ := http.NewRequest(http.MethodPost, e.iss+path, strings.NewReader("grant_type=client_credentials&token=x"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Basic !!!")

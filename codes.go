@@ -161,9 +161,6 @@ type CodeRequest struct {
 // redeems it. The caller sends the browser to req.RedirectURI with the code,
 // the request's state and iss (RFC 9207).
 func (h *Handler) IssueCode(ctx context.Context, req CodeRequest) (string, error) {
-	if h.authz == nil {
-		return "", errors.New("clientreg: the store does not keep authorization codes (store.AuthorizationStore)")
-	}
 	switch {
 	case req.ClientID == "" || req.RedirectURI == "":
 		return "", ErrInvalidRequest.WithDescription("a code needs a client and a redirect URI")
@@ -191,10 +188,21 @@ func (h *Handler) IssueCode(ctx context.Context, req CodeRequest) (string, error
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		Subject:             req.Subject,
-		Scope:               strings.Join(slices.Compact(slices.Clone(req.Scopes)), " "),
+		Scope:               strings.Join(uniq(req.Scopes), " "),
 		Resources:           slices.Clone(req.Resources),
 		Claims:              claims,
 	})
+}
+
+// uniq returns the values of l without repetitions, in their order.
+func uniq(l []string) []string {
+	var out []string
+	for _, v := range l {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // issueCode completes c with its hash, grant ID and lifetime and stores it.

@@ -181,8 +181,14 @@ type Config struct {
 	// every client's tokens is given wider rights here.
 	MayIntrospect IntrospectionPolicy
 	// SecretOverlap is how long a client's previous secret keeps working
-	// after the client rotated it; 0 means DefaultSecretOverlap, Off no
-	// overlap.
+	// after the client rotated it, at the token endpoint only (see
+	// AuthenticateTokenClient), so that running deployments keep getting
+	// access tokens while the new secret is rolled out; every other use of
+	// client credentials (registration access token recovery,
+	// introspection, revocation, AuthenticateClient) takes only the current
+	// secret from the moment of the rotation. 0 means DefaultSecretOverlap,
+	// Off no overlap: the previous secret stops everywhere at once, which is
+	// what evicting the holder of a stolen secret needs.
 	SecretOverlap time.Duration
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.
@@ -198,8 +204,7 @@ type Config struct {
 
 	// Authorizer turns on the authorization endpoint (RFC 6749 §3.1, §4.1)
 	// and the authorization_code and refresh_token grants of the token
-	// endpoint, which then needs ServeTokenEndpoints, and a Store that
-	// implements store.AuthorizationStore. The handler validates each
+	// endpoint, which then needs ServeTokenEndpoints. The handler validates each
 	// authorization request and hands it to the Authorizer, which signs the
 	// user in and asks for consent and then calls CompleteAuthorization or
 	// DenyAuthorization. Nil (the default): no authorization endpoint is

@@ -2,7 +2,12 @@
 // registration endpoint of RFC 7591, the client configuration endpoint of
 // RFC 7592 (read, update and delete a client with its registration access
 // token) and the authorization server metadata document of RFC 8414, for any
-// Go authorization server to mount.
+// Go authorization server to mount. With Config.ServeTokenEndpoints and
+// Config.Authorizer it is also the authorization server MCP clients need:
+// the authorization endpoint (code with PKCE, RFC 8707 resources, RFC 9207
+// iss), the token endpoint (client_credentials, authorization_code,
+// refresh_token with rotation), introspection and revocation. The library
+// owns OAuth; the application owns login and consent (Authorizer).
 //
 // A Handler is created from a Config with New and is an http.Handler. The
 // same operations are methods for Go callers: Register, Read, Update and
@@ -31,6 +36,16 @@
 //     §2.3, RFC 7523 assertions); token.go the token endpoint (RFC 6749
 //     §4.4, client_credentials); introspect.go RFC 7662; revoke.go RFC
 //     7009.
+//   - authorize.go: the authorization endpoint (RFC 6749 §4.1, RFC 7636,
+//     RFC 9207): the Authorizer hook, validation in the order of RFC 6749
+//     §4.1.2.1, the pending request bound to its browser, and
+//     CompleteAuthorization and DenyAuthorization; codes.go the building
+//     blocks (LookupClient, MatchRedirectURI, VerifyPKCE, IssueCode) and
+//     the default error page; consent.go remembered consent;
+//     resources.go RFC 8707 resource indicators (ResourcePolicy).
+//   - grants.go: the authorization_code and refresh_token grants of the
+//     token endpoint (rotation, grace, reuse detection, RFC 9700 §4.14).
+//   - cors.go: CORS for the endpoints browsers call (CORSPolicy).
 //   - limits.go: rate limits and request limits (RFC 7592 §5).
 //   - secrets.go: how credentials are generated, hashed and encrypted;
 //     storedecode.go the stored form of metadata; store.go the glue to
@@ -196,9 +211,13 @@
 //   - Every failed client authentication, at every endpoint, gets the one
 //     answer ErrClientAuthFailed (401 invalid_client with a Basic
 //     challenge), whatever the cause; the cause is logged at debug level.
-//   - grant_types_supported lists the grant types clients may register,
-//     including redirect-based ones that an authorization server sharing the
-//     store serves; the token endpoint itself implements client_credentials.
+//   - grant_types_supported lists the grant types the handler serves (with
+//     the token endpoint: client_credentials, and authorization_code and
+//     refresh_token when an authorization endpoint is served or stated); a
+//     handler that serves neither endpoint keeps DefaultGrantTypes, the
+//     grants of the authorization server it registers clients for. A
+//     registration without grant_types gets authorization_code when it is
+//     supported, client_credentials otherwise.
 //   - Registration policies (policy.go) only narrow the server's rules. The
 //     initial access token's policy wins over the software statement
 //     issuer's, which wins over Config.DefaultPolicy. The policy is stored

@@ -1,22 +1,16 @@
 package clientreg_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/clientreg/clientreg"
-	"github.com/clientreg/clientreg/store"
-	"github.com/clientreg/clientreg/store/memory"
 )
 
 // POST ?dry_run=true validates and answers with what would be registered,
 // without credentials, and stores nothing.
 func TestDryRun(t *testing.T) {
-	store := &createCounter{Store: memory.New()}
 	e := newOAuthEnv(t, func(c *clientreg.Config) {
 		c.DefaultScopes = []string{"read"}
-		c.Store = store
 	})
 	r := e.jsonReq("POST", e.iss+"/register?dry_run=true", "", map[string]any{"redirect_uris": []string{"https://a.example/cb"}, "client_name": "Dry"})
 	if r.status != 200 || r.str("client_name") != "Dry" || r.str("scope") != "read" || r.str("token_endpoint_auth_method") != "client_secret_basic" {
@@ -31,20 +25,9 @@ func TestDryRun(t *testing.T) {
 	wantOAuthError(t, bad, 400, "invalid_redirect_uri")
 	wantOAuthError(t, e.jsonReq("POST", e.iss+"/register?dry_run=maybe", "", map[string]any{}), 400, "invalid_request")
 
-	if n := store.creates.Load(); n != 0 {
+	if n := e.store.called("CreateClient"); n != 0 {
 		t.Fatalf("dry runs stored %d clients", n)
 	}
-}
-
-// createCounter counts the clients created through it.
-type createCounter struct {
-	store.Store
-	creates atomic.Int64
-}
-
-func (s *createCounter) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
-	s.creates.Add(1)
-	return s.Store.CreateClient(ctx, c, opts)
 }
 
 func TestDryRunNeedsInitialToken(t *testing.T) {

@@ -59,14 +59,14 @@ func TestNoClientEnumeration(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		retiredNew := r.str(t, "registration_access_token")
+		retiredNew := r.mustStr(t, "registration_access_token")
 		e.mustGet(retired, retiredNew)
 		// expired: its first token was rotated and the grace window ended.
 		expired := e.register(body(obj{"client_name": "expired"}))
 		if r := e.put(expired.URI, expired.Token, updateBody(expired, nil)); r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		e.clock.Advance(clientreg.DefaultTokenGrace + time.Second)
+		e.clock.Add(clientreg.DefaultTokenGrace + time.Second)
 
 		unknownURI := e.registrationEndpoint() + "/" + strings.Repeat("A", len(a.ID))
 		garbage := strings.Repeat("x", len(a.Token))

@@ -1,71 +1,55 @@
 package clientreg_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/clientreg/clientreg"
-	"github.com/clientreg/clientreg/store/memory"
 )
 
-type etagClient struct {
-	t   *testing.T
-	srv *httptest.Server
-}
-
-func (c etagClient) do(method, url, token, ifMatch, body string) (int, http.Header, map[string]any) {
-	c.t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+// etagDo sends a request with the If-Match header ifMatch (none when "")
+// and returns its status, its headers and its body as a JSON object.
+func etagDo(e *testEnv, method, url, token, ifMatch, body string) (int, http.Header, map[string]any) {
+	e.t.Helper()
+	ct := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		ct = jsonType
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req := e.request(method, url, strings.NewReader(body), ct, bearer(token))
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
 	}
-	res, err := c.srv.Client().Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return res.StatusCode, res.Header, m
+	r := e.send(req)
+	return r.status, r.header, r.m
+}
+
+// etagEnv is the handler of the ETag tests, with the default rate limits.
+func etagEnv(t *testing.T, mutate func(*clientreg.Config)) *testEnv {
+	return newEnv(t, memoryBackend, func(c *clientreg.Config) {
+		c.Limits = clientreg.Limits{}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
 }
 
 func TestETagIfMatch(t *testing.T) {
-	h, err := clientreg.New(clientreg.Config{Issuer: "http://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{3}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	c := etagClient{t, srv}
+	e := etagEnv(t, nil)
 
-	st, hdr, reg := c.do("POST", srv.URL+"/register", "", "", `{"redirect_uris":["https://app.test/cb"],"client_name":"one"}`)
+	st, hdr, reg := etagDo(e, "POST", e.iss+"/register", "", "", `{"redirect_uris":["https://app.test/cb"],"client_name":"one"}`)
 	if st != 201 || hdr.Get("ETag") == "" {
 		t.Fatalf("register: %d, ETag %q", st, hdr.Get("ETag"))
 	}
 	id, tok := reg["client_id"].(string), reg["registration_access_token"].(string)
-	uri := srv.URL + "/register/" + id
+	uri := e.iss + "/register/" + id
 	put := func(name string) string {
 		return `{"client_id":"` + id + `","redirect_uris":["https://app.test/cb"],"client_name":"` + name + `"}`
 	}
 
 	regETag := hdr.Get("ETag")
-	st, hdr, _ = c.do("GET", uri, tok, "", "")
+	st, hdr, _ = etagDo(e, "GET", uri, tok, "", "")
 	etag1 := hdr.Get("ETag")
 	if st != 200 || etag1 != regETag {
 		t.Fatalf("read: %d, ETag %q", st, etag1)
@@ -75,7 +59,7 @@ func TestETagIfMatch(t *testing.T) {
 	}
 
 	// A matching If-Match updates and yields a new ETag.
-	st, hdr, body := c.do("PUT", uri, tok, etag1, put("two"))
+	st, hdr, body := etagDo(e, "PUT", uri, tok, etag1, put("two"))
 	if st != 200 {
 		t.Fatalf("PUT with current ETag: %d %v", st, body)
 	}
@@ -86,33 +70,33 @@ func TestETagIfMatch(t *testing.T) {
 	tok = body["registration_access_token"].(string)
 
 	// Token bookkeeping (first use of the rotated token) leaves the ETag alone.
-	st, hdr, _ = c.do("GET", uri, tok, "", "")
+	st, hdr, _ = etagDo(e, "GET", uri, tok, "", "")
 	if st != 200 || hdr.Get("ETag") != etag2 {
 		t.Fatalf("GET after rotation: %d ETag %q, want %q", st, hdr.Get("ETag"), etag2)
 	}
 
 	// A stale If-Match gets 412 with a JSON error and changes nothing.
-	st, hdr, body = c.do("PUT", uri, tok, etag1, put("three"))
+	st, hdr, body = etagDo(e, "PUT", uri, tok, etag1, put("three"))
 	if st != http.StatusPreconditionFailed || body["error"] != "invalid_request" || hdr.Get("Content-Type") != "application/json" {
 		t.Fatalf("PUT with stale ETag: %d %v", st, body)
 	}
-	_, _, cur := c.do("GET", uri, tok, "", "")
+	_, _, cur := etagDo(e, "GET", uri, tok, "", "")
 	if cur["client_name"] != "two" {
 		t.Fatalf("after a failed precondition client_name = %v, want two", cur["client_name"])
 	}
 
 	// A list containing the current tag matches; so does "*".
-	st, _, body = c.do("PUT", uri, tok, `"nope", `+etag2, put("four"))
+	st, _, body = etagDo(e, "PUT", uri, tok, `"nope", `+etag2, put("four"))
 	if st != 200 {
 		t.Fatalf("If-Match list with the current tag: %d %v", st, body)
 	}
 	tok = body["registration_access_token"].(string)
-	st, _, body = c.do("PUT", uri, tok, "*", put("five"))
+	st, _, body = etagDo(e, "PUT", uri, tok, "*", put("five"))
 	if st != 200 {
 		t.Fatalf("If-Match *: %d %v", st, body)
 	}
 	tok = body["registration_access_token"].(string)
-	st, _, _ = c.do("PUT", uri, tok, "W/"+etag2, put("six"))
+	st, _, _ = etagDo(e, "PUT", uri, tok, "W/"+etag2, put("six"))
 	if st != http.StatusPreconditionFailed {
 		t.Fatalf("weak tag in If-Match: %d, want 412", st)
 	}
@@ -121,18 +105,11 @@ func TestETagIfMatch(t *testing.T) {
 // Concurrent updates that carry the same If-Match: exactly one wins, every
 // other one gets 412.
 func TestETagConcurrentUpdates(t *testing.T) {
-	h, err := clientreg.New(clientreg.Config{Issuer: "http://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{3}, 32),
-		TokenRotation: clientreg.RotateNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	c := etagClient{t, srv}
-	_, _, reg := c.do("POST", srv.URL+"/register", "", "", `{"redirect_uris":["https://app.test/cb"]}`)
+	e := etagEnv(t, func(c *clientreg.Config) { c.TokenRotation = clientreg.RotateNever })
+	_, _, reg := etagDo(e, "POST", e.iss+"/register", "", "", `{"redirect_uris":["https://app.test/cb"]}`)
 	id, tok := reg["client_id"].(string), reg["registration_access_token"].(string)
-	uri := srv.URL + "/register/" + id
-	_, hdr, _ := c.do("GET", uri, tok, "", "")
+	uri := e.iss + "/register/" + id
+	_, hdr, _ := etagDo(e, "GET", uri, tok, "", "")
 	etag := hdr.Get("ETag")
 
 	const n = 12
@@ -143,7 +120,7 @@ func TestETagConcurrentUpdates(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := `{"client_id":"` + id + `","redirect_uris":["https://app.test/cb"],"client_name":"writer-` + string(rune('a'+i)) + `"}`
-			statuses[i], _, _ = c.do("PUT", uri, tok, etag, body)
+			statuses[i], _, _ = etagDo(e, "PUT", uri, tok, etag, body)
 		}()
 	}
 	wg.Wait()

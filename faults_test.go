@@ -4,19 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/clientreg/clientreg"
-	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
@@ -32,186 +26,9 @@ const faultDeadline = 300 * time.Millisecond
 // to be answered (scheduling, the race detector, a loaded CI machine).
 const faultSlack = 2 * time.Second
 
-type fault int
-
-const (
-	faultNone   fault = iota
-	faultError        // an internal error, its text full of internals
-	faultOutage       // an error wrapping store.ErrUnavailable
-	faultStall        // block until the context ends, then return its error
-)
-
-func (f fault) String() string {
-	return [...]string{"none", "internal error", "outage", "stall"}[f]
-}
-
 // faultInternals are the fragments of the injected errors that must never
 // reach a response.
 var faultInternals = []string{"10.9.8.7", "relation", "dial", "stalled", "deadline", "context", "sql"}
-
-// faultStore is a Store whose methods can be made to fail or stall. A
-// faulted method does not reach the wrapped store, so a fault is never a
-// half-done write of the store itself.
-type faultStore struct {
-	store.Store
-	mu     sync.Mutex
-	faults map[string]fault
-	calls  map[string]int
-}
-
-func (s *faultStore) set(method string, f fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.faults == nil {
-		s.faults = map[string]fault{}
-	}
-	s.faults[method] = f
-}
-
-func (s *faultStore) called(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[method]
-}
-
-func (s *faultStore) hit(ctx context.Context, method string) error {
-	s.mu.Lock()
-	f := s.faults[method]
-	if s.calls == nil {
-		s.calls = map[string]int{}
-	}
-	s.calls[method]++
-	s.mu.Unlock()
-	switch f {
-	case faultError:
-		return fmt.Errorf("sql: relation \"clients\" at 10.9.8.7:5432 is corrupt (%s)", method)
-	case faultOutage:
-		return fmt.Errorf("%s: dial tcp 10.9.8.7:5432: connection refused: %w", method, store.ErrUnavailable)
-	case faultStall:
-		<-ctx.Done()
-		return fmt.Errorf("store stalled in %s: %w", method, ctx.Err())
-	}
-	return nil
-}
-
-func (s *faultStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
-	if err := s.hit(ctx, "CreateClient"); err != nil {
-		return err
-	}
-	return s.Store.CreateClient(ctx, c, opts)
-}
-
-func (s *faultStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	if err := s.hit(ctx, "GetClient"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetClient(ctx, id)
-}
-
-func (s *faultStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
-	if err := s.hit(ctx, "GetClientByTokenHash"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetClientByTokenHash(ctx, hash)
-}
-
-func (s *faultStore) UpdateClient(ctx context.Context, c *store.Client) error {
-	if err := s.hit(ctx, "UpdateClient"); err != nil {
-		return err
-	}
-	return s.Store.UpdateClient(ctx, c)
-}
-
-func (s *faultStore) DeleteClient(ctx context.Context, id string) error {
-	if err := s.hit(ctx, "DeleteClient"); err != nil {
-		return err
-	}
-	return s.Store.DeleteClient(ctx, id)
-}
-
-func (s *faultStore) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
-	if err := s.hit(ctx, "GetInitialToken"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetInitialToken(ctx, hash)
-}
-
-func (s *faultStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
-	if err := s.hit(ctx, "UseInitialToken"); err != nil {
-		return nil, err
-	}
-	return s.Store.UseInitialToken(ctx, hash, now)
-}
-
-// deadlineMiddleware gives every request's context a deadline: d while a
-// fault is injected, a generous one otherwise, so that a loaded machine
-// never turns a healthy request into a timeout.
-type deadlineMiddleware struct {
-	d    atomic.Int64 // time.Duration
-	next http.Handler
-}
-
-// relaxedDeadline is the deadline of the requests that set a test up.
-const relaxedDeadline = time.Minute
-
-func (m *deadlineMiddleware) set(d time.Duration) { m.d.Store(int64(d)) }
-
-func (m *deadlineMiddleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := time.Duration(m.d.Load())
-	if d == 0 {
-		d = relaxedDeadline
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), d)
-	defer cancel()
-	m.next.ServeHTTP(w, r.WithContext(ctx))
-}
-
-// faultLog is a log buffer safe for concurrent use.
-type faultLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *faultLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *faultLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// newDeadlineEnv serves a handler over st behind a deadlineMiddleware, with
-// a debug logger writing to logs.
-func newDeadlineEnv(t *testing.T, st store.Store, logs *faultLog, mod func(*clientreg.Config)) (*testEnv, *deadlineMiddleware) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	clock := newClock()
-	spy := &spyStore{Store: st}
-	cfg := clientreg.Config{
-		Issuer:    "http://" + srv.Listener.Addr().String(),
-		Store:     spy,
-		SecretKey: testKey,
-		Now:       clock.Now,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	h, err := clientreg.New(cfg)
-	if err != nil {
-		srv.Close()
-		t.Fatalf("clientreg.New: %v", err)
-	}
-	mw := &deadlineMiddleware{next: h}
-	srv.Config.Handler = mw
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &testEnv{t: t, h: h, srv: srv, client: srv.Client(), store: spy, clock: clock, issuer: cfg.Issuer}, mw
-}
 
 // TestStorageFaults fails or stalls each Store method an operation needs and
 // proves: a 500 server_error for an internal error, a 503
@@ -255,9 +72,8 @@ func TestStorageFaults(t *testing.T) {
 		for _, op := range ops {
 			for _, fc := range faults {
 				t.Run(op.name+"/"+fc.f.String(), func(t *testing.T) {
-					var logs faultLog
-					fs := &faultStore{Store: b.open(t)}
-					e, mw := newDeadlineEnv(t, fs, &logs, func(c *clientreg.Config) { c.RequireInitialToken = op.iat })
+					var logs syncBuffer
+					e := newDeadlineEnv(t, b.open(t), &logs, func(c *clientreg.Config) { c.RequireInitialToken = op.iat })
 					s := &state{}
 					if op.iat {
 						s.iat = e.initialToken(clientreg.InitialTokenOptions{MaxUses: 1})
@@ -276,20 +92,20 @@ func TestStorageFaults(t *testing.T) {
 						}
 						// The first use of the new token retires the
 						// rotated one, with a write: the one that fails.
-						s.client.Token = before.str(t, "registration_access_token")
+						s.client.Token = before.mustStr(t, "registration_access_token")
 					}
 					creates, updates, deletes := e.store.writes()
-					calls := fs.called(op.method)
+					calls := e.store.called(op.method)
 
-					fs.set(op.method, fc.f)
-					mw.set(faultDeadline)
+					e.store.set(op.method, fc.f)
+					e.deadline.set(faultDeadline)
 					start := time.Now()
 					r := op.call(e, s)
 					elapsed := time.Since(start)
-					mw.set(0)
-					fs.set(op.method, faultNone)
+					e.deadline.set(0)
+					e.store.set(op.method, faultNone)
 
-					if fs.called(op.method) == calls {
+					if e.store.called(op.method) == calls {
 						t.Fatalf("the operation never called %s; the test is wrong", op.method)
 					}
 					wantError(t, r, fc.status, fc.code)
@@ -347,8 +163,8 @@ func TestSQLiteLockedAnswersWithinDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	var logs faultLog
-	e, mw := newDeadlineEnv(t, st, &logs, nil)
+	var logs syncBuffer
+	e := newDeadlineEnv(t, st, &logs, nil)
 	c := e.register(body(nil))
 
 	locker, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
@@ -366,11 +182,11 @@ func TestSQLiteLockedAnswersWithinDeadline(t *testing.T) {
 	}
 
 	creates := e.store.created()
-	mw.set(faultDeadline)
+	e.deadline.set(faultDeadline)
 	start := time.Now()
 	r := e.post(body(nil), "")
 	elapsed := time.Since(start)
-	mw.set(0)
+	e.deadline.set(0)
 	wantError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
 	if elapsed > faultDeadline+faultSlack {
 		t.Errorf("answered after %v with the database locked; the request deadline was %v", elapsed, faultDeadline)

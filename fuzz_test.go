@@ -7,18 +7,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/internal/langtag"
-	"github.com/clientreg/clientreg/store"
-	"github.com/clientreg/clientreg/store/memory"
 )
 
 // Native Go fuzz targets. Each runs its checked-in seed corpus
@@ -39,68 +35,24 @@ const fzIssuer = "https://as.example"
 // fzRedirect is the redirect URI of the fixed bodies the targets register.
 const fzRedirect = "https://app.example/cb"
 
-// fzEnv is a handler over a fresh memory store that counts its writes.
-type fzEnv struct {
-	t  *testing.T
-	h  *clientreg.Handler
-	st *fzStore
-}
-
-// fzStore is a memory store that counts successful writes.
-type fzStore struct {
-	*memory.Store
-	mu                        sync.Mutex
-	creates, updates, deletes int
-}
-
-func (s *fzStore) count(n *int, err error) error {
-	if err == nil {
-		s.mu.Lock()
-		*n++
-		s.mu.Unlock()
-	}
-	return err
-}
-
-func (s *fzStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
-	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
-}
-
-func (s *fzStore) UpdateClient(ctx context.Context, c *store.Client) error {
-	return s.count(&s.updates, s.Store.UpdateClient(ctx, c))
-}
-
-func (s *fzStore) DeleteClient(ctx context.Context, id string) error {
-	return s.count(&s.deletes, s.Store.DeleteClient(ctx, id))
-}
-
-func (s *fzStore) writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.creates + s.updates + s.deletes
-}
-
-// newFzEnv returns a handler that supports every grant and response type the
-// validator knows, so that the fuzzer reaches every consistency rule, and
-// declares two extension members (one accepting any value, one only
-// strings). Its randomness is deterministic, so that an input reproduces.
-func newFzEnv(t *testing.T, mod func(*clientreg.Config)) *fzEnv {
-	t.Helper()
-	st := &fzStore{Store: memory.New()}
-	cfg := clientreg.Config{
-		Issuer:    fzIssuer,
-		Store:     st,
-		SecretKey: testKey,
-		Rand:      detRand(1),
-		Limits:    clientreg.Limits{Disabled: true, MaxMemberLength: 1 << 20}, // fuzzing the validator, not the limiter
-		Metadata: &clientreg.ServerMetadata{
+// newFzEnv returns an in-process env (newFuzzEnv: built once per target,
+// e.fresh(t) per input) whose handler supports every grant and response
+// type the validator knows, so that the fuzzer reaches every consistency
+// rule, and declares two extension members (one accepting any value, one
+// only strings). Its randomness is deterministic, so that an input
+// reproduces.
+func newFzEnv(f *testing.F, mod func(*clientreg.Config)) *testEnv {
+	f.Helper()
+	return newFuzzEnv(f, func(cfg *clientreg.Config) {
+		cfg.Issuer = fzIssuer
+		cfg.Metadata = &clientreg.ServerMetadata{
 			GrantTypesSupported: []string{"authorization_code", "implicit", "refresh_token", "client_credentials",
 				"urn:ietf:params:oauth:grant-type:device_code"},
 			ResponseTypesSupported: []string{"code", "token", "id_token", "code id_token", "code token",
 				"id_token token", "code id_token token", "none"},
-		},
-		DefaultScopes: []string{"read"},
-		Extensions: []clientreg.Extension{
+		}
+		cfg.DefaultScopes = []string{"read"}
+		cfg.Extensions = []clientreg.Extension{
 			{Name: "x_any"},
 			{Name: "x_str", Validate: func(_ context.Context, v json.RawMessage) error {
 				var s string
@@ -109,65 +61,46 @@ func newFzEnv(t *testing.T, mod func(*clientreg.Config)) *fzEnv {
 				}
 				return nil
 			}},
-		},
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	h, err := clientreg.New(cfg)
-	if err != nil {
-		t.Fatalf("clientreg.New: %v", err)
-	}
-	return &fzEnv{t: t, h: h, st: st}
+		}
+		if mod != nil {
+			mod(cfg)
+		}
+	})
 }
 
-// serve runs one request through the handler. auth holds the Authorization
-// header values; a nil body sends none.
-func (e *fzEnv) serve(method, target string, body []byte, auth ...string) *httptest.ResponseRecorder {
+// serve runs one request through the handler and checks the properties
+// every response must have. auth holds the Authorization header values; a
+// nil body sends none.
+func (e *testEnv) serve(method, target string, body []byte, auth ...string) *response {
 	e.t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
 	var req *http.Request
-	if rd != nil {
-		req = httptest.NewRequest(method, target, rd)
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req = e.request(method, target, bytes.NewReader(body), jsonType, "")
 	} else {
-		req = httptest.NewRequest(method, target, nil)
+		req = e.request(method, target, nil, "", "")
 	}
 	for _, a := range auth {
 		req.Header.Add("Authorization", a)
 	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	fzCheckResponse(e.t, method+" "+target, rec)
-	return rec
+	r := e.send(req)
+	fzCheckResponse(e.t, method+" "+target, r)
+	return r
 }
 
-// register registers body, which must succeed.
-func (e *fzEnv) register(body string) (id, secret, token, uri string) {
+// fzRegister registers body, which must succeed.
+func (e *testEnv) fzRegister(body string) *registered {
 	e.t.Helper()
-	rec := e.serve(http.MethodPost, fzIssuer+"/register", []byte(body))
-	if rec.Code != http.StatusCreated {
-		e.t.Fatalf("register %s: status %d: %s", body, rec.Code, rec.Body)
+	r := e.serve(http.MethodPost, fzIssuer+"/register", []byte(body))
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("register %s: status %d: %s", body, r.status, r.body)
 	}
-	var r struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-		Token  string `json:"registration_access_token"`
-		URI    string `json:"registration_client_uri"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
-		e.t.Fatalf("register: %v: %s", err, rec.Body)
-	}
-	return r.ID, r.Secret, r.Token, r.URI
+	return newRegistered(e.t, r)
 }
 
 // fzCheckResponse asserts the properties every response must have.
-func fzCheckResponse(t *testing.T, what string, rec *httptest.ResponseRecorder) {
+func fzCheckResponse(t testing.TB, what string, r *response) {
 	t.Helper()
-	status, body := rec.Code, rec.Body.Bytes()
+	status, body := r.status, r.body
 	switch {
 	case status >= 500:
 		t.Fatalf("%s: status %d (a client input must never cause a 5xx): %s", what, status, body)
@@ -180,18 +113,18 @@ func fzCheckResponse(t *testing.T, what string, rec *httptest.ResponseRecorder) 
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Fatalf("%s: status %d with a body that is not a JSON object: %v: %q", what, status, err, body)
 		}
-	case status == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "Bearer":
+	case status == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") == "Bearer":
 		// RFC 6750 §3.1: no credentials, no error code.
 		if len(body) != 0 {
 			t.Fatalf("%s: 401 with a bare challenge carries a body: %q", what, body)
 		}
-		if got := rec.Header().Values("WWW-Authenticate"); len(got) != 1 {
+		if got := r.header.Values("WWW-Authenticate"); len(got) != 1 {
 			t.Fatalf("%s: WWW-Authenticate = %q, want one challenge", what, got)
 		}
 	default:
-		code := fzCheckErrorBody(t, what, status, rec.Header(), body)
+		code := fzCheckErrorBody(t, what, status, r.header, body)
 		if status == http.StatusUnauthorized {
-			if got := rec.Header().Values("WWW-Authenticate"); len(got) != 1 || got[0] != `Bearer error="`+code+`"` {
+			if got := r.header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != `Bearer error="`+code+`"` {
 				t.Fatalf("%s: 401 %s with WWW-Authenticate %q", what, code, got)
 			}
 		}
@@ -199,7 +132,7 @@ func fzCheckResponse(t *testing.T, what string, rec *httptest.ResponseRecorder) 
 }
 
 // fzCheckErrorBody asserts an RFC 6749 §5.2 error body and returns its code.
-func fzCheckErrorBody(t *testing.T, what string, status int, h http.Header, body []byte) string {
+func fzCheckErrorBody(t testing.TB, what string, status int, h http.Header, body []byte) string {
 	t.Helper()
 	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s: %d error with Content-Type %q: %q", what, status, ct, body)
@@ -294,36 +227,37 @@ func fzSameMetadata(t *testing.T, what string, a, b map[string]json.RawMessage) 
 // accepted with byte-identical metadata, and a read returns them too.
 func FuzzRegister(f *testing.F) {
 	f.Add([]byte(`{"redirect_uris":["https://client.example.org/cb"],"client_name":"bench","grant_types":["authorization_code"],"response_types":["code"],"token_endpoint_auth_method":"client_secret_basic"}`))
+	fz := newFzEnv(f, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e := newFzEnv(t, nil)
+		e := fz.fresh(t)
 		rec := e.serve(http.MethodPost, fzIssuer+"/register", body)
-		if rec.Code != http.StatusCreated {
-			if n := e.st.writes(); n != 0 {
-				t.Fatalf("a rejected registration (%d) wrote %d times to the store", rec.Code, n)
+		if rec.status != http.StatusCreated {
+			if n := e.store.totalWrites(); n != 0 {
+				t.Fatalf("a rejected registration (%d) wrote %d times to the store", rec.status, n)
 			}
 			return
 		}
-		meta := fzMetadata(t, rec.Body.Bytes())
+		meta := fzMetadata(t, rec.body)
 		again := fzObject(meta)
 		rec2 := e.serve(http.MethodPost, fzIssuer+"/register", again)
-		if rec2.Code != http.StatusCreated {
+		if rec2.status != http.StatusCreated {
 			t.Fatalf("the metadata of a 201, registered again, is rejected:\nfirst request %q\nresponse %s\nsecond request %s\nresponse %d %s",
-				body, rec.Body, again, rec2.Code, rec2.Body)
+				body, rec.body, again, rec2.status, rec2.body)
 		}
-		fzSameMetadata(t, "re-registration", meta, fzMetadata(t, rec2.Body.Bytes()))
+		fzSameMetadata(t, "re-registration", meta, fzMetadata(t, rec2.body))
 
 		var c struct {
 			Token string `json:"registration_access_token"`
 			URI   string `json:"registration_client_uri"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &c); err != nil {
+		if err := json.Unmarshal(rec.body, &c); err != nil {
 			t.Fatal(err)
 		}
 		read := e.serve(http.MethodGet, c.URI, nil, "Bearer "+c.Token)
-		if read.Code != http.StatusOK {
-			t.Fatalf("read after registration: %d %s", read.Code, read.Body)
+		if read.status != http.StatusOK {
+			t.Fatalf("read after registration: %d %s", read.status, read.body)
 		}
-		fzSameMetadata(t, "read after registration", meta, fzMetadata(t, read.Body.Bytes()))
+		fzSameMetadata(t, "read after registration", meta, fzMetadata(t, read.body))
 	})
 }
 
@@ -339,44 +273,46 @@ const fzBaseClient = `{"redirect_uris":["https://app.example/cb"],"client_name":
 // byte-identical metadata.
 func FuzzUpdate(f *testing.F) {
 	f.Add([]byte(`{"client_id":"$CLIENT_ID","redirect_uris":["https://app.example/cb"],"client_name":"renamed"}`))
+	fz := newFzEnv(f, nil)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		e := newFzEnv(t, nil)
-		id, secret, token, uri := e.register(fzBaseClient)
+		e := fz.fresh(t)
+		c := e.fzRegister(fzBaseClient)
+		id, secret, token, uri := c.ID, c.Secret, c.Token, c.URI
 		body = bytes.ReplaceAll(body, []byte("$CLIENT_ID"), []byte(id))
 		body = bytes.ReplaceAll(body, []byte("$CLIENT_SECRET"), []byte(secret))
 		before := e.serve(http.MethodGet, uri, nil, "Bearer "+token)
-		writes := e.st.writes()
+		writes := e.store.totalWrites()
 
 		rec := e.serve(http.MethodPut, uri, body, "Bearer "+token)
-		if rec.Code != http.StatusOK {
-			if n := e.st.writes(); n != writes {
-				t.Fatalf("a rejected update (%d) wrote %d times to the store", rec.Code, n-writes)
+		if rec.status != http.StatusOK {
+			if n := e.store.totalWrites(); n != writes {
+				t.Fatalf("a rejected update (%d) wrote %d times to the store", rec.status, n-writes)
 			}
 			after := e.serve(http.MethodGet, uri, nil, "Bearer "+token)
-			if after.Code != http.StatusOK || !bytes.Equal(after.Body.Bytes(), before.Body.Bytes()) ||
-				after.Header().Get("ETag") != before.Header().Get("ETag") {
-				t.Fatalf("a rejected update (%d %s) changed the client:\n%s\n%s", rec.Code, rec.Body, before.Body, after.Body)
+			if after.status != http.StatusOK || !bytes.Equal(after.body, before.body) ||
+				after.header.Get("ETag") != before.header.Get("ETag") {
+				t.Fatalf("a rejected update (%d %s) changed the client:\n%s\n%s", rec.status, rec.body, before.body, after.body)
 			}
 			return
 		}
-		meta := fzMetadata(t, rec.Body.Bytes())
+		meta := fzMetadata(t, rec.body)
 		var r struct {
 			ID    string `json:"client_id"`
 			Token string `json:"registration_access_token"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		if err := json.Unmarshal(rec.body, &r); err != nil {
 			t.Fatal(err)
 		}
 		if r.ID != id || r.Token == "" {
-			t.Fatalf("update response names client %q with token %q: %s", r.ID, r.Token, rec.Body)
+			t.Fatalf("update response names client %q with token %q: %s", r.ID, r.Token, rec.body)
 		}
 		again := fzWithMember(meta, "client_id", js(id))
 		rec2 := e.serve(http.MethodPut, uri, fzObject(again), "Bearer "+r.Token)
-		if rec2.Code != http.StatusOK {
+		if rec2.status != http.StatusOK {
 			t.Fatalf("the metadata of a 200, PUT again, is rejected:\nfirst request %q\nresponse %s\nsecond request %s\nresponse %d %s",
-				body, rec.Body, fzObject(again), rec2.Code, rec2.Body)
+				body, rec.body, fzObject(again), rec2.status, rec2.body)
 		}
-		fzSameMetadata(t, "second update", meta, fzMetadata(t, rec2.Body.Bytes()))
+		fzSameMetadata(t, "second update", meta, fzMetadata(t, rec2.body))
 	})
 }
 
@@ -534,6 +470,7 @@ func fzLoopback(host string) bool {
 // the URI byte-exact.
 func FuzzRedirectURI(f *testing.F) {
 	f.Add("cursor://anysphere.cursor-retrieval/oauth/callback")
+	fz := newFzEnv(f, nil)
 	f.Fuzz(func(t *testing.T, uri string) {
 		err := clientreg.CheckRedirectURI(uri)
 		if err != nil {
@@ -552,23 +489,23 @@ func FuzzRedirectURI(f *testing.F) {
 		if !utf8.ValidString(uri) {
 			return // a JSON body cannot carry it; the decoder refuses invalid UTF-8
 		}
-		e := newFzEnv(t, nil)
+		e := fz.fresh(t)
 		rec := e.serve(http.MethodPost, fzIssuer+"/register", []byte(js(map[string]any{"redirect_uris": []string{uri}})))
 		switch {
-		case err == nil && rec.Code != http.StatusCreated:
-			t.Fatalf("CheckRedirectURI(%q) accepts it but registration answers %d %s", uri, rec.Code, rec.Body)
-		case err != nil && rec.Code == http.StatusCreated:
+		case err == nil && rec.status != http.StatusCreated:
+			t.Fatalf("CheckRedirectURI(%q) accepts it but registration answers %d %s", uri, rec.status, rec.body)
+		case err != nil && rec.status == http.StatusCreated:
 			t.Fatalf("CheckRedirectURI(%q) refuses it (%v) but registration accepts it", uri, err)
 		case err != nil:
-			if code := fzCheckErrorBody(t, "register", rec.Code, rec.Header(), rec.Body.Bytes()); code != "invalid_redirect_uri" {
+			if code := fzCheckErrorBody(t, "register", rec.status, rec.header, rec.body); code != "invalid_redirect_uri" {
 				t.Fatalf("registration with %q: error %s, want invalid_redirect_uri", uri, code)
 			}
 		default:
 			var got struct {
 				RedirectURIs []string `json:"redirect_uris"`
 			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || len(got.RedirectURIs) != 1 || got.RedirectURIs[0] != uri {
-				t.Fatalf("redirect_uris %q echoed as %s", uri, rec.Body)
+			if err := json.Unmarshal(rec.body, &got); err != nil || len(got.RedirectURIs) != 1 || got.RedirectURIs[0] != uri {
+				t.Fatalf("redirect_uris %q echoed as %s", uri, rec.body)
 			}
 		}
 	})
@@ -648,6 +585,7 @@ func fzLangTagOracle(tag string) bool {
 // tag is valid, and echoed under their name as sent.
 func FuzzLanguageTag(f *testing.F) {
 	f.Add("ja-Jpan-JP")
+	fz := newFzEnv(f, nil)
 	f.Fuzz(func(t *testing.T, tag string) {
 		valid := langtag.Valid(tag)
 		if want := fzLangTagOracle(tag); valid != want {
@@ -659,22 +597,22 @@ func FuzzLanguageTag(f *testing.F) {
 		if !utf8.ValidString(tag) {
 			return
 		}
-		e := newFzEnv(t, nil)
+		e := fz.fresh(t)
 		name, uri := "client_name#"+tag, "policy_uri#"+tag
 		body := js(map[string]any{"redirect_uris": []string{fzRedirect}, name: "Name <&>", uri: "https://app.example/policy"})
 		rec := e.serve(http.MethodPost, fzIssuer+"/register", []byte(body))
-		if valid != (rec.Code == http.StatusCreated) {
-			t.Fatalf("tag %q (valid %v): registration answers %d %s", tag, valid, rec.Code, rec.Body)
+		if valid != (rec.status == http.StatusCreated) {
+			t.Fatalf("tag %q (valid %v): registration answers %d %s", tag, valid, rec.status, rec.body)
 		}
 		if !valid {
-			if code := fzCheckErrorBody(t, "register", rec.Code, rec.Header(), rec.Body.Bytes()); code != "invalid_client_metadata" {
+			if code := fzCheckErrorBody(t, "register", rec.status, rec.header, rec.body); code != "invalid_client_metadata" {
 				t.Fatalf("tag %q: error %s, want invalid_client_metadata", tag, code)
 			}
 			return
 		}
-		m := fzMetadata(t, rec.Body.Bytes())
+		m := fzMetadata(t, rec.body)
 		if string(m[name]) != `"Name <&>"` || string(m[uri]) != `"https://app.example/policy"` {
-			t.Fatalf("tagged members not echoed byte-exact under %q, %q: %s", name, uri, rec.Body)
+			t.Fatalf("tagged members not echoed byte-exact under %q, %q: %s", name, uri, rec.body)
 		}
 	})
 }
@@ -690,10 +628,13 @@ func FuzzLanguageTag(f *testing.F) {
 // ignores the header altogether.
 func FuzzBearer(f *testing.F) {
 	f.Add("Bearer $TOKEN")
+	fzOpen := newFzEnv(f, nil)
+	fzClosed := newFzEnv(f, func(c *clientreg.Config) { c.RequireInitialToken = true })
 	f.Fuzz(func(t *testing.T, auth string) {
-		open := newFzEnv(t, nil)
-		id, _, token, uri := open.register(fzBaseClient)
-		closed := newFzEnv(t, func(c *clientreg.Config) { c.RequireInitialToken = true })
+		open := fzOpen.fresh(t)
+		c := open.fzRegister(fzBaseClient)
+		id, token, uri := c.ID, c.Token, c.URI
+		closed := fzClosed.fresh(t)
 		iat, _, err := closed.h.CreateInitialToken(context.Background(), clientreg.InitialTokenOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -706,18 +647,18 @@ func FuzzBearer(f *testing.F) {
 
 		regBody := []byte(fzBaseClient)
 		putBody := []byte(`{"client_id":` + js(id) + `,"redirect_uris":["https://app.example/cb"],"client_name":"put"}`)
-		check := func(what string, rec *httptest.ResponseRecorder, want string, ok int) {
+		check := func(what string, rec *response, want string, ok int) {
 			t.Helper()
 			presented, single := fzBearerCredential(values)
 			switch {
-			case rec.Code == ok:
+			case rec.status == ok:
 				if !single || presented != want {
-					t.Fatalf("%s with Authorization %q: %d, but the credential is not exactly the token", what, values, rec.Code)
+					t.Fatalf("%s with Authorization %q: %d, but the credential is not exactly the token", what, values, rec.status)
 				}
-			case rec.Code == http.StatusUnauthorized:
-				challenge := rec.Header().Get("WWW-Authenticate")
+			case rec.status == http.StatusUnauthorized:
+				challenge := rec.header.Get("WWW-Authenticate")
 				if single && presented == want {
-					t.Fatalf("%s with Authorization %q: 401 for the right token: %s", what, values, rec.Body)
+					t.Fatalf("%s with Authorization %q: 401 for the right token: %s", what, values, rec.body)
 				}
 				if !fzHasBearer(values) && challenge != "Bearer" {
 					t.Fatalf("%s with Authorization %q (no Bearer credentials): challenge %q, want a bare Bearer", what, values, challenge)
@@ -725,21 +666,23 @@ func FuzzBearer(f *testing.F) {
 				if fzHasBearer(values) && len(values) == 1 && challenge != `Bearer error="invalid_token"` {
 					t.Fatalf("%s with Authorization %q: challenge %q, want invalid_token", what, values, challenge)
 				}
-			case rec.Code == http.StatusBadRequest && len(values) > 1:
+			case rec.status == http.StatusBadRequest && len(values) > 1:
 				// More than one Authorization header: a malformed request.
 			default:
-				t.Fatalf("%s with Authorization %q: unexpected %d %s", what, values, rec.Code, rec.Body)
+				t.Fatalf("%s with Authorization %q: unexpected %d %s", what, values, rec.status, rec.body)
 			}
 		}
-		if rec := open.serve(http.MethodPost, fzIssuer+"/register", regBody, values...); rec.Code != http.StatusCreated {
-			t.Fatalf("open registration with Authorization %q: %d %s", values, rec.Code, rec.Body)
+		if rec := open.serve(http.MethodPost, fzIssuer+"/register", regBody, values...); rec.status != http.StatusCreated {
+			t.Fatalf("open registration with Authorization %q: %d %s", values, rec.status, rec.body)
 		}
 		check("POST (initial access token)", closed.serve(http.MethodPost, fzIssuer+"/register", regBody, values...), iat, http.StatusCreated)
 		check("GET", open.serve(http.MethodGet, uri, nil, values...), token, http.StatusOK)
 		// The presented token stays valid through the rotation's grace
-		// window, so the DELETE below answers as the GET did.
+		// window, so the DELETE below authenticates it as the GET did; a
+		// rotated-out token may not delete, so the right one gets 403
+		// (docs/behaviour.md §5).
 		check("PUT", open.serve(http.MethodPut, uri, putBody, values...), token, http.StatusOK)
-		check("DELETE", open.serve(http.MethodDelete, uri, nil, values...), token, http.StatusNoContent)
+		check("DELETE", open.serve(http.MethodDelete, uri, nil, values...), token, http.StatusForbidden)
 	})
 }
 

@@ -44,9 +44,9 @@ type Handler struct {
 	revocationEP    string
 	authzEndpoint   string // absolute URL, set when cfg.Authorizer is set
 	authzPath       string
-	// authz keeps what the authorization endpoint and the code and
-	// refresh grants keep; nil when the Store does not implement
-	// store.AuthorizationStore. codeGrant reports that the token endpoint
+	// authz is the Store, as the keeper of what the authorization
+	// endpoint and the code and refresh grants keep (nil in Validate).
+	// codeGrant reports that the token endpoint
 	// serves authorization_code (and refresh_token, unless refresh tokens
 	// are Off).
 	authz          store.AuthorizationStore
@@ -202,23 +202,21 @@ func (c Config) build() (*Handler, error) {
 // needs and the browser binding cookie from h.cfg.
 func (h *Handler) buildAuthorization(iss *url.URL) error {
 	c := h.cfg
-	// The storage contract of the authorization endpoint and the code
-	// and refresh grants, until store.Store embeds it.
-	if as, ok := c.Store.(store.AuthorizationStore); ok {
-		h.authz = as
+	h.authz = c.Store // nil in Validate
+	// The token endpoint serves the code grant when codes can be issued:
+	// by the handler's authorization endpoint, or by one the operator
+	// states, which issues them with IssueCode (a MetadataProvider may
+	// state one per request).
+	external := true
+	if m, ok := c.Metadata.(*ServerMetadata); ok && m != nil {
+		external = m.AuthorizationEndpoint != ""
 	}
-	h.codeGrant = c.ServeTokenEndpoints && h.authz != nil
+	h.codeGrant = c.ServeTokenEndpoints && (c.Authorizer != nil || external)
 	if c.Authorizer == nil {
 		return nil
 	}
 	if !c.ServeTokenEndpoints {
 		return errors.New("clientreg: Config.Authorizer needs Config.ServeTokenEndpoints: the codes it issues are redeemed at the token endpoint")
-	}
-	if c.Store != nil && h.authz == nil {
-		return fmt.Errorf("clientreg: Config.Authorizer needs a Store that implements store.AuthorizationStore; %T does not", c.Store)
-	}
-	if c.Store == nil {
-		h.codeGrant = true // Validate: New checks the store
 	}
 	u, err := parseHTTPURL(c.AuthorizationEndpoint)
 	if err != nil {
@@ -316,10 +314,16 @@ func (h *Handler) routes(issPath string) {
 		post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{http.MethodPost: f}
 		}
-		endpoint(issPath+"/token", post(h.serveToken), http.MethodPost)
+		cors(issPath+"/token", post(h.serveToken), http.MethodPost)
+		// RFC 7662 §4: introspection is for resource servers, never a
+		// browser; no CORS.
 		endpoint(issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
-		endpoint(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
+		cors(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
 		endpoint(h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
+	}
+	if h.cfg.Authorizer != nil {
+		// A navigation, not a CORS request (docs/behaviour.md §12).
+		endpoint(h.authzPath, map[string]http.HandlerFunc{http.MethodGet: h.serveAuthorize, http.MethodPost: h.serveAuthorize}, http.MethodGet, http.MethodPost)
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errNotFound)

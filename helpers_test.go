@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/store"
@@ -28,42 +27,79 @@ import (
 	"github.com/clientreg/clientreg/store/sqlite"
 )
 
-// The helpers of the HTTP conformance suite (spec_*_test.go). Every test
-// drives a real Handler behind httptest.NewServer with a plain http.Client,
-// over a real Store wrapped in a spyStore that counts writes and can inject
-// failures.
-
-// fakeClock is the mutable clock the suite injects through Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// The test harness of the root package: ONE env type, ONE way to send a
+// request, ONE response type, ONE store wrapper. Every test drives a real
+// Handler through HTTP with a plain http.Client, over a real Store (one of
+// the backends) wrapped in a spyStore that counts calls and writes and can
+// fail or stall any method. This file holds the env, its constructors, the
+// request helpers and the response type; harness_test.go holds the store
+// wrapper, the clock, the in-process transport of the fuzz targets, the
+// deadline middleware and the OAuth client-authentication builders.
+//
+// Shape:
+//
+//	testEnv                  a Handler served over HTTP: e.t, e.h, e.srv (nil in process),
+//	                         e.client, e.store (*spyStore), e.clock (*fakeClock), e.iss (Config.Issuer),
+//	                         e.deadline (newDeadlineEnv only)
+//	newEnv(t, b, opts...)    over a fresh store of backend b (see forEachBackend); the
+//	                         rate limits off; opts are withConfig(func(*clientreg.Config)) and the like
+//	newEnvWithStore(t, st, opts...)  the same over a given store.Store (shared between envs)
+//	newOAuthEnv(t, mutate)   newEnv over memoryBackend with the token endpoints on, scopes
+//	                         read/write/admin and the default rate limits (the limits are under test)
+//	newDeadlineEnv(t, st, logs, mutate)  the default rate limits, a debug logger writing to logs and a
+//	                         deadlineMiddleware (e.deadline.set) in front of the handler
+//	newFuzzEnv(f, mutate)    in process (no network), built once per fuzz target; e.fresh(t) gives
+//	                         each input an env bound to its t over a fresh store and a reseeded Rand
+//	e.send(req) *response    the one place a request is sent and its response read
+//	e.request(method, url, body, contentType, auth) *http.Request; e.do(...) = e.send(e.request(...))
+//	e.post(body, auth), e.get(uri, tok), e.put(uri, tok, body), e.del(uri, tok), e.jsonReq(method, u, tok, v)
+//	e.register(body) / e.registerWith(body, auth) *registered, e.registerFrom(xff, v) *response
+//	response                 status, header, body, m (the body as a JSON object, nil if it is not one);
+//	                         r.str(name) ("" when absent: a lenient accessor), r.mustStr(t, name),
+//	                         r.strs(t, name), r.num(t, name), r.members(t), r.has(t, name) (these fail the test)
+//
+// Old names → new names (for tests written against the harnesses this one
+// replaced):
+//
+//	*oauthEnv                     → *testEnv (newOAuthEnv(t, mutate) still builds it)
+//	reply (a value)               → *response (same fields status, header, body, m)
+//	r.str("x") on a reply         → r.str("x") (unchanged: "" when absent)
+//	r.str(t, "x") on a response   → r.mustStr(t, "x") (fails the test when absent or not a string)
+//	e.issuer (a testEnv)          → e.iss (the field oauthEnv had)
+//	e.clock.Advance(d)            → e.clock.Add(d) (the method stepClock had)
+//	*stepClock, &stepClock{t: x}  → *fakeClock, newClockAt(x)
+//	newEnvWithStore(t, &spyStore{Store: st}, ...) → newEnvWithStore(t, st, ...)
+//	fzEnv, newFzEnv(t, mod)       → *testEnv, newFuzzEnv(f, mod) once per target, then e.fresh(t) per input
+//	e.serve(...) *ResponseRecorder → e.serve(...) *response (fuzz_test.go; rec.Code → r.status,
+//	                                 rec.Body / rec.Body.Bytes() → r.body, rec.Header() → r.header)
+//	fzEnv.register(body) (id, secret, token, uri) → e.fzRegister(body) *registered (.ID, .Secret, .Token, .URI)
+//	fzCheckResponse(t, what, *ResponseRecorder) → fzCheckResponse(t, what, *response)
+//	fzStore, e.st.writes()        → e.store (*spyStore), e.store.totalWrites()
+//	faultStore, fs.set/fs.called  → e.store.set(method, fault), e.store.called(method)
+//	newDeadlineEnv(t, &faultStore{Store: st}, logs, mod) (e, mw) → e := newDeadlineEnv(t, st, logs, mod); mw.set → e.deadline.set
+//	faultLog                      → syncBuffer; slog.New(slog.NewTextHandler(w, debug options)) → debugLogger(w)
+//	createCounter.creates.Load()  → e.store.called("CreateClient")
+//	etagClient.do(m, u, tok, ifMatch, body) → etagDo(e, m, u, tok, ifMatch, body) (e.request + If-Match + e.send)
+//	backend.open func(*testing.T) → func(testing.TB); newEnv & co. take a testing.TB
+//	newOAuthEnv's own clock (2026-03-01T12:00Z) and SecretKey → the env's: newClock() (2031-03-04T05:06:07Z), testKey
+//
+// Unchanged: newEnv, forEachBackend, backend, memoryBackend, sqliteBackend,
+// withConfig, option, e.register, e.registerWith, e.do, e.get/put/del/post,
+// e.send, e.jsonReq, e.form, e.token, e.introspect, e.assertion, e.registerFrom,
+// e.bearerFrom, e.basicFrom, e.mustGet, e.stored, e.wantNothingStored,
+// e.initialToken, e.h, e.srv, e.client, e.store, e.clock, e.clock.Add, e.iss,
+// wantError, wantOAuthError, want429, checkErrorBody, wantInvalidToken,
+// wantBareChallenge, wantNoStore, clientCreds, registered, body, obj, js.
 
 // backend is a Store implementation the suite runs against.
 type backend struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }
 
-var memoryBackend = backend{name: "memory", open: func(*testing.T) store.Store { return memory.New() }}
+var memoryBackend = backend{name: "memory", open: func(testing.TB) store.Store { return memory.New() }}
 
-var sqliteBackend = backend{name: "sqlite", open: func(t *testing.T) store.Store {
+var sqliteBackend = backend{name: "sqlite", open: func(t testing.TB) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "clients.db"))
 	if err != nil {
@@ -91,69 +127,138 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 // testKey is the Config.SecretKey of every test handler unless changed.
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
-// testEnv is one handler served over HTTP.
+// testEnv is one handler served over HTTP (or in process, for the fuzz
+// targets).
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	h      *clientreg.Handler
-	srv    *httptest.Server
+	srv    *httptest.Server // nil for an in-process env
 	client *http.Client
 	store  *spyStore
 	clock  *fakeClock
-	// issuer is Config.Issuer as configured (the test server's URL, plus any
+	// iss is Config.Issuer as configured (the test server's URL, plus any
 	// path an option appended).
-	issuer string
+	iss string
+	// deadline is the middleware in front of the handler (newDeadlineEnv).
+	deadline *deadlineMiddleware
+	// rand is Config.Rand when the env made it deterministic (newFuzzEnv).
+	rand *lockedRand
 }
 
 type option func(*clientreg.Config)
 
 func withConfig(f func(*clientreg.Config)) option { return f }
 
+// envSpec says how an env is served.
+type envSpec struct {
+	inProcess bool // through a handlerTransport, not a network server
+	deadlines bool // behind a deadlineMiddleware
+}
+
 // newEnv starts a handler whose issuer is the test server's URL, over a
 // fresh store of backend b wrapped in a spyStore. Options run after the
 // defaults are set and may change any Config field (a path appended to
 // Issuer included).
-func newEnv(t *testing.T, b backend, opts ...option) *testEnv {
+func newEnv(t testing.TB, b backend, opts ...option) *testEnv {
 	t.Helper()
-	return newEnvWithStore(t, &spyStore{Store: b.open(t)}, opts...)
+	return startEnv(t, b.open(t), envSpec{}, opts)
 }
 
-func newEnvWithStore(t *testing.T, st *spyStore, opts ...option) *testEnv {
+// newEnvWithStore is newEnv over st, which several envs may share.
+func newEnvWithStore(t testing.TB, st store.Store, opts ...option) *testEnv {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	clock := newClock()
+	return startEnv(t, st, envSpec{}, opts)
+}
+
+// oauthConfig is the configuration of newOAuthEnv: the token endpoints on,
+// three scopes, and the default rate limits.
+func oauthConfig(c *clientreg.Config) {
+	c.ServeTokenEndpoints = true
+	c.Metadata = &clientreg.ServerMetadata{ScopesSupported: []string{"read", "write", "admin"}}
+	c.Limits = clientreg.Limits{}
+}
+
+// newOAuthEnv is newEnv over the memory backend with oauthConfig, then
+// mutate (which may be nil).
+func newOAuthEnv(t testing.TB, mutate func(*clientreg.Config)) *testEnv {
+	t.Helper()
+	opts := []option{oauthConfig}
+	if mutate != nil {
+		opts = append(opts, mutate)
+	}
+	return newEnv(t, memoryBackend, opts...)
+}
+
+// startEnv builds and serves the handler of an env over st.
+func startEnv(t testing.TB, st store.Store, spec envSpec, opts []option) *testEnv {
+	t.Helper()
+	e := &testEnv{t: t, store: &spyStore{Store: st}, clock: newClock()}
 	cfg := clientreg.Config{
-		Issuer:    "http://" + srv.Listener.Addr().String(),
-		Store:     st,
+		Issuer:    inProcessIssuer,
+		Store:     e.store,
 		SecretKey: testKey,
-		Now:       clock.Now,
+		Now:       e.clock.Now,
 		// The suite tests validation with many requests from one address;
 		// the rate limits have tests of their own (limits_test.go).
 		Limits: clientreg.Limits{Disabled: true, MaxMemberLength: 1 << 20},
 	}
+	if !spec.inProcess {
+		e.srv = httptest.NewUnstartedServer(nil)
+		cfg.Issuer = "http://" + e.srv.Listener.Addr().String()
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	e.iss = cfg.Issuer
+	if r, ok := cfg.Rand.(*lockedRand); ok {
+		e.rand = r
+	}
 	h, err := clientreg.New(cfg)
 	if err != nil {
-		srv.Close()
+		if e.srv != nil {
+			e.srv.Close()
+		}
 		t.Fatalf("clientreg.New: %v", err)
 	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &testEnv{t: t, h: h, srv: srv, client: srv.Client(), store: st, clock: clock, issuer: cfg.Issuer}
+	e.h = h
+	var handler http.Handler = h
+	if spec.deadlines {
+		e.deadline = &deadlineMiddleware{next: h}
+		handler = e.deadline
+	}
+	if spec.inProcess {
+		e.client = &http.Client{
+			Transport:     handlerTransport{handler},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+		return e
+	}
+	e.srv.Config.Handler = handler
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	e.client = e.srv.Client()
+	return e
+}
+
+// base is where the env's requests go: the server, or the issuer in
+// process.
+func (e *testEnv) base() string {
+	if e.srv == nil {
+		return e.iss
+	}
+	return e.srv.URL
 }
 
 // registrationEndpoint is the registration endpoint as the metadata
 // document publishes it.
 func (e *testEnv) registrationEndpoint() string {
 	e.t.Helper()
-	return e.metadata().str(e.t, "registration_endpoint")
+	return e.metadata().mustStr(e.t, "registration_endpoint")
 }
 
 func (e *testEnv) metadata() *response {
 	e.t.Helper()
-	r := e.do(http.MethodGet, e.srv.URL+wellKnownFor(e.issuer, e.srv.URL), nil, "", "")
+	r := e.do(http.MethodGet, e.base()+wellKnownFor(e.iss, e.base()), nil, "", "")
 	if r.status != http.StatusOK {
 		e.t.Fatalf("metadata document: status %d: %s", r.status, r.body)
 	}
@@ -171,13 +276,16 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	// m is the body decoded as a JSON object, nil when it is not one.
+	m map[string]any
 }
 
 const jsonType = "application/json"
 
-// do sends a request. A non-nil body is sent with contentType (none when
-// contentType is ""); auth is the Authorization header value ("" for none).
-func (e *testEnv) do(method, url string, body io.Reader, contentType, auth string) *response {
+// request builds a request. A non-nil body is sent with contentType (none
+// when contentType is ""); auth is the Authorization header value ("" for
+// none).
+func (e *testEnv) request(method, url string, body io.Reader, contentType, auth string) *http.Request {
 	e.t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
@@ -189,20 +297,35 @@ func (e *testEnv) do(method, url string, body io.Reader, contentType, auth strin
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	return req
+}
+
+// send sends req with the env's client and reads the whole response: the
+// one place the harness talks HTTP.
+func (e *testEnv) send(req *http.Request) *response {
+	e.t.Helper()
 	res, err := e.client.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, url, err)
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatalf("%s %s: read body: %v", method, url, err)
+		e.t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
 	}
 	if res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable {
 		// 500 is asserted only where a test injects an internal failure.
-		e.t.Logf("%s %s: status %d: %s", method, url, res.StatusCode, b)
+		e.t.Logf("%s %s: status %d: %s", req.Method, req.URL, res.StatusCode, b)
 	}
-	return &response{status: res.StatusCode, header: res.Header, body: b}
+	r := &response{status: res.StatusCode, header: res.Header, body: b}
+	_ = json.Unmarshal(b, &r.m)
+	return r
+}
+
+// do sends a request built by request.
+func (e *testEnv) do(method, url string, body io.Reader, contentType, auth string) *response {
+	e.t.Helper()
+	return e.send(e.request(method, url, body, contentType, auth))
 }
 
 func bearer(token string) string {
@@ -233,6 +356,40 @@ func (e *testEnv) del(uri, token string) *response {
 	return e.do(http.MethodDelete, uri, nil, "", bearer(token))
 }
 
+// jsonReq sends v (none when nil) JSON-encoded, with the Bearer token tok
+// ("" for none).
+func (e *testEnv) jsonReq(method, u, tok string, v any) *response {
+	e.t.Helper()
+	var rd io.Reader
+	ct := ""
+	if v != nil {
+		b, _ := json.Marshal(v)
+		rd, ct = bytes.NewReader(b), jsonType
+	}
+	return e.do(method, u, rd, ct, bearer(tok))
+}
+
+// registerFrom registers v at the issuer's /register for the client
+// address xff (an X-Forwarded-For header, none when ""), as a trusted
+// proxy would send it.
+func (e *testEnv) registerFrom(xff string, v map[string]any) *response {
+	e.t.Helper()
+	req := e.request(http.MethodPost, e.iss+"/register", strings.NewReader(mustJSON(e.t, v)), jsonType, "")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	return e.send(req)
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // registered is a client registered through the HTTP interface.
 type registered struct {
 	ID, Secret, Token, URI string
@@ -253,11 +410,17 @@ func (e *testEnv) registerWith(body, auth string) *registered {
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("register %s: status %d, want 201: %s", body, r.status, r.body)
 	}
-	m := r.members(e.t)
-	c := &registered{ID: r.str(e.t, "client_id"), Token: r.str(e.t, "registration_access_token"), URI: r.str(e.t, "registration_client_uri"), res: r}
-	c.IssuedAt = r.num(e.t, "client_id_issued_at")
+	return newRegistered(e.t, r)
+}
+
+// newRegistered reads the client of a 201 answer to a registration.
+func newRegistered(t testing.TB, r *response) *registered {
+	t.Helper()
+	m := r.members(t)
+	c := &registered{ID: r.mustStr(t, "client_id"), Token: r.mustStr(t, "registration_access_token"), URI: r.mustStr(t, "registration_client_uri"), res: r}
+	c.IssuedAt = r.num(t, "client_id_issued_at")
 	if _, ok := m["client_secret"]; ok {
-		c.Secret = r.str(e.t, "client_secret")
+		c.Secret = r.mustStr(t, "client_secret")
 	}
 	return c
 }
@@ -272,8 +435,46 @@ func (e *testEnv) mustGet(c *registered, token string) *response {
 	return r
 }
 
+// initialToken creates an initial access token.
+func (e *testEnv) initialToken(opts clientreg.InitialTokenOptions) string {
+	e.t.Helper()
+	tok, _, err := e.h.CreateInitialToken(context.Background(), opts)
+	if err != nil {
+		e.t.Fatalf("CreateInitialToken: %v", err)
+	}
+	return tok
+}
+
+// stored reads the client record straight from the store, its metadata
+// decoded as the handler decodes it.
+func (e *testEnv) stored(id string) *clientreg.Client {
+	e.t.Helper()
+	sc, err := e.store.Store.GetClient(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("store.GetClient(%s): %v", id, err)
+	}
+	c, err := clientreg.DecodeClient(sc)
+	if err != nil {
+		e.t.Fatalf("DecodeClient(%s): %v", id, err)
+	}
+	return c
+}
+
+// wantNothingStored asserts that no client was created since the count was
+// before.
+func (e *testEnv) wantNothingStored(before int) {
+	e.t.Helper()
+	if n := e.store.created(); n != before {
+		e.t.Errorf("%d clients stored by a failed request", n-before)
+	}
+}
+
+// str returns the string member name, or "" when it is absent or not a
+// string. mustStr is the strict form.
+func (r *response) str(name string) string { s, _ := r.m[name].(string); return s }
+
 // members decodes the body as a JSON object.
-func (r *response) members(t *testing.T) map[string]json.RawMessage {
+func (r *response) members(t testing.TB) map[string]json.RawMessage {
 	t.Helper()
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -282,15 +483,15 @@ func (r *response) members(t *testing.T) map[string]json.RawMessage {
 	return m
 }
 
-func (r *response) has(t *testing.T, name string) bool {
+func (r *response) has(t testing.TB, name string) bool {
 	t.Helper()
 	_, ok := r.members(t)[name]
 	return ok
 }
 
-// str returns the string member name, failing the test when it is absent or
-// not a string.
-func (r *response) str(t *testing.T, name string) string {
+// mustStr returns the string member name, failing the test when it is
+// absent or not a string.
+func (r *response) mustStr(t testing.TB, name string) string {
 	t.Helper()
 	raw, ok := r.members(t)[name]
 	if !ok {
@@ -303,7 +504,7 @@ func (r *response) str(t *testing.T, name string) string {
 	return s
 }
 
-func (r *response) strs(t *testing.T, name string) []string {
+func (r *response) strs(t testing.TB, name string) []string {
 	t.Helper()
 	raw, ok := r.members(t)[name]
 	if !ok {
@@ -316,7 +517,7 @@ func (r *response) strs(t *testing.T, name string) []string {
 	return s
 }
 
-func (r *response) num(t *testing.T, name string) int64 {
+func (r *response) num(t testing.TB, name string) int64 {
 	t.Helper()
 	raw, ok := r.members(t)[name]
 	if !ok {
@@ -402,6 +603,15 @@ func wantError(t *testing.T, r *response, status int, code string) string {
 	return desc
 }
 
+// wantOAuthError asserts the status and the error code of r, and nothing
+// else of its body (wantError asserts the whole error body).
+func wantOAuthError(t *testing.T, r *response, status int, code string) {
+	t.Helper()
+	if r.status != status || r.str("error") != code {
+		t.Fatalf("got %d %s, want %d %s", r.status, r.body, status, code)
+	}
+}
+
 // wantInvalidToken asserts the RFC 6750 §3.1 answer to a bad token.
 func wantInvalidToken(t *testing.T, r *response) {
 	t.Helper()
@@ -433,126 +643,6 @@ func wantNoStore(t *testing.T, r *response) {
 	}
 	if got := r.header.Get("Pragma"); got != "no-cache" {
 		t.Errorf("Pragma = %q, want no-cache", got)
-	}
-}
-
-// spyStore is a Store that counts successful writes and can be told to fail
-// a method with a given error.
-type spyStore struct {
-	store.Store
-
-	mu                        sync.Mutex
-	creates, updates, deletes int
-	fail                      map[string]error
-}
-
-func (s *spyStore) failWith(method string, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail == nil {
-		s.fail = make(map[string]error)
-	}
-	s.fail[method] = err
-}
-
-func (s *spyStore) injected(method string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fail[method]
-}
-
-func (s *spyStore) count(n *int, err error) error {
-	if err == nil {
-		s.mu.Lock()
-		*n++
-		s.mu.Unlock()
-	}
-	return err
-}
-
-// writes returns the numbers of successful CreateClient, UpdateClient and
-// DeleteClient calls.
-func (s *spyStore) writes() (creates, updates, deletes int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.creates, s.updates, s.deletes
-}
-
-func (s *spyStore) created() int {
-	c, _, _ := s.writes()
-	return c
-}
-
-func (s *spyStore) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
-	if err := s.injected("CreateClient"); err != nil {
-		return err
-	}
-	return s.count(&s.creates, s.Store.CreateClient(ctx, c, opts))
-}
-
-func (s *spyStore) UpdateClient(ctx context.Context, c *store.Client) error {
-	if err := s.injected("UpdateClient"); err != nil {
-		return err
-	}
-	return s.count(&s.updates, s.Store.UpdateClient(ctx, c))
-}
-
-func (s *spyStore) DeleteClient(ctx context.Context, id string) error {
-	if err := s.injected("DeleteClient"); err != nil {
-		return err
-	}
-	return s.count(&s.deletes, s.Store.DeleteClient(ctx, id))
-}
-
-func (s *spyStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	if err := s.injected("GetClient"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetClient(ctx, id)
-}
-
-func (s *spyStore) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
-	if err := s.injected("GetClientByTokenHash"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetClientByTokenHash(ctx, hash)
-}
-
-func (s *spyStore) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
-	if err := s.injected("GetInitialToken"); err != nil {
-		return nil, err
-	}
-	return s.Store.GetInitialToken(ctx, hash)
-}
-
-func (s *spyStore) UseInitialToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialToken, error) {
-	if err := s.injected("UseInitialToken"); err != nil {
-		return nil, err
-	}
-	return s.Store.UseInitialToken(ctx, hash, now)
-}
-
-// stored reads the client record straight from the store, its metadata
-// decoded as the handler decodes it.
-func (e *testEnv) stored(id string) *clientreg.Client {
-	e.t.Helper()
-	sc, err := e.store.Store.GetClient(context.Background(), id)
-	if err != nil {
-		e.t.Fatalf("store.GetClient(%s): %v", id, err)
-	}
-	c, err := clientreg.DecodeClient(sc)
-	if err != nil {
-		e.t.Fatalf("DecodeClient(%s): %v", id, err)
-	}
-	return c
-}
-
-// wantNothingStored asserts that no client was created since the count was
-// before.
-func (e *testEnv) wantNothingStored(before int) {
-	e.t.Helper()
-	if n := e.store.created(); n != before {
-		e.t.Errorf("%d clients stored by a failed request", n-before)
 	}
 }
 
@@ -588,14 +678,23 @@ func body(extra obj) string {
 // lockedRand is a deterministic io.Reader, safe for concurrent use, for
 // Config.Rand.
 type lockedRand struct {
-	mu sync.Mutex
-	r  *mrand.ChaCha8
+	mu   sync.Mutex
+	seed [32]byte
+	r    *mrand.ChaCha8
 }
 
 func detRand(seed byte) io.Reader {
-	var s [32]byte
-	s[0] = seed
-	return &lockedRand{r: mrand.NewChaCha8(s)}
+	l := &lockedRand{}
+	l.seed[0] = seed
+	l.reseed()
+	return l
+}
+
+// reseed restarts the stream from its seed.
+func (l *lockedRand) reseed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r = mrand.NewChaCha8(l.seed)
 }
 
 func (l *lockedRand) Read(p []byte) (int, error) {

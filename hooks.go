@@ -25,7 +25,8 @@ type Principal struct {
 	Token string
 
 	client         *store.Client // loaded by the default authenticator, reused by the default finder
-	retirePrevious bool          // the current token was used while a rotated one is still valid
+	retirePrevious bool          // a current token was used while it has siblings or a rotated one is still valid
+	previous       bool          // the token is the rotated-out one, within its grace window
 }
 
 // TokenAuthenticator authenticates a registration access token (RFC 7592
@@ -198,21 +199,33 @@ func (a storeAuth) AuthenticateToken(ctx context.Context, token string) (*Princi
 	if err != nil {
 		return nil, fmt.Errorf("look up registration access token: %w", err)
 	}
-	retire := false
+	retire, previous := false, false
 	switch {
-	case hmac.Equal(c.TokenHash, hash):
-		// The new token is in use: a rotated one retires now. The handler
-		// writes that with the operation's own write where there is one
-		// (see Handler.authorize), so a request costs one write at most.
-		retire = c.PreviousTokenHash != nil
+	case isCurrentToken(c, hash):
+		// A current token is in use: it becomes the only one, and a
+		// rotated one retires now. The handler writes that with the
+		// operation's own write where there is one (see Handler.authorize),
+		// so a request costs one write at most.
+		retire = c.PreviousTokenHash != nil || len(c.SiblingTokenHashes) > 0
 	case hmac.Equal(c.PreviousTokenHash, hash):
 		if !h.now().Before(c.PreviousTokenExpiresAt) {
 			return nil, ErrInvalidToken
 		}
+		previous = true
 	default:
 		return nil, ErrInvalidToken
 	}
-	return &Principal{ClientID: c.ID, Token: token, client: c, retirePrevious: retire}, nil
+	return &Principal{ClientID: c.ID, Token: token, client: c, retirePrevious: retire, previous: previous}, nil
+}
+
+// isCurrentToken reports whether hash is c's TokenHash or one of its
+// SiblingTokenHashes. Every comparison is made, in constant time.
+func isCurrentToken(c *store.Client, hash []byte) bool {
+	found := hmac.Equal(c.TokenHash, hash)
+	for _, s := range c.SiblingTokenHashes {
+		found = hmac.Equal(s, hash) || found
+	}
+	return found
 }
 
 func (a storeAuth) FindClient(ctx context.Context, p *Principal, clientID string) (*store.Client, error) {

@@ -121,11 +121,13 @@ func TestCredentialHygiene(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fs := &faultStore{Store: st}
-	var logs faultLog
-	e, _ := newDeadlineEnv(t, fs, &logs, func(c *clientreg.Config) {
+	var logs syncBuffer
+	e := newDeadlineEnv(t, st, &logs, func(c *clientreg.Config) {
 		c.RequireInitialToken = true
 		c.ServeTokenEndpoints = true
+		// With an authorization endpoint, so that authorization_code (and
+		// the public client below) is a grant this server serves.
+		withCodeFlow(c)
 	})
 	creds := map[string]string{}
 
@@ -133,12 +135,10 @@ func TestCredentialHygiene(t *testing.T) {
 	creds["initial access token"] = iat
 	c := e.registerWith(body(obj{"client_name": "hygiene"}), "Bearer "+iat)
 	// d, a confidential client of the client_credentials grant, keeps these
-	// members through its updates. (It registers client_credentials only:
-	// this handler serves no authorization endpoint, so authorization_code
-	// is not a grant it supports, docs/behaviour.md §1.)
+	// members through its updates.
 	dMeta := func(extra obj) obj {
 		m := obj{"client_name": "kept", "token_endpoint_auth_method": "client_secret_post",
-			"grant_types": []string{"client_credentials"}}
+			"grant_types": []string{"authorization_code", "client_credentials"}}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -180,43 +180,40 @@ func TestCredentialHygiene(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
-	t1 := r.str(t, "registration_access_token")
+	t1 := r.mustStr(t, "registration_access_token")
 	creds["c token 1"] = t1
 	if r := e.do(http.MethodPut, c.URI, strings.NewReader(updateBody(c, nil)), jsonType, "Bearer "+t1); r.status != http.StatusOK {
 		t.Fatalf("PUT with the new token: %d %s", r.status, r.body)
 	} else {
-		t1 = r.str(t, "registration_access_token")
+		t1 = r.mustStr(t, "registration_access_token")
 		creds["c token 1b"] = t1
 	}
 	wantInvalidToken(t, e.get(c.URI, c.Token))
 	e.mustGet(c, t1)
-	// A switch to a method without a secret removes the secret, a switch
-	// back issues a new one. (private_key_jwt, not none: this server
-	// serves no authorization endpoint, so its clients are confidential
-	// clients of client_credentials, docs/behaviour.md §9.)
-	_, jwks := ecKey(t)
-	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "private_key_jwt", "jwks": jwks}))
+	// A switch to a public client removes the secret, a switch back issues
+	// a new one.
+	r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "none"}))
 	if r.status != http.StatusOK {
-		t.Fatalf("PUT private_key_jwt: %d %s", r.status, r.body)
+		t.Fatalf("PUT none: %d %s", r.status, r.body)
 	}
-	t2 := r.str(t, "registration_access_token")
+	t2 := r.mustStr(t, "registration_access_token")
 	r = e.put(c.URI, t2, updateBody(c, obj{"token_endpoint_auth_method": "client_secret_basic"}))
 	if r.status != http.StatusOK {
 		t.Fatalf("PUT client_secret_basic: %d %s", r.status, r.body)
 	}
-	t3, s2 := r.str(t, "registration_access_token"), r.str(t, "client_secret")
+	t3, s2 := r.mustStr(t, "registration_access_token"), r.mustStr(t, "client_secret")
 	creds["c token 2"], creds["c token 3"], creds["c secret 2"] = t2, t3, s2
 	if r := e.do(http.MethodPut, c.URI, strings.NewReader(updateBody(c, nil)), jsonType, "Bearer "+t3); r.status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	} else {
-		t3 = r.str(t, "registration_access_token")
+		t3 = r.mustStr(t, "registration_access_token")
 		creds["c token 4"] = t3
 	}
 	// A failing store is logged at error level, a request its client gave
 	// up on at debug level, each with the request's details.
-	fs.set("GetClientByTokenHash", faultError)
+	e.store.set("GetClientByTokenHash", faultError)
 	wantError(t, e.get(c.URI, t3), http.StatusInternalServerError, "server_error")
-	fs.set("GetClientByTokenHash", faultStall)
+	e.store.set("GetClientByTokenHash", faultStall)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URI, nil)
 	if err != nil {
@@ -228,7 +225,7 @@ func TestCredentialHygiene(t *testing.T) {
 		t.Fatalf("a request to a stalled store was answered %d before its client gave up", res.StatusCode)
 	}
 	cancel()
-	fs.set("GetClientByTokenHash", faultNone)
+	e.store.set("GetClientByTokenHash", faultNone)
 	hygWaitFor(t, "the canceled request to be logged", func() bool { return strings.Contains(logs.String(), "level=DEBUG") })
 
 	// d stays, with a rotated token; c is deleted.
@@ -236,20 +233,20 @@ func TestCredentialHygiene(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("PUT d: %d %s", r.status, r.body)
 	}
-	d.Token = r.str(t, "registration_access_token")
+	d.Token = r.mustStr(t, "registration_access_token")
 	creds["d token 1"] = d.Token
 	// d's secret at the token endpoint: an access token, one more
 	// credential.
 	tokenRequest := func(secret string) *response {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {d.ID}, "client_secret": {secret}}
-		return e.do(http.MethodPost, e.issuer+"/token", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", "")
+		return e.do(http.MethodPost, e.iss+"/token", strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", "")
 	}
 	wantError(t, tokenRequest(c.Secret), http.StatusUnauthorized, "invalid_client")
 	r = tokenRequest(d.Secret)
 	if r.status != http.StatusOK {
 		t.Fatalf("token request: %d %s", r.status, r.body)
 	}
-	creds["access token"] = r.str(t, "access_token")
+	creds["access token"] = r.mustStr(t, "access_token")
 	if r := e.del(c.URI, t3); r.status != http.StatusNoContent {
 		t.Fatalf("DELETE: %d %s", r.status, r.body)
 	}

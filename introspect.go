@@ -100,7 +100,7 @@ func (h *Handler) Introspect(ctx context.Context, caller *Client, token string) 
 func (h *Handler) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.authenticateAt(r, h.introspectionEP)
+	ac, err := h.authenticateAt(r, h.introspectionEP, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

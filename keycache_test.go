@@ -47,7 +47,7 @@ func newJWKSServer(t *testing.T, jwks map[string]any, release chan struct{}) *jw
 
 // keyEnv registers a private_key_jwt client whose keys are at the jwks
 // server's jwks_uri.
-func keyEnv(t *testing.T, js *jwksServer) (*oauthEnv, clientCreds) {
+func keyEnv(t *testing.T, js *jwksServer) (*testEnv, clientCreds) {
 	e := newOAuthEnv(t, func(c *clientreg.Config) {
 		c.Fetch = clientreg.FetchPolicy{AllowPrivateNetworks: true, Transport: js.Client().Transport}
 	})
@@ -138,7 +138,7 @@ func TestJWKSFetchIsCoalesced(t *testing.T) {
 				wg.Go(func() {
 					req, _ := http.NewRequest(http.MethodPost, e.iss+"/token", strings.NewReader(bodies[i]))
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-					res, err := e.srv.Client().Do(req)
+					res, err := e.client.Do(req)
 					if err != nil {
 						t.Error(err)
 						return

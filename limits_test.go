@@ -1,7 +1,6 @@
 package clientreg_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -13,27 +12,7 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-func (e *oauthEnv) registerFrom(xff string, body map[string]any) reply {
-	e.t.Helper()
-	b := strings.NewReader(mustJSON(e.t, body))
-	req, _ := http.NewRequest(http.MethodPost, e.iss+"/register", b)
-	req.Header.Set("Content-Type", "application/json")
-	if xff != "" {
-		req.Header.Set("X-Forwarded-For", xff)
-	}
-	return e.send(req)
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func want429(t *testing.T, r reply) {
+func want429(t *testing.T, r *response) {
 	t.Helper()
 	if r.status != http.StatusTooManyRequests || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("got %d %s (Retry-After %q), want 429 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
@@ -149,7 +128,7 @@ func TestRateLimitOff(t *testing.T) {
 func TestPerAddressKeysAggregateIPv6(t *testing.T) {
 	body := map[string]any{"grant_types": []string{"client_credentials"}}
 	proxy := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	spend := func(t *testing.T, e *oauthEnv, xff string) {
+	spend := func(t *testing.T, e *testEnv, xff string) {
 		t.Helper()
 		for i := range 2 {
 			if r := e.registerFrom(xff, body); r.status != 201 {
@@ -274,36 +253,6 @@ func TestSoftwareIDLimitFromStatement(t *testing.T) {
 	}
 }
 
-// bearerFrom sends a JSON request with a Bearer token through the trusted
-// proxy, for the client address xff.
-func (e *oauthEnv) bearerFrom(xff, method, u, bearer string, body any) reply {
-	e.t.Helper()
-	var rd *strings.Reader
-	if body != nil {
-		rd = strings.NewReader(mustJSON(e.t, body))
-	} else {
-		rd = strings.NewReader("")
-	}
-	req, _ := http.NewRequest(method, u, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	req.Header.Set("X-Forwarded-For", xff)
-	return e.send(req)
-}
-
-// basicFrom sends a form POST with client_secret_basic credentials through
-// the trusted proxy, for the client address xff.
-func (e *oauthEnv) basicFrom(xff, path, id, secret string, vals url.Values) reply {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.iss+path, strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	req.Header.Set("X-Forwarded-For", xff)
-	return e.send(req)
-}
-
 // Client IDs are public, so failures that anyone causes must not refuse a
 // valid registration access token: 100 junk tokens from one address, then
 // one a second, leave the client's own token working for GET and PUT, from
@@ -359,7 +308,7 @@ func TestFailedAuthDoesNotLockOutValidToken(t *testing.T) {
 // of registration access tokens are limited the same way: past the burst an
 // invalid credential gets 429, a valid one is always served.
 func TestClientAuthFailureLimit(t *testing.T) {
-	newEnv := func(t *testing.T) *oauthEnv {
+	newEnv := func(t *testing.T) *testEnv {
 		return newOAuthEnv(t, func(c *clientreg.Config) {
 			c.Limits = clientreg.Limits{FailedAuthBurst: 5, FailedAuthPerMinute: 60,
 				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}

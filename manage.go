@@ -2,12 +2,12 @@ package clientreg
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,27 +110,42 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err := h.cfg.Permissions.CheckPermission(ctx, p, c, op); err != nil {
 		if p.retirePrevious && op != OpRead && p.ClientID == c.ID {
 			// The new token was used, even if the operation is refused.
-			if _, rerr := h.retirePreviousToken(ctx, c); rerr != nil {
+			if _, rerr := h.retirePreviousToken(ctx, c, p); rerr != nil {
 				return nil, nil, rerr
 			}
 		}
 		return nil, nil, err
 	}
+	if p.previous && op == OpDelete {
+		// A token that an update replaced may read and repeat an update
+		// within its grace window, but not end the client, and with it the
+		// tokens that the update handed out.
+		return nil, nil, ErrAccessDenied.WithDescription("a registration access token that an update replaced cannot delete the client; use the newest token")
+	}
 	if p.retirePrevious && op == OpRead {
 		// A successful update rewrites the previous token itself and a
 		// delete removes it; a read needs a write of its own to retire it.
-		if c, err = h.retirePreviousToken(ctx, c); err != nil {
+		if c, err = h.retirePreviousToken(ctx, c, p); err != nil {
 			return nil, nil, err
 		}
 	}
 	return p, c, nil
 }
 
-// retirePreviousToken ends the grace of c's rotated registration access
-// token, because the current one has been used. A concurrent write to the
-// client wins; the retirement then happens at the next use.
-func (h *Handler) retirePreviousToken(ctx context.Context, c *Client) (*Client, error) {
+// maxRegistrationTokens bounds how many registration access tokens of a
+// client are current at once: TokenHash and its siblings, which updates
+// made with the previous token within its grace window add (see
+// store.Client.SiblingTokenHashes). Past it, such an update is refused with
+// 409 and changes nothing.
+const maxRegistrationTokens = 5
+
+// retirePreviousToken makes the current registration access token that p
+// presented the only one of c: its siblings stop working, and so does the
+// rotated one, whose grace ends. A concurrent write to the client wins; the
+// retirement then happens at the next use.
+func (h *Handler) retirePreviousToken(ctx context.Context, c *Client, p *Principal) (*Client, error) {
 	u := c.Clone()
+	u.TokenHash, u.SiblingTokenHashes = h.keys.hash(purposeRegistrationToken, p.Token), nil
 	u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 	u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
 	switch err := updateClient(ctx, h.store, u); {
@@ -165,10 +180,19 @@ const maxUpdateAttempts = 3
 // secret-based authentication method issues a secret; switching away
 // removes it. With RotateOnUpdate the response carries a new registration
 // access token, and the presented one keeps working until the new one is
-// first used or the grace window ends.
+// first used or the grace window ends. An update made with that rotated-out
+// token within its grace window (a retry after a lost response) leaves the
+// token the first update handed out working: its new token is a sibling of
+// that one (see store.Client.SiblingTokenHashes), and the first of them to
+// be used becomes the only one.
 func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
 	for attempt := 1; ; attempt++ {
 		info, err := h.update(ctx, token, clientID, req)
+		if attempt > 1 && errors.Is(err, ErrInvalidToken) {
+			// The token was valid when this update began: a concurrent
+			// update or use of a newer token retired it meanwhile.
+			return nil, ErrConcurrentUpdate.WithDescription("the client was modified concurrently and the registration access token replaced; use the newest token")
+		}
 		if !errors.Is(err, store.ErrConflict) {
 			return info, err
 		}
@@ -189,7 +213,7 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 			// rotated one as a read would. (A successful one did already.)
 			var oe *Error
 			if errors.As(err, &oe) {
-				if _, rerr := h.retirePreviousToken(ctx, c); rerr != nil {
+				if _, rerr := h.retirePreviousToken(ctx, c, p); rerr != nil {
 					info, err = nil, rerr
 				}
 			}
@@ -266,26 +290,38 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		u.SecretCiphertext, u.PreviousSecretCiphertext = nil, nil
 	}
 	newToken := p.Token
+	presented := h.keys.hash(purposeRegistrationToken, p.Token)
 	if p.retirePrevious {
+		// A current token was used: it is the only one from now on.
+		u.TokenHash, u.SiblingTokenHashes = presented, nil
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 	}
 	if h.cfg.TokenRotation == RotateOnUpdate {
+		if p.previous && 1+len(c.SiblingTokenHashes) >= maxRegistrationTokens {
+			return nil, ErrConcurrentUpdate.WithDescription("too many updates were made with a registration access token that an update replaced; use the newest token")
+		}
 		if newToken, err = h.cfg.NewSecret(ctx); err != nil {
 			return nil, fmt.Errorf("generate registration access token: %w", err)
 		}
-		u.TokenHash = h.keys.hash(purposeRegistrationToken, newToken)
-		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
-		if h.cfg.TokenGrace > 0 {
-			// The token the client holds stays valid for the grace window,
-			// in case this response is lost. A token already in its grace
-			// window keeps its deadline: retrying never extends it.
-			presented := h.keys.hash(purposeRegistrationToken, p.Token)
-			u.PreviousTokenHash, u.PreviousTokenExpiresAt = presented, now.Add(h.cfg.TokenGrace)
-			if hmac.Equal(presented, c.PreviousTokenHash) {
-				u.PreviousTokenExpiresAt = c.PreviousTokenExpiresAt
+		fresh := h.keys.hash(purposeRegistrationToken, newToken)
+		switch {
+		case p.previous:
+			// A repeat of an update made with the rotated-out token: the
+			// tokens that earlier updates handed out keep working, and
+			// the new one joins them. The rotated-out token keeps its
+			// deadline: retrying never extends it.
+			u.SiblingTokenHashes = append(u.SiblingTokenHashes, fresh)
+		default:
+			u.TokenHash, u.SiblingTokenHashes = fresh, nil
+			u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
+			if h.cfg.TokenGrace > 0 {
+				// The token the client holds stays valid for the grace
+				// window, in case this response is lost.
+				u.PreviousTokenHash, u.PreviousTokenExpiresAt = presented, now.Add(h.cfg.TokenGrace)
 			}
 		}
 	}
+	u.RevokeAccessTokens = accessTokensEndedBy(c, u, secret != "" && req.RotateSecret)
 	if err := updateClient(ctx, h.store, u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrInvalidToken
@@ -296,6 +332,29 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		return nil, fmt.Errorf("update client: %w", err)
 	}
 	return h.information(u, secret, newToken), nil
+}
+
+// accessTokensEndedBy returns the access tokens of old that the update to
+// u ends, for store.Client.RevokeAccessTokens, or nil for none: every one
+// when the secret was rotated (it may have leaked: whoever holds the old one
+// keeps only getting new tokens during the overlap), when the client gives
+// up client_credentials or becomes a public client (none); those with a
+// scope the client no longer has when its scope narrows.
+func accessTokensEndedBy(old, u *Client, rotated bool) *store.AccessTokenRevocation {
+	hadCC := slices.Contains(old.Metadata.GrantTypes, grantClientCredentials)
+	switch {
+	case rotated,
+		hadCC && !slices.Contains(u.Metadata.GrantTypes, grantClientCredentials),
+		old.Metadata.TokenEndpointAuthMethod != "none" && u.Metadata.TokenEndpointAuthMethod == "none":
+		return &store.AccessTokenRevocation{All: true}
+	}
+	kept := strings.Fields(u.Metadata.Scope)
+	for _, s := range strings.Fields(old.Metadata.Scope) {
+		if !slices.Contains(kept, s) {
+			return &store.AccessTokenRevocation{Scope: kept}
+		}
+	}
+	return nil
 }
 
 // Delete removes client clientID (RFC 7592 §2.3), authorized by its
@@ -361,7 +420,7 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 			return nil, fmt.Errorf("generate registration access token: %w", err)
 		}
 		u := c.Clone()
-		u.TokenHash = h.keys.hash(purposeRegistrationToken, token)
+		u.TokenHash, u.SiblingTokenHashes = h.keys.hash(purposeRegistrationToken, token), nil
 		u.PreviousTokenHash, u.PreviousTokenExpiresAt = nil, zeroTime
 		u.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
 		err = updateClient(ctx, h.store, u)
@@ -394,7 +453,7 @@ func (h *Handler) serveTokenRecovery(w http.ResponseWriter, r *http.Request) {
 		// media type to check. A body keeps the form rules.
 		r.PostForm = url.Values{}
 	}
-	ac, err := h.authenticateAt(r, h.ClientURI(id)+"/"+recoveryPathSegment)
+	ac, err := h.authenticateAt(r, h.ClientURI(id)+"/"+recoveryPathSegment, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -15,7 +15,7 @@ func TestRecoveryWithoutBody(t *testing.T) {
 	e := newOAuthEnv(t, nil)
 	reg := e.jsonReq("POST", e.iss+"/register", "", map[string]any{"grant_types": []string{"client_credentials"}})
 	uri, lost := reg.str("registration_client_uri"), reg.str("registration_access_token")
-	recover := func(body, contentType string) reply {
+	recover := func(body, contentType string) *response {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodPost, uri+"/registration_access_token", strings.NewReader(body))
 		if err != nil {

@@ -50,7 +50,7 @@ func TestPolicyOnInitialToken(t *testing.T) {
 
 		// Defaults come from the policy.
 		c := e.registerWith(body(ok), bearer(tok))
-		if got := c.res.str(t, "scope"); got != "read" {
+		if got := c.res.mustStr(t, "scope"); got != "read" {
 			t.Errorf("scope = %q, want the policy's default %q", got, "read")
 		}
 		if got := e.stored(c.ID).Policy; got != "partner" {
@@ -59,7 +59,7 @@ func TestPolicyOnInitialToken(t *testing.T) {
 		// Without a method, the first method the policy allows.
 		noMethod := e.registerWith(body(obj{"redirect_uris": []string{"https://app.partner.example/cb"},
 			"jwks": jwkSet(ecJWK(t))}), bearer(tok))
-		if got := noMethod.res.str(t, "token_endpoint_auth_method"); got != "private_key_jwt" {
+		if got := noMethod.res.mustStr(t, "token_endpoint_auth_method"); got != "private_key_jwt" {
 			t.Errorf("token_endpoint_auth_method = %q, want private_key_jwt", got)
 		}
 
@@ -110,8 +110,8 @@ func TestPolicyOnInitialToken(t *testing.T) {
 		}
 		// Omitting scope on update gives the policy's default again.
 		delete(put, "scope")
-		r = e.put(c.URI, r.str(t, "registration_access_token"), js(map[string]any(put)))
-		if r.status != http.StatusOK || r.str(t, "scope") != "read" {
+		r = e.put(c.URI, r.mustStr(t, "registration_access_token"), js(map[string]any(put)))
+		if r.status != http.StatusOK || r.mustStr(t, "scope") != "read" {
 			t.Fatalf("PUT without scope: %d %s", r.status, r.body)
 		}
 	})
@@ -218,7 +218,7 @@ func TestPolicyMaxClientsParallel(t *testing.T) {
 		once := e.iat("capped", 1)
 		wantError(t, e.post(body(nil), bearer(once)), http.StatusForbidden, "access_denied")
 		first := created[0]
-		if r := e.del(first.str(t, "registration_client_uri"), first.str(t, "registration_access_token")); r.status != http.StatusNoContent {
+		if r := e.del(first.mustStr(t, "registration_client_uri"), first.mustStr(t, "registration_access_token")); r.status != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", r.status, r.body)
 		}
 		e.registerWith(body(nil), bearer(once))
@@ -248,15 +248,15 @@ func TestPolicyFromIssuerAndDefault(t *testing.T) {
 	}
 	wantError(t, e.post(body(obj{"scope": "partner.read"}), ""), http.StatusBadRequest, "invalid_client_metadata")
 	d := e.register(body(nil))
-	if got := e.stored(d.ID).Policy; got != "public" || d.res.str(t, "scope") != "public.read" {
-		t.Errorf("open registration: Policy %q scope %q, want the default policy", got, d.res.str(t, "scope"))
+	if got := e.stored(d.ID).Policy; got != "public" || d.res.mustStr(t, "scope") != "public.read" {
+		t.Errorf("open registration: Policy %q scope %q, want the default policy", got, d.res.mustStr(t, "scope"))
 	}
 
 	// The policy stays the registration's on update, even when the PUT
 	// drops the statement's scope claim by sending a body scope.
 	r := e.put(c.URI, c.Token, js(map[string]any{"client_id": c.ID, "redirect_uris": []string{testRedirect}, "scope": "public.read"}))
 	// The kept statement's claims take precedence: scope stays partner.read.
-	if r.status != http.StatusOK || r.str(t, "scope") != "partner.read" {
+	if r.status != http.StatusOK || r.mustStr(t, "scope") != "partner.read" {
 		t.Fatalf("PUT: %d %s", r.status, r.body)
 	}
 }
@@ -281,18 +281,18 @@ func TestPolicyInitialTokenBeatsIssuer(t *testing.T) {
 // A client whose policy is no longer configured cannot be updated (fail
 // closed), and a token naming a removed policy cannot register.
 func TestPolicyRemovedFailsClosed(t *testing.T) {
-	st := &spyStore{Store: memoryBackend.open(t)}
+	st := memoryBackend.open(t)
 	e := newEnvWithStore(t, st, withPolicies(clientreg.Policy{Name: "gone"}))
 	tok := e.iat("gone", 0)
 	c := e.registerWith(body(nil), bearer(tok))
 
 	e2 := newEnvWithStore(t, st, withConfig(func(c *clientreg.Config) { c.RequireInitialToken = true }))
 	before := e2.stored(c.ID).Revision
-	wantError(t, e2.put(strings.Replace(c.URI, e.issuer, e2.issuer, 1), c.Token, js(map[string]any{"client_id": c.ID, "redirect_uris": []string{testRedirect}})), http.StatusForbidden, "access_denied")
+	wantError(t, e2.put(strings.Replace(c.URI, e.iss, e2.iss, 1), c.Token, js(map[string]any{"client_id": c.ID, "redirect_uris": []string{testRedirect}})), http.StatusForbidden, "access_denied")
 	if got := e2.stored(c.ID).Revision; got != before {
 		t.Errorf("a refused PUT changed the revision %d -> %d", before, got)
 	}
-	if r := e2.get(strings.Replace(c.URI, e.issuer, e2.issuer, 1), c.Token); r.status != http.StatusOK {
+	if r := e2.get(strings.Replace(c.URI, e.iss, e2.iss, 1), c.Token); r.status != http.StatusOK {
 		t.Errorf("read of the client: %d %s", r.status, r.body)
 	}
 	wantError(t, e2.post(body(nil), bearer(tok)), http.StatusForbidden, "access_denied")
@@ -305,7 +305,7 @@ func TestPolicyDryRun(t *testing.T) {
 	r := e.do(http.MethodPost, e.registrationEndpoint()+"?dry_run=true", strings.NewReader(body(obj{"token_endpoint_auth_method": "none"})), "application/json", bearer(tok))
 	wantError(t, r, http.StatusBadRequest, "invalid_redirect_uri")
 	r = e.do(http.MethodPost, e.registrationEndpoint()+"?dry_run=true", strings.NewReader(body(obj{"token_endpoint_auth_method": "none", "redirect_uris": []string{"https://a.partner.example/cb"}})), "application/json", bearer(tok))
-	if r.status != http.StatusOK || r.str(t, "scope") != "read" {
+	if r.status != http.StatusOK || r.mustStr(t, "scope") != "read" {
 		t.Fatalf("dry run: %d %s", r.status, r.body)
 	}
 	// The dry run did not spend the single use.

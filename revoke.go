@@ -42,7 +42,7 @@ func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (boo
 func (h *Handler) serveRevocation(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.authenticateAt(r, h.revocationEP)
+	ac, err := h.authenticateAt(r, h.revocationEP, false)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -63,9 +63,6 @@ func (h *Handler) serveRevocation(w http.ResponseWriter, r *http.Request) {
 // revokeRefresh revokes the grant of token if it is a refresh token of
 // caller (current, previous or retired: any of them names the family).
 func (h *Handler) revokeRefresh(ctx context.Context, caller *Client, token string) (bool, error) {
-	if h.authz == nil {
-		return false, nil
-	}
 	g, err := h.authz.GetGrantByRefreshHash(ctx, h.keys.hash(purposeRefreshToken, token))
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil

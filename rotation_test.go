@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,28 +11,11 @@ import (
 	"github.com/clientreg/clientreg/store/memory"
 )
 
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // A client that lost two update responses in a row still holds its first
 // token, which keeps working only until the grace window of the first
 // rotation ends: retrying never extends it.
 func TestRotationGraceIsNotExtendedByRetries(t *testing.T) {
-	clock := &stepClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := newClockAt(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	h, err := clientreg.New(clientreg.Config{
 		Issuer: "https://as.test", Store: memory.New(), SecretKey: bytes.Repeat([]byte{1}, 32),
 		Now: clock.Now, TokenGrace: 10 * time.Minute,

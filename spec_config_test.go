@@ -132,13 +132,13 @@ func TestConfigurationRead(t *testing.T) {
 			if got := r.num(t, "client_secret_expires_at"); got != 0 {
 				t.Errorf("client_secret_expires_at = %d, want 0", got)
 			}
-			if got := r.str(t, "registration_access_token"); got != c.Token {
+			if got := r.mustStr(t, "registration_access_token"); got != c.Token {
 				t.Errorf("registration_access_token = %q, want the presented token", got)
 			}
-			if got := r.str(t, "registration_client_uri"); got != c.URI {
+			if got := r.mustStr(t, "registration_client_uri"); got != c.URI {
 				t.Errorf("registration_client_uri = %q, want %q", got, c.URI)
 			}
-			if got := r.str(t, "client_name"); got != "Reader" {
+			if got := r.mustStr(t, "client_name"); got != "Reader" {
 				t.Errorf("client_name = %q", got)
 			}
 		}
@@ -241,7 +241,7 @@ func TestConfigurationUpdateFullReplace(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: status %d: %s", r.status, r.body)
 		}
-		read := e.mustGet(c, r.str(t, "registration_access_token"))
+		read := e.mustGet(c, r.mustStr(t, "registration_access_token"))
 		for _, x := range []*response{r, read} {
 			for _, gone := range []string{"client_name", "client_name#fr", "logo_uri", "contacts"} {
 				if x.has(t, gone) {
@@ -251,16 +251,16 @@ func TestConfigurationUpdateFullReplace(t *testing.T) {
 			if got := x.strs(t, "grant_types"); !slices.Equal(got, []string{"authorization_code"}) {
 				t.Errorf("grant_types = %q, want the default", got)
 			}
-			if got := x.str(t, "scope"); got != "openid" {
+			if got := x.mustStr(t, "scope"); got != "openid" {
 				t.Errorf("scope = %q, want the default scope", got)
 			}
-			if got := x.str(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
+			if got := x.mustStr(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
 				t.Errorf("token_endpoint_auth_method = %q, want the default", got)
 			}
 			if got := x.strs(t, "redirect_uris"); !slices.Equal(got, []string{"https://app.example/new"}) {
 				t.Errorf("redirect_uris = %q", got)
 			}
-			if x.str(t, "client_id") != c.ID || x.num(t, "client_id_issued_at") != c.res.num(t, "client_id_issued_at") {
+			if x.mustStr(t, "client_id") != c.ID || x.num(t, "client_id_issued_at") != c.res.num(t, "client_id_issued_at") {
 				t.Errorf("client_id or client_id_issued_at changed: %s", x.body)
 			}
 		}
@@ -278,7 +278,7 @@ func TestConfigurationUpdateAuthMethodSwitch(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT none: %d %s", r.status, r.body)
 		}
-		tok := r.str(t, "registration_access_token")
+		tok := r.mustStr(t, "registration_access_token")
 		for _, x := range []*response{r, e.mustGet(c, tok)} {
 			if x.has(t, "client_secret") || x.has(t, "client_secret_expires_at") {
 				t.Errorf("public client still has a secret: %s", x.body)
@@ -294,14 +294,14 @@ func TestConfigurationUpdateAuthMethodSwitch(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT client_secret_post: %d %s", r.status, r.body)
 		}
-		secret := r.str(t, "client_secret")
+		secret := r.mustStr(t, "client_secret")
 		if secret == "" || secret == c.Secret {
 			t.Errorf("new secret %q, want a fresh one", secret)
 		}
 		if got := r.num(t, "client_secret_expires_at"); got != 0 {
 			t.Errorf("client_secret_expires_at = %d, want 0", got)
 		}
-		tok = r.str(t, "registration_access_token")
+		tok = r.mustStr(t, "registration_access_token")
 		read := e.mustGet(c, tok)
 		if read.has(t, "client_secret") || !read.has(t, "client_secret_expires_at") {
 			t.Errorf("read after the switch: %s", read.body)
@@ -315,7 +315,7 @@ func TestConfigurationUpdateAuthMethodSwitch(t *testing.T) {
 		if r.has(t, "client_secret") || !r.has(t, "client_secret_expires_at") {
 			t.Errorf("switching between secret methods changed the secret: %s", r.body)
 		}
-		tok = r.str(t, "registration_access_token")
+		tok = r.mustStr(t, "registration_access_token")
 		if r := e.put(c.URI, tok, updateBody(c, obj{"client_secret": secret})); r.status != http.StatusOK {
 			t.Errorf("secret no longer current after a basic/post switch: %d %s", r.status, r.body)
 		}
@@ -415,13 +415,13 @@ func TestTokenRotation(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		t1 := r.str(t, "registration_access_token")
+		t1 := r.mustStr(t, "registration_access_token")
 		if t1 == c.Token || t1 == "" {
 			t.Fatalf("PUT did not rotate the token")
 		}
 		// A lost response must not lock the client out.
-		e.clock.Advance(5 * time.Minute)
-		if got := e.mustGet(c, c.Token).str(t, "client_name"); got != "v2" {
+		e.clock.Add(5 * time.Minute)
+		if got := e.mustGet(c, c.Token).mustStr(t, "client_name"); got != "v2" {
 			t.Errorf("client_name = %q", got)
 		}
 		// First use of the new token retires the old one.
@@ -436,13 +436,13 @@ func TestTokenRotation(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		t2 := r.str(t, "registration_access_token")
+		t2 := r.mustStr(t, "registration_access_token")
 		r = e.put(c.URI, t2, updateBody(c, obj{"client_name": "v4"}))
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
 		wantInvalidToken(t, e.get(c.URI, t1))
-		e.mustGet(c, r.str(t, "registration_access_token"))
+		e.mustGet(c, r.mustStr(t, "registration_access_token"))
 	})
 }
 
@@ -468,10 +468,10 @@ func TestTokenRotationGraceWindow(t *testing.T) {
 				if r.status != http.StatusOK {
 					t.Fatalf("PUT: %d %s", r.status, r.body)
 				}
-				t1 := r.str(t, "registration_access_token")
-				e.clock.Advance(tc.ok - time.Second)
+				t1 := r.mustStr(t, "registration_access_token")
+				e.clock.Add(tc.ok - time.Second)
 				e.mustGet(c, c.Token)
-				e.clock.Advance(2 * time.Second)
+				e.clock.Add(2 * time.Second)
 				wantInvalidToken(t, e.get(c.URI, c.Token))
 				e.mustGet(c, t1)
 			})
@@ -485,9 +485,9 @@ func TestTokenRotationGraceWindow(t *testing.T) {
 				if r := e.put(c.URI, c.Token, updateBody(c, nil)); r.status != http.StatusOK {
 					t.Fatalf("PUT: %d %s", r.status, r.body)
 				}
-				e.clock.Advance(3 * time.Minute)
+				e.clock.Add(3 * time.Minute)
 			}
-			e.clock.Advance(time.Minute + time.Second) // 10m1s after the first rotation
+			e.clock.Add(time.Minute + time.Second) // 10m1s after the first rotation
 			wantInvalidToken(t, e.get(c.URI, c.Token))
 		})
 		t.Run("no grace", func(t *testing.T) {
@@ -498,7 +498,7 @@ func TestTokenRotationGraceWindow(t *testing.T) {
 				t.Fatalf("PUT: %d %s", r.status, r.body)
 			}
 			wantInvalidToken(t, e.get(c.URI, c.Token))
-			e.mustGet(c, r.str(t, "registration_access_token"))
+			e.mustGet(c, r.mustStr(t, "registration_access_token"))
 		})
 	})
 }
@@ -514,10 +514,10 @@ func TestTokenRotationNever(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("PUT: %d %s", r.status, r.body)
 			}
-			if got := r.str(t, "registration_access_token"); got != c.Token {
+			if got := r.mustStr(t, "registration_access_token"); got != c.Token {
 				t.Errorf("token rotated to %q with RotateNever", got)
 			}
-			e.clock.Advance(time.Hour)
+			e.clock.Add(time.Hour)
 		}
 		e.mustGet(c, c.Token)
 	})
@@ -607,7 +607,7 @@ func TestCustomHooks(t *testing.T) {
 		// authenticator.
 		wantInvalidToken(t, e.get(x.URI, x.Token))
 		r := e.mustGet(x, "op-x")
-		if got := r.str(t, "registration_access_token"); got != "op-x" {
+		if got := r.mustStr(t, "registration_access_token"); got != "op-x" {
 			t.Errorf("registration_access_token = %q, want the presented token", got)
 		}
 		if err := e.store.Store.DeleteClient(context.Background(), x.ID); err != nil {

@@ -24,16 +24,16 @@ func TestDiscoveryDocument(t *testing.T) {
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, jsonType) {
 		t.Errorf("Content-Type = %q, want %s", ct, jsonType)
 	}
-	if got := r.str(t, "issuer"); got != e.issuer {
-		t.Errorf("issuer = %q, want %q", got, e.issuer)
+	if got := r.mustStr(t, "issuer"); got != e.iss {
+		t.Errorf("issuer = %q, want %q", got, e.iss)
 	}
-	reg := r.str(t, "registration_endpoint")
+	reg := r.mustStr(t, "registration_endpoint")
 	u, err := url.Parse(reg)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		t.Errorf("registration_endpoint %q is not an absolute URL", reg)
 	}
-	if !strings.HasPrefix(reg, e.issuer+"/") {
-		t.Errorf("registration_endpoint %q is not under the issuer %q", reg, e.issuer)
+	if !strings.HasPrefix(reg, e.iss+"/") {
+		t.Errorf("registration_endpoint %q is not under the issuer %q", reg, e.iss)
 	}
 	if rts := r.strs(t, "response_types_supported"); !slices.Contains(rts, "code") {
 		t.Errorf("response_types_supported = %q, want it to contain code", rts)
@@ -203,7 +203,7 @@ func TestDiscoveryAdvertisedIsEnforced(t *testing.T) {
 		// The default auth method client_secret_basic is not supported: the
 		// server substitutes the first supported one (RFC 7591 §3.2.1).
 		c := e.register(body(nil))
-		if got := c.res.str(t, "token_endpoint_auth_method"); got != "client_secret_post" {
+		if got := c.res.mustStr(t, "token_endpoint_auth_method"); got != "client_secret_post" {
 			t.Errorf("default token_endpoint_auth_method = %q, want client_secret_post", got)
 		}
 	})
@@ -229,10 +229,10 @@ func TestDiscoveryIssuerWithPath(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("path-inserted metadata: status %d: %s", r.status, r.body)
 	}
-	if got := r.str(t, "issuer"); got != base+"/tenant1" {
+	if got := r.mustStr(t, "issuer"); got != base+"/tenant1" {
 		t.Errorf("issuer = %q, want %q", got, base+"/tenant1")
 	}
-	reg := r.str(t, "registration_endpoint")
+	reg := r.mustStr(t, "registration_endpoint")
 	if !strings.HasPrefix(reg, base+"/tenant1/") {
 		t.Errorf("registration_endpoint %q is not under the issuer path", reg)
 	}
@@ -282,11 +282,11 @@ func TestDiscoveryOperatorMembers(t *testing.T) {
 		"service_documentation":  sm.ServiceDocumentation,
 		"op_policy_uri":          sm.OPPolicyURI,
 		"op_tos_uri":             sm.OPTOSURI,
-		"issuer":                 e.issuer,
-		"registration_endpoint":  e.issuer + "/register",
+		"issuer":                 e.iss,
+		"registration_endpoint":  e.iss + "/register",
 	}
 	for name, want := range strMembers {
-		if got := doc.str(t, name); got != want {
+		if got := doc.mustStr(t, name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}

@@ -6,35 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/internal/testutil"
 	"github.com/clientreg/clientreg/store"
 )
 
 // docs/behaviour.md §6: errors.
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for Config.Logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestStoreFailures proves that an internal Store error is a bare 500
 // {"error":"server_error"} (logged, never shown) and an error wrapping
@@ -74,7 +55,7 @@ func TestStoreFailures(t *testing.T) {
 					var logs syncBuffer
 					e := newEnv(t, b, withConfig(func(c *clientreg.Config) {
 						c.RequireInitialToken = op.token
-						c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+						c.Logger = debugLogger(&logs)
 					}))
 					var c *registered
 					if !op.token {
@@ -94,8 +75,10 @@ func TestStoreFailures(t *testing.T) {
 					if !strings.Contains(logs.String(), "connection") {
 						t.Errorf("the internal error was not logged: %q", logs.String())
 					}
-					if c != nil && (strings.Contains(logs.String(), c.Token) || strings.Contains(logs.String(), c.Secret)) {
-						t.Errorf("a credential was logged: %q", logs.String())
+					if c != nil {
+						if leak := testutil.FindCredential([]byte(logs.String()), map[string]string{"registration access token": c.Token, "client secret": c.Secret}); leak != "" {
+							t.Errorf("a credential was logged, %s: %q", leak, logs.String())
+						}
 					}
 				})
 			}

@@ -186,7 +186,7 @@ func TestMetadataExtensions(t *testing.T) {
 		c := e.register(body(obj{"x_tenant": "t-1", "x_level": 2, "x_any": map[string]any{"a": []any{1, true}}, "x_other": "dropped"}))
 		read := e.mustGet(c, c.Token)
 		for _, r := range []*response{c.res, read} {
-			if got := r.str(t, "x_tenant"); got != "t-1" {
+			if got := r.mustStr(t, "x_tenant"); got != "t-1" {
 				t.Errorf("x_tenant = %q, want t-1", got)
 			}
 			if got := r.num(t, "x_level"); got != 2 {
@@ -230,14 +230,14 @@ func TestMetadataDefaults(t *testing.T) {
 				if got := r.strs(t, "response_types"); !slices.Equal(got, []string{"code"}) {
 					t.Errorf("response_types = %q", got)
 				}
-				if got := r.str(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
+				if got := r.mustStr(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
 					t.Errorf("token_endpoint_auth_method = %q", got)
 				}
 				switch {
 				case wantScope == "" && r.has(t, "scope"):
 					t.Errorf("scope = %s, want no scope member", r.members(t)["scope"])
-				case wantScope != "" && r.str(t, "scope") != wantScope:
-					t.Errorf("scope = %q, want %q", r.str(t, "scope"), wantScope)
+				case wantScope != "" && r.mustStr(t, "scope") != wantScope:
+					t.Errorf("scope = %q, want %q", r.mustStr(t, "scope"), wantScope)
 				}
 			}
 			st := e.stored(c.ID).Metadata
@@ -247,7 +247,7 @@ func TestMetadataDefaults(t *testing.T) {
 			}
 			// An explicit scope is kept as sent, not merged with the defaults.
 			c = e.register(body(obj{"scope": "email"}))
-			if got := c.res.str(t, "scope"); got != "email" {
+			if got := c.res.mustStr(t, "scope"); got != "email" {
 				t.Errorf("explicit scope = %q, want email", got)
 			}
 		}
@@ -517,7 +517,7 @@ func TestURLMembers(t *testing.T) {
 		for _, name := range names {
 			for _, u := range ok {
 				c := e.register(body(obj{name: u}))
-				if got := c.res.str(t, name); got != u {
+				if got := c.res.mustStr(t, name); got != u {
 					t.Errorf("%s = %q, want %q", name, got, u)
 				}
 			}
@@ -606,7 +606,7 @@ func TestContactsAndScope(t *testing.T) {
 		if got := c.res.strs(t, "contacts"); !slices.Equal(got, []string{"ops@app.example", "+1 555 0100"}) {
 			t.Errorf("contacts = %q", got)
 		}
-		if got := c.res.str(t, "scope"); got != "openid profile urn:x:read" {
+		if got := c.res.mustStr(t, "scope"); got != "openid profile urn:x:read" {
 			t.Errorf("scope = %q", got)
 		}
 		e.register(body(obj{"scope": "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"}))
@@ -667,7 +667,7 @@ func TestNullMembersAreAbsent(t *testing.T) {
 		if got := c.res.strs(t, "grant_types"); !slices.Equal(got, []string{"authorization_code"}) {
 			t.Errorf("grant_types = %q, want the default", got)
 		}
-		if got := c.res.str(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
+		if got := c.res.mustStr(t, "token_endpoint_auth_method"); got != "client_secret_basic" {
 			t.Errorf("token_endpoint_auth_method = %q, want the default", got)
 		}
 		// A null redirect_uris is absent too: required, so refused.

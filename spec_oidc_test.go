@@ -112,7 +112,7 @@ func TestOIDCMetadataRoundTrip(t *testing.T) {
 			t.Errorf("ETag unchanged by an update that changed default_max_age")
 		}
 		// Full replace: omitted OpenID Connect members are removed.
-		r = e.put(c.URI, r.str(t, "registration_access_token"), body(obj{"client_id": c.ID}))
+		r = e.put(c.URI, r.mustStr(t, "registration_access_token"), body(obj{"client_id": c.ID}))
 		if r.status != http.StatusOK {
 			t.Fatalf("update: status %d: %s", r.status, r.body)
 		}
@@ -326,7 +326,7 @@ func TestOIDCAlgorithmRules(t *testing.T) {
 		c.Metadata.(*clientreg.ServerMetadata).TokenEndpointAuthSigningAlgValuesSupported = []string{"HS256", "ES256", "RS256"}
 	}))
 	c := e.register(body(obj{"id_token_encrypted_response_alg": "ECDH-ES"}))
-	if got := c.res.str(t, "id_token_encrypted_response_enc"); got != "A128CBC-HS256" {
+	if got := c.res.mustStr(t, "id_token_encrypted_response_enc"); got != "A128CBC-HS256" {
 		t.Errorf("id_token_encrypted_response_enc = %q, want the default A128CBC-HS256", got)
 	}
 	if got := e.stored(c.ID).Metadata.IDTokenEncryptedResponseEnc; got != "A128CBC-HS256" {
@@ -468,10 +468,10 @@ func TestOIDCSectorIdentifier(t *testing.T) {
 	}))
 	both := srv.URL + "/both.json"
 	c := e.register(body(obj{"redirect_uris": []string{a, b2}, "subject_type": "pairwise", "sector_identifier_uri": both}))
-	if got := c.res.str(t, "sector_identifier_uri"); got != both {
+	if got := c.res.mustStr(t, "sector_identifier_uri"); got != both {
 		t.Errorf("sector_identifier_uri = %q, want %q", got, both)
 	}
-	if got := e.mustGet(c, c.Token).str(t, "sector_identifier_uri"); got != both {
+	if got := e.mustGet(c, c.Token).mustStr(t, "sector_identifier_uri"); got != both {
 		t.Errorf("read sector_identifier_uri = %q, want %q", got, both)
 	}
 	e.register(body(obj{"redirect_uris": []string{a, "https://a.example/other"}, "subject_type": "pairwise"})) // one host

@@ -166,15 +166,6 @@ func tokenEnv(t *testing.T, b backend) *testEnv {
 	return newEnv(t, b, withConfig(func(c *clientreg.Config) { c.RequireInitialToken = true }))
 }
 
-func (e *testEnv) initialToken(opts clientreg.InitialTokenOptions) string {
-	e.t.Helper()
-	tok, _, err := e.h.CreateInitialToken(context.Background(), opts)
-	if err != nil {
-		e.t.Fatalf("CreateInitialToken: %v", err)
-	}
-	return tok
-}
-
 // TestRegistrationOpenMode proves that registration needs no token by
 // default (RFC 7591 §3 SHOULD).
 func TestRegistrationOpenMode(t *testing.T) {
@@ -202,7 +193,7 @@ func TestInitialTokenRequired(t *testing.T) {
 		e.registerWith(body(nil), "Bearer "+once)
 		// A registration access token is not an initial access token.
 		rat := e.registerWith(body(nil), "Bearer "+good).Token
-		e.clock.Advance(time.Hour)
+		e.clock.Add(time.Hour)
 
 		missing := []struct{ name, auth string }{
 			{"no Authorization header", ""},
@@ -250,9 +241,9 @@ func TestInitialTokenLimits(t *testing.T) {
 		wantInvalidToken(t, e.post(body(nil), twice))
 
 		hour := "Bearer " + e.initialToken(clientreg.InitialTokenOptions{ExpiresIn: time.Hour})
-		e.clock.Advance(time.Hour - time.Second)
+		e.clock.Add(time.Hour - time.Second)
 		e.registerWith(body(nil), hour)
-		e.clock.Advance(time.Second)
+		e.clock.Add(time.Second)
 		wantInvalidToken(t, e.post(body(nil), hour))
 		if n := e.store.created(); n != 3 {
 			t.Errorf("%d clients stored, want 3", n)

@@ -28,7 +28,7 @@ var urlSafe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 func TestRegistrationResponse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		e := newEnv(t, b)
-		e.clock.Advance(1234 * time.Millisecond)
+		e.clock.Add(1234 * time.Millisecond)
 		r := e.post(body(nil), "")
 		if r.status != http.StatusCreated {
 			t.Fatalf("status %d, want 201: %s", r.status, r.body)
@@ -37,7 +37,7 @@ func TestRegistrationResponse(t *testing.T) {
 			t.Errorf("Content-Type = %q", ct)
 		}
 		wantNoStore(t, r)
-		id := r.str(t, "client_id")
+		id := r.mustStr(t, "client_id")
 		raw, err := base64.RawURLEncoding.DecodeString(id)
 		if err != nil || len(raw) < 16 || !urlSafe.MatchString(id) {
 			t.Errorf("client_id %q is not URL-safe with at least 128 bits (%d bytes, %v)", id, len(raw), err)
@@ -45,16 +45,16 @@ func TestRegistrationResponse(t *testing.T) {
 		if got, want := r.num(t, "client_id_issued_at"), e.clock.Now().Unix(); got != want {
 			t.Errorf("client_id_issued_at = %d, want %d", got, want)
 		}
-		if r.str(t, "client_secret") == "" {
+		if r.mustStr(t, "client_secret") == "" {
 			t.Errorf("empty client_secret")
 		}
 		if got := r.num(t, "client_secret_expires_at"); got != 0 {
 			t.Errorf("client_secret_expires_at = %d, want 0", got)
 		}
-		if r.str(t, "registration_access_token") == "" {
+		if r.mustStr(t, "registration_access_token") == "" {
 			t.Errorf("empty registration_access_token")
 		}
-		uri := r.str(t, "registration_client_uri")
+		uri := r.mustStr(t, "registration_client_uri")
 		if want := e.registrationEndpoint() + "/" + id; uri != want {
 			t.Errorf("registration_client_uri = %q, want %q", uri, want)
 		}
@@ -130,7 +130,7 @@ func TestSecretLifetime(t *testing.T) {
 			t.Errorf("read: client_secret_expires_at = %d, want %d", got, want)
 		}
 		pub := e.register(body(obj{"token_endpoint_auth_method": "none"}))
-		e.clock.Advance(time.Hour)
+		e.clock.Add(time.Hour)
 		r := e.put(pub.URI, pub.Token, body(obj{"client_id": pub.ID, "token_endpoint_auth_method": "client_secret_post"}))
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: status %d: %s", r.status, r.body)
@@ -195,7 +195,7 @@ func TestResponseBuiltFromStore(t *testing.T) {
 			t.Fatalf("PUT: status %d: %s", upd.status, upd.body)
 		}
 		wantNoStore(t, upd)
-		newToken := upd.str(t, "registration_access_token")
+		newToken := upd.mustStr(t, "registration_access_token")
 		sameMembers(t, "update vs read", upd.members(t), e.mustGet(c, newToken).members(t))
 		sameMembers(t, "update vs register", without(t, upd, "registration_access_token"), without(t, c.res, "client_secret", "registration_access_token"))
 	})
@@ -228,7 +228,7 @@ func TestInjectedGenerators(t *testing.T) {
 		if want := e.registrationEndpoint() + "/" + url.PathEscape(c.ID); c.URI != want {
 			t.Errorf("registration_client_uri = %q, want %q", c.URI, want)
 		}
-		if got := e.mustGet(c, c.Token).str(t, "client_id"); got != c.ID {
+		if got := e.mustGet(c, c.Token).mustStr(t, "client_id"); got != c.ID {
 			t.Errorf("client_id read back = %q", got)
 		}
 		if r := e.put(c.URI, c.Token, updateBody(c, nil)); r.status != http.StatusOK {

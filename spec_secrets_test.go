@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // docs/behaviour.md §7: secrets at rest.
@@ -28,17 +29,15 @@ func recordText(t *testing.T, v any) string {
 }
 
 // wantNotIn asserts that no plaintext credential appears in text, raw or in
-// the encodings a store might use.
+// the encodings a store might use (testutil.CredentialForms).
 func wantNotIn(t *testing.T, text string, creds ...string) {
 	t.Helper()
 	for _, c := range creds {
 		if c == "" {
 			t.Fatalf("empty credential")
 		}
-		for _, form := range []string{c, hex.EncodeToString([]byte(c)), base64.StdEncoding.EncodeToString([]byte(c))} {
-			if strings.Contains(text, form) {
-				t.Errorf("plaintext credential %q found in the stored record", c)
-			}
+		if leak := testutil.FindCredential([]byte(text), map[string]string{"credential " + c: c}); leak != "" {
+			t.Errorf("plaintext credential %q found in the stored record: %s", c, leak)
 		}
 	}
 }
@@ -71,12 +70,12 @@ func TestSecretsNotStoredInPlaintext(t *testing.T) {
 		wantNotIn(t, recordText(t, e.stored(c.ID)), creds...)
 
 		r := e.put(c.URI, c.Token, updateBody(c, obj{"token_endpoint_auth_method": "none"}))
-		t1 := r.str(t, "registration_access_token")
+		t1 := r.mustStr(t, "registration_access_token")
 		r = e.put(c.URI, t1, updateBody(c, obj{"token_endpoint_auth_method": "client_secret_post"}))
 		if r.status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.status, r.body)
 		}
-		creds = append(creds, t1, r.str(t, "registration_access_token"), r.str(t, "client_secret"))
+		creds = append(creds, t1, r.mustStr(t, "registration_access_token"), r.mustStr(t, "client_secret"))
 		st := e.stored(c.ID)
 		if st.PreviousTokenHash == nil || st.SecretHash == nil {
 			t.Fatalf("expected a previous token and a secret in the record")
@@ -111,8 +110,7 @@ func TestSecretKeyKeysTheHashes(t *testing.T) {
 			t.Errorf("token and secret hashes collide")
 		}
 		// A handler with another key over the same data accepts nothing.
-		st := &spyStore{Store: e1.store.Store}
-		e3 := newEnvWithStore(t, st, withConfig(func(c *clientreg.Config) { c.SecretKey = otherKey }))
+		e3 := newEnvWithStore(t, e1.store.Store, withConfig(func(c *clientreg.Config) { c.SecretKey = otherKey }))
 		wantInvalidToken(t, e3.get(strings.Replace(c1.URI, e1.srv.URL, e3.srv.URL, 1), c1.Token))
 	})
 }

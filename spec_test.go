@@ -93,7 +93,7 @@ func TestGoAPISharesStateWithHTTP(t *testing.T) {
 			t.Errorf("Register returned %+v", info)
 		}
 		c := &registered{ID: info.ClientID, Token: info.RegistrationAccessToken, URI: info.RegistrationClientURI}
-		if got := e.mustGet(c, c.Token).str(t, "client_name"); got != "api" {
+		if got := e.mustGet(c, c.Token).mustStr(t, "client_name"); got != "api" {
 			t.Errorf("client_name over HTTP = %q", got)
 		}
 		upd, err := e.h.Update(ctx, c.Token, c.ID, clientreg.UpdateRequest{ClientID: c.ID, ClientSecret: info.ClientSecret,
@@ -101,7 +101,7 @@ func TestGoAPISharesStateWithHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := e.mustGet(c, upd.RegistrationAccessToken).str(t, "client_name"); got != "api2" {
+		if got := e.mustGet(c, upd.RegistrationAccessToken).mustStr(t, "client_name"); got != "api2" {
 			t.Errorf("client_name over HTTP after Update = %q", got)
 		}
 		read, err := e.h.Read(ctx, upd.RegistrationAccessToken, c.ID)

@@ -59,7 +59,7 @@ func TestDisplayStringsRefuseSpoofingCharacters(t *testing.T) {
 		ok := obj{"client_name": "Café Ünïcode 日本語 العربية 😀 ❤️", "client_name#ja": "クライアント", "software_id": "com.example.app",
 			"software_version": "1.2.3-β", "contacts": []string{"José <jose@app.example>"}}
 		c := e.register(body(ok))
-		if got := c.res.str(t, "client_name"); got != ok["client_name"] {
+		if got := c.res.mustStr(t, "client_name"); got != ok["client_name"] {
 			t.Errorf("client_name = %q", got)
 		}
 	})

@@ -67,7 +67,7 @@ func TestSoftwareStatements(t *testing.T) {
 		c.TrustedIssuers = []clientreg.TrustedIssuer{{Issuer: partner.iss, Keys: partner.keys()}}
 	})
 	now := e.clock.Now()
-	reg := func(body map[string]any) reply {
+	reg := func(body map[string]any) *response {
 		return e.jsonReq("POST", e.iss+"/register", "", body)
 	}
 

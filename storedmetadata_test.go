@@ -23,7 +23,7 @@ import (
 // postgresBackend opens a store on a PostgreSQL schema of the test's own.
 // pgtest.DSN skips the test when no server is configured (and fails it when
 // CI is set).
-var postgresBackend = backend{name: "postgres", open: func(t *testing.T) store.Store {
+var postgresBackend = backend{name: "postgres", open: func(t testing.TB) store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

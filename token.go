@@ -37,6 +37,12 @@ type TokenResponse struct {
 // parameter ("" asks for the client's whole registered scope); asking for
 // anything outside the client's registered scope is ErrInvalidScope.
 func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, requestedScope string) (*TokenResponse, error) {
+	return h.issueClientCredentials(ctx, c, requestedScope, slices.Clone(h.cfg.Resources.Default))
+}
+
+// issueClientCredentials is IssueClientCredentialsToken for a token whose
+// audience is resources (RFC 8707, already checked against the policy).
+func (h *Handler) issueClientCredentials(ctx context.Context, c *Client, requestedScope string, resources []string) (*TokenResponse, error) {
 	if !slices.Contains(c.Metadata.GrantTypes, grantClientCredentials) {
 		return nil, ErrUnauthorizedClient.WithDescription("the client is not registered for the client_credentials grant")
 	}
@@ -71,6 +77,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 		Scope:     scope,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(h.cfg.AccessTokenLifetime),
+		Resources: resources,
 	}
 	if err := h.store.CreateAccessToken(ctx, t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -84,7 +91,7 @@ func (h *Handler) IssueClientCredentialsToken(ctx context.Context, c *Client, re
 func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	ctx := r.Context()
-	ac, err := h.authenticateAt(r, h.tokenEndpoint)
+	ac, err := h.authenticateAt(r, h.tokenEndpoint, true)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -94,7 +101,12 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	case gt == "":
 		err = ErrInvalidRequest.WithDescription("grant_type is required")
 	case gt == grantClientCredentials:
-		res, err = h.IssueClientCredentialsToken(ctx, ac.Client, r.PostForm.Get("scope"))
+		// RFC 8707 §2: resource names the audience of this grant's
+		// tokens too.
+		var resources []string
+		if resources, err = h.cfg.Resources.checkResources(r.PostForm["resource"]); err == nil {
+			res, err = h.issueClientCredentials(ctx, ac.Client, r.PostForm.Get("scope"), resources)
+		}
 	case gt == grantAuthorizationCode && h.codeGrant:
 		res, err = h.exchangeCode(ctx, ac, r.PostForm)
 	case gt == grantRefreshToken && h.codeGrant && h.cfg.RefreshTokenLifetime != Off:

@@ -1,14 +1,9 @@
 package clientreg_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,182 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/store"
-	"github.com/clientreg/clientreg/store/memory"
 )
-
-// oauthEnv is a handler with the token endpoints on, an injected clock and
-// a client for talking to it.
-type oauthEnv struct {
-	t     *testing.T
-	h     *clientreg.Handler
-	srv   *httptest.Server
-	clock *stepClock
-	iss   string
-}
-
-func newOAuthEnv(t *testing.T, mutate func(*clientreg.Config)) *oauthEnv {
-	t.Helper()
-	e := &oauthEnv{t: t, clock: &stepClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
-	e.srv = httptest.NewUnstartedServer(nil)
-	e.iss = "http://" + e.srv.Listener.Addr().String()
-	cfg := clientreg.Config{
-		Issuer: e.iss, Store: memory.New(), SecretKey: bytes.Repeat([]byte{5}, 32),
-		Now: e.clock.Now, ServeTokenEndpoints: true,
-		Metadata: &clientreg.ServerMetadata{ScopesSupported: []string{"read", "write", "admin"}},
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	h, err := clientreg.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.h = h
-	e.srv.Config.Handler = h
-	e.srv.Start()
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-type reply struct {
-	status int
-	header http.Header
-	body   []byte
-	m      map[string]any
-}
-
-func (r reply) str(k string) string { s, _ := r.m[k].(string); return s }
-
-func (e *oauthEnv) send(req *http.Request) reply {
-	e.t.Helper()
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, header: res.Header, body: b}
-	_ = json.Unmarshal(b, &r.m)
-	return r
-}
-
-func (e *oauthEnv) jsonReq(method, u, bearer string, body any) reply {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, u, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	return e.send(req)
-}
-
-// clientCreds says how a test client authenticates.
-type clientCreds struct {
-	id, secret string
-	method     string
-	key        *ecdsa.PrivateKey // private_key_jwt
-	kid        string
-	aud        string // default: the token endpoint
-}
-
-func (e *oauthEnv) form(path string, c clientCreds, vals url.Values) reply {
-	e.t.Helper()
-	if vals == nil {
-		vals = url.Values{}
-	}
-	req, _ := http.NewRequest(http.MethodPost, e.iss+path, nil)
-	switch c.method {
-	case "client_secret_basic":
-		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-	case "client_secret_post":
-		vals.Set("client_id", c.id)
-		vals.Set("client_secret", c.secret)
-	case "private_key_jwt", "client_secret_jwt":
-		aud := c.aud
-		if aud == "" {
-			aud = e.iss + "/token"
-		}
-		vals.Set("client_assertion_type", clientreg.AssertionTypeJWTBearer)
-		vals.Set("client_assertion", e.assertion(c, aud, e.clock.Now().Add(time.Minute), randomID()))
-	case "none":
-		vals.Set("client_id", c.id)
-	}
-	req.Body = io.NopCloser(strings.NewReader(vals.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return e.send(req)
-}
-
-func randomID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (e *oauthEnv) assertion(c clientCreds, aud string, exp time.Time, jti string) string {
-	e.t.Helper()
-	var signer jose.Signer
-	var err error
-	if c.method == "client_secret_jwt" {
-		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(c.secret)}, nil)
-	} else {
-		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: c.key}, (&jose.SignerOptions{}).WithHeader("kid", c.kid))
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	s, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Issuer: c.id, Subject: c.id, Audience: jwt.Audience{aud}, Expiry: jwt.NewNumericDate(exp),
-		IssuedAt: jwt.NewNumericDate(e.clock.Now()), ID: jti,
-	}).Serialize()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return s
-}
-
-func (e *oauthEnv) token(c clientCreds, scope string) reply {
-	v := url.Values{"grant_type": {"client_credentials"}}
-	if scope != "" {
-		v.Set("scope", scope)
-	}
-	return e.form("/token", c, v)
-}
-
-func (e *oauthEnv) introspect(c clientCreds, token string) reply {
-	return e.form("/introspect", c, url.Values{"token": {token}})
-}
-
-func wantOAuthError(t *testing.T, r reply, status int, code string) {
-	t.Helper()
-	if r.status != status || r.str("error") != code {
-		t.Fatalf("got %d %s, want %d %s", r.status, r.body, status, code)
-	}
-}
-
-func ecKey(t *testing.T) (*ecdsa.PrivateKey, map[string]any) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwk := jose.JSONWebKey{Key: &k.PublicKey, KeyID: "k1", Use: "sig", Algorithm: "ES256"}
-	b, _ := jwk.MarshalJSON()
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return k, map[string]any{"keys": []any{m}}
-}
 
 // The lifecycle of RFC 7592's promises, for each authentication method:
 // register -> token -> introspect active -> rotate the secret (old secret
@@ -378,7 +200,7 @@ func TestTokenEndpointNegative(t *testing.T) {
 		v := url.Values{"grant_type": {"client_credentials"}, "client_id": {basic.id}, "client_secret": {basic.secret}}
 		wantOAuthError(t, e.form("/token", basic, v), 400, "invalid_request")
 	})
-	send := func(assertion string) reply {
+	send := func(assertion string) *response {
 		return e.form("/token", clientCreds{}, url.Values{"grant_type": {"client_credentials"},
 			"client_assertion_type": {clientreg.AssertionTypeJWTBearer}, "client_assertion": {assertion}})
 	}

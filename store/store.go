@@ -1,7 +1,8 @@
 // Package store is the storage contract of clientreg: the records a server
 // keeps (Client, InitialToken, AccessToken), the interfaces a backend
-// implements (ClientStore, InitialTokenStore, AccessTokenStore, and Store,
-// which holds them all with Ping and Close) and the sentinel errors it
+// implements (ClientStore, InitialTokenStore, AccessTokenStore,
+// AuthorizationStore, and Store, which holds them all with Ping and Close)
+// and the sentinel errors it
 // returns.
 //
 // The package holds plain data and interfaces and imports nothing of the
@@ -16,6 +17,8 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -95,13 +98,49 @@ type Client struct {
 	// TokenHash is the keyed hash of the current registration access token.
 	// It is never empty.
 	TokenHash []byte
+	// SiblingTokenHashes are the keyed hashes of further current
+	// registration access tokens, each as valid as TokenHash: an update made
+	// with the previous token within its grace window (a retry after a lost
+	// response, or one of several concurrent updates) adds its new token
+	// here instead of replacing TokenHash, so that no token a response
+	// carried is invalidated by an older one. The first use of any current
+	// token makes it the only one (TokenHash, with no siblings and no
+	// previous token). Nil when there are none, which is the normal state;
+	// an empty list reads back as nil. The clientreg handler bounds the
+	// list; a store keeps it, in order, whatever its length. The token
+	// hashes of one client differ from each other.
+	SiblingTokenHashes [][]byte
 	// PreviousTokenHash is the keyed hash of the registration access token
 	// that a rotation replaced. It stays valid until PreviousTokenExpiresAt or
-	// until the current token is first used, whichever comes first, so that a
-	// lost response never locks a client out. Nil when there is none.
+	// until a current token is first used, whichever comes first, so that a
+	// lost response never locks a client out; within that grace it may read
+	// and update the client but not delete it. Nil when there is none.
 	PreviousTokenHash []byte
 	// PreviousTokenExpiresAt ends the grace window of PreviousTokenHash.
 	PreviousTokenExpiresAt time.Time
+
+	// RevokeAccessTokens is an instruction to UpdateClient, not a stored
+	// field: when non-nil, UpdateClient deletes the client's access tokens
+	// that it selects in the same transaction as the update, so that a
+	// change that ends their grounds (a rotated secret, a narrowed scope, a
+	// grant or authentication method given up) ends them with it, and no
+	// reader ever sees the new registration beside such a token.
+	// CreateClient ignores it; GetClient and GetClientByTokenHash return it
+	// nil.
+	RevokeAccessTokens *AccessTokenRevocation
+}
+
+// AccessTokenRevocation selects, for Client.RevokeAccessTokens, the access
+// tokens of the client being updated that UpdateClient deletes. The zero
+// value selects the tokens of an empty scope set, that is every token whose
+// Scope is not empty.
+type AccessTokenRevocation struct {
+	// All selects every access token of the client.
+	All bool
+	// Scope, unless All is set, is the scope the client keeps: the tokens
+	// whose Scope (space-separated scope tokens) has a token not in Scope
+	// are selected; the others stay.
+	Scope []string
 }
 
 // Clone returns a deep copy of c, so that a caller may change the copy
@@ -117,7 +156,18 @@ func (c *Client) Clone() *Client {
 	d.PreviousSecretHash = cloneBytes(c.PreviousSecretHash)
 	d.PreviousSecretCiphertext = cloneBytes(c.PreviousSecretCiphertext)
 	d.TokenHash = cloneBytes(c.TokenHash)
+	if c.SiblingTokenHashes != nil {
+		d.SiblingTokenHashes = make([][]byte, len(c.SiblingTokenHashes))
+		for i, h := range c.SiblingTokenHashes {
+			d.SiblingTokenHashes[i] = cloneBytes(h)
+		}
+	}
 	d.PreviousTokenHash = cloneBytes(c.PreviousTokenHash)
+	if c.RevokeAccessTokens != nil {
+		r := *c.RevokeAccessTokens
+		r.Scope = append([]string(nil), r.Scope...)
+		d.RevokeAccessTokens = &r
+	}
 	return &d
 }
 
@@ -191,7 +241,9 @@ type ClientStore interface {
 	//   - when opts.MaxClients is positive, it returns ErrLimitReached when
 	//     the store already holds opts.MaxClients clients whose Policy
 	//     equals c.Policy;
-	//   - it returns ErrAlreadyExists when the ID or a token hash is taken.
+	//   - it returns ErrAlreadyExists when the ID or a token hash is taken:
+	//     when any of c's TokenHash, SiblingTokenHashes and
+	//     PreviousTokenHash is any of those of another client.
 	//
 	// On any error nothing is written: no client is stored and no use of the
 	// initial access token is spent. Under any concurrency, across every
@@ -202,16 +254,21 @@ type ClientStore interface {
 	// for an ID that no client can have, such as one the backend cannot
 	// store).
 	GetClient(ctx context.Context, id string) (*Client, error)
-	// GetClientByTokenHash returns the client whose TokenHash or
-	// PreviousTokenHash equals hash, or ErrNotFound. Expiry of the previous
-	// token is the caller's concern.
+	// GetClientByTokenHash returns the client whose TokenHash, one of whose
+	// SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
+	// ErrNotFound. Expiry of the previous token is the caller's concern.
 	GetClientByTokenHash(ctx context.Context, hash []byte) (*Client, error)
 	// UpdateClient replaces the stored client c.ID if and only if its stored
 	// Revision equals c.Revision; it then stores c with Revision+1 and sets
 	// c.Revision to the new value. Otherwise it writes nothing and returns,
 	// checked in this order, ErrNotFound when no such client exists,
 	// ErrConflict when the stored revision differs, and ErrAlreadyExists when
-	// a token hash is taken by another client.
+	// a token hash is taken by another client (any of c's TokenHash,
+	// SiblingTokenHashes and PreviousTokenHash is any of another client's).
+	// The stored SiblingTokenHashes become c's: siblings c does not list are
+	// no longer found by GetClientByTokenHash. When c.RevokeAccessTokens is
+	// non-nil, the access tokens it selects are deleted in the same
+	// transaction, and only if the update is made.
 	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient removes the client and, with it, its secret, its
 	// registration access tokens, its access tokens and its assertion
@@ -284,8 +341,7 @@ type AccessTokenStore interface {
 	// uses of one jti succeeds.
 	UseAssertionID(ctx context.Context, clientID, jti string, expiresAt, now time.Time) error
 	// DeleteExpired removes access tokens and assertion records that expired
-	// before now and, in a store that is also an AuthorizationStore, the
-	// pending authorization requests and authorization codes (used or not)
+	// before now and the pending authorization requests and authorization codes (used or not)
 	// whose ExpiresAt is before now, the grants whose ExpiresAt or
 	// IdleExpiresAt (when not zero) is before now, with their refresh
 	// tokens and access tokens, and the consents whose ExpiresAt (when not
@@ -296,7 +352,8 @@ type AccessTokenStore interface {
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens and access tokens, with the life cycle of the store itself. The
+// tokens, access tokens and the records of the authorization server, with
+// the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
 //
@@ -306,15 +363,31 @@ type Store interface {
 	ClientStore
 	InitialTokenStore
 	AccessTokenStore
+	AuthorizationStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
-	// database that cannot be reached). The server's readiness check
-	// (/readyz) calls it.
+	// database that cannot be reached). It need not write. The server's
+	// readiness check (/readyz) calls it, and checks writes itself, at most
+	// every few seconds, with UseAssertionID for the client ID "" (which no
+	// client has) and a record that expires at once.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. Every later call of another
 	// method returns an error wrapping ErrUnavailable; a second Close
 	// returns nil.
 	Close() error
+}
+
+// Selects reports whether r selects an access token of scope scope.
+func (r *AccessTokenRevocation) Selects(scope string) bool {
+	if r.All {
+		return true
+	}
+	for _, s := range strings.Fields(scope) {
+		if !slices.Contains(r.Scope, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func cloneBytes(b []byte) []byte {

@@ -36,7 +36,10 @@ func TestServeConfigPolicy(t *testing.T) {
 	t.Parallel()
 	db := dbIn(t)
 	cfg := writeConfig(t, policyConfig)
-	s := startServer(t, nil, "--db", db, "--registration", "token", "--config", cfg)
+	// Without the token endpoints, so that the policy's grants
+	// (authorization_code for public clients) are supported: this
+	// server serves no authorization endpoint (docs/behaviour.md §9).
+	s := startServer(t, nil, "--db", db, "--registration", "token", "--config", cfg, "--token-endpoints=false")
 
 	code, out, errOut := run(t, nil, "iat", "create", "--db", db, "--uses", "0", "--config", cfg, "--policy", "mcp-desktop")
 	if code != ExitOK {

@@ -59,7 +59,7 @@ func (p *fakePinger) Ping(context.Context) error { return p.err }
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	p := &fakePinger{}
+	p := &fakePinger{Store: memory.New()}
 	h := readyz(p, slog.New(slog.NewTextHandler(&logs, nil)))
 	probe := func(want int, wantBody string) {
 		t.Helper()

@@ -33,7 +33,9 @@ func TestServeLifecycle(t *testing.T) {
 	if got, want := r.str(t, "registration_endpoint"), s.issuer+"/register"; got != want {
 		t.Errorf("registration_endpoint = %q, want %q", got, want)
 	}
-	if got, want := r.json(t)["grant_types_supported"], []any{"authorization_code", "refresh_token", "client_credentials"}; !reflect.DeepEqual(got, want) {
+	// Without a login the server serves no authorization endpoint: the
+	// metadata lists the one grant it serves (docs/behaviour.md §9).
+	if got, want := r.json(t)["grant_types_supported"], []any{"client_credentials"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("grant_types_supported = %v, want %v", got, want)
 	}
 
@@ -121,7 +123,7 @@ func TestServeEnvironment(t *testing.T) {
 		"CLIENTREG_DB":             dbIn(t),
 		"CLIENTREG_SCOPES":         "read, write",
 		"CLIENTREG_DEFAULT_SCOPES": "read",
-		"CLIENTREG_GRANT_TYPES":    "authorization_code",
+		"CLIENTREG_GRANT_TYPES":    "client_credentials",
 		"CLIENTREG_LOG_FORMAT":     "json",
 	}
 	s := startServer(t, env)
@@ -131,7 +133,7 @@ func TestServeEnvironment(t *testing.T) {
 	if got, want := m["scopes_supported"], []any{"read", "write"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("scopes_supported = %v, want %v", got, want)
 	}
-	if got, want := m["grant_types_supported"], []any{"authorization_code"}; !reflect.DeepEqual(got, want) {
+	if got, want := m["grant_types_supported"], []any{"client_credentials"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("grant_types_supported = %v, want %v", got, want)
 	}
 	if got := register(t, s.issuer, "").str(t, "scope"); got != "read" {

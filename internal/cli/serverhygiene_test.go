@@ -243,7 +243,12 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "h.db")
-			p := mustServe(t, bin, "--db", db, "--registration", "token", "--log-format", format)
+			// Without the token endpoints: a registration endpoint for
+			// another authorization server, whose clients may be public
+			// (the switch to none below). A server that serves the token
+			// endpoint and no authorization endpoint has no grant for
+			// public clients (docs/behaviour.md §9).
+			p := mustServe(t, bin, "--db", db, "--registration", "token", "--log-format", format, "--token-endpoints=false")
 			cmd := exec.Command(bin, "iat", "create", "--db", db, "--uses", "5")
 			cmd.Env = hardEnv()
 			var iatErr strings.Builder

@@ -15,12 +15,7 @@ import (
 	"github.com/clientreg/clientreg/store"
 )
 
-var (
-	_ store.Store = (*Store)(nil)
-	// Until every backend implements it, store.Store does not embed
-	// store.AuthorizationStore.
-	_ store.AuthorizationStore = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 // Create one with New; the zero value is not usable.
@@ -31,8 +26,8 @@ type Store struct {
 
 	mu      sync.RWMutex
 	clients map[string]*store.Client // by ID
-	// byToken maps the TokenHash and the non-nil PreviousTokenHash of every
-	// client to its ID.
+	// byToken maps the TokenHash, the SiblingTokenHashes and the non-nil
+	// PreviousTokenHash of every client to its ID.
 	byToken map[string]string
 	tokens  map[string]*store.InitialToken // by Hash
 	// policyCount counts the stored clients by Policy, for
@@ -106,8 +101,8 @@ func (s *Store) Close() error {
 // opts.InitialTokenHash names no token usable at opts.Now,
 // store.ErrLimitReached when opts.MaxClients clients with c.Policy are
 // stored, and store.ErrAlreadyExists when c.ID is taken or when c's
-// TokenHash or PreviousTokenHash is already the TokenHash or
-// PreviousTokenHash of another client. Every check runs under the store's
+// TokenHash, SiblingTokenHashes or PreviousTokenHash is already any token
+// hash of another client. Every check runs under the store's
 // lock before anything is written, so a refusal writes nothing.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.CreateOptions) error {
 	if err := s.usable(ctx, "create client"); err != nil {
@@ -156,8 +151,9 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 	return c.Clone(), nil
 }
 
-// GetClientByTokenHash returns a copy of the client whose TokenHash or
-// PreviousTokenHash equals hash, or store.ErrNotFound.
+// GetClientByTokenHash returns a copy of the client whose TokenHash, one of
+// whose SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
+// store.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	if err := s.usable(ctx, "get client by token"); err != nil {
 		return nil, err
@@ -176,7 +172,8 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // It returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. On
+// success it deletes the access tokens that c.RevokeAccessTokens selects.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err := s.usable(ctx, "update client"); err != nil {
 		return err
@@ -199,6 +196,13 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	s.put(c)
 	s.clients[c.ID].Revision++
 	c.Revision++
+	if r := c.RevokeAccessTokens; r != nil {
+		for h := range s.clientTokens[c.ID] {
+			if r.Selects(s.accessTokens[h].scope) {
+				s.deleteAccessToken(h)
+			}
+		}
+	}
 	return nil
 }
 
@@ -285,6 +289,10 @@ func (s *Store) put(c *store.Client) {
 	d.SecretExpiresAt = d.SecretExpiresAt.UTC()
 	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
+	d.RevokeAccessTokens = nil // an instruction, not a field
+	if len(d.SiblingTokenHashes) == 0 {
+		d.SiblingTokenHashes = nil // an empty list reads back as nil
+	}
 	s.clients[d.ID] = d
 	s.policyCount[d.Policy]++
 	for _, h := range tokenHashes(d) {
@@ -303,9 +311,13 @@ func (s *Store) remove(c *store.Client) {
 	}
 }
 
-// tokenHashes returns the registration access token hashes of c as map keys.
+// tokenHashes returns the registration access token hashes of c as map keys:
+// TokenHash, the SiblingTokenHashes and a non-nil PreviousTokenHash.
 func tokenHashes(c *store.Client) []string {
 	hs := []string{string(c.TokenHash)}
+	for _, h := range c.SiblingTokenHashes {
+		hs = append(hs, string(h))
+	}
 	if c.PreviousTokenHash != nil {
 		hs = append(hs, string(c.PreviousTokenHash))
 	}

@@ -12,10 +12,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
 }
 
-func TestAuthorization(t *testing.T) {
-	storetest.RunAuthorization(t, func(t *testing.T) store.Store { return memory.New() })
-}
-
 // TestDurability runs the life-cycle suite without a database: a memory
 // store keeps nothing once closed, so the subtests that reopen one skip.
 // Two memory stores share nothing, so the sharing suite does not apply.

@@ -26,17 +26,30 @@ import (
 // The scope is stored as text, which PostgreSQL refuses to hold NUL or
 // invalid UTF-8; a scope (RFC 6749 section 3.3) is printable ASCII.
 func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
+	return s.insertAccessToken(ctx, s.pool, t)
+}
+
+// insertAccessToken inserts t through q (the pool, or a transaction).
+// A grant_id naming no grant violates the foreign key (which also locks the
+// grant row FOR KEY SHARE, so that a concurrent DeleteGrant deletes the
+// token with the grant): store.ErrNotFound.
+func (s *Store) insertAccessToken(ctx context.Context, q querier, t *store.AccessToken) error {
 	const op = "create access token"
-	if !storableID(t.ClientID) {
+	if !storableID(t.ClientID) || !storableID(t.GrantID) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
-SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz FROM clients WHERE id = $2 FOR KEY SHARE`,
-		t.Hash, t.ClientID, t.Scope, t.IssuedAt, t.ExpiresAt)
+	var grant *string // NULL for none
+	if t.GrantID != "" {
+		grant = &t.GrantID
+	}
+	tag, err := q.Exec(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources)
+SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz, $6::text, $7::text, $8::text[]
+FROM clients WHERE id = $2 FOR KEY SHARE`,
+		t.Hash, t.ClientID, t.Scope, t.IssuedAt, t.ExpiresAt, grant, t.Subject, t.Resources)
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
-		// foreign_key_violation: not expected, since the SELECT locked the
-		// client row, but it means the same.
-		return fmt.Errorf("postgres: %s: client %q: %w: %w", op, t.ClientID, store.ErrNotFound, err)
+		// foreign_key_violation: the grant does not exist (or, not
+		// expected since the SELECT locked its row, the client).
+		return fmt.Errorf("postgres: %s: client %q or grant %q: %w: %w", op, t.ClientID, t.GrantID, store.ErrNotFound, err)
 	}
 	if err != nil {
 		return s.mapErr(ctx, op, err)
@@ -50,12 +63,18 @@ SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz FROM clients WH
 // GetAccessToken returns the access token with the given hash, or
 // store.ErrNotFound. Expiry is the caller's concern.
 func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessToken, error) {
-	var t store.AccessToken
+	var (
+		t     store.AccessToken
+		grant *string
+	)
 	err := s.pool.QueryRow(ctx,
-		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = $1`, hash,
-	).Scan(&t.Hash, &t.ClientID, &t.Scope, &t.IssuedAt, &t.ExpiresAt)
+		`SELECT hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources FROM access_tokens WHERE hash = $1`, hash,
+	).Scan(&t.Hash, &t.ClientID, &t.Scope, &t.IssuedAt, &t.ExpiresAt, &grant, &t.Subject, &t.Resources)
 	if err != nil {
 		return nil, s.mapErr(ctx, "get access token", err) // pgx.ErrNoRows is ErrNotFound
+	}
+	if grant != nil {
+		t.GrantID = *grant
 	}
 	t.IssuedAt = t.IssuedAt.UTC()
 	t.ExpiresAt = t.ExpiresAt.UTC()
@@ -106,17 +125,18 @@ WHERE assertion_ids.expires_at <= $4`,
 	return nil
 }
 
-// DeleteExpired removes the access tokens and assertion records that expired
-// before now (expires_at < now), in one transaction, and returns how many it
+// DeleteExpired removes the access tokens, assertion records and
+// authorization records that expired before now (expires_at < now; see
+// store.AccessTokenStore), in one transaction, and returns how many it
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, "delete expired", func(tx pgx.Tx) error {
 		total = 0
-		for _, q := range []string{
+		for _, q := range append([]string{
 			`DELETE FROM access_tokens WHERE expires_at < $1`,
 			`DELETE FROM assertion_ids WHERE expires_at < $1`,
-		} {
+		}, deleteExpiredAuthz...) {
 			tag, err := tx.Exec(ctx, q, now)
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,28 +21,39 @@ import (
 const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at, policy`
+	token_hash, prev_token_hash, prev_token_expires_at, policy,
+	ARRAY(SELECT hash FROM client_token_siblings WHERE client_id = clients.id ORDER BY position)`
 
-// queryClientByTokenHash finds a client by either token hash; each branch
-// searches its own UNIQUE index.
+// queryClientByTokenHash finds a client by any of its token hashes; each
+// branch searches its own UNIQUE index.
 const queryClientByTokenHash = `SELECT ` + clientColumns + ` FROM clients WHERE token_hash = $1
 UNION ALL
 SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = $1
+UNION ALL
+SELECT ` + clientColumns + ` FROM clients WHERE id = (SELECT client_id FROM client_token_siblings WHERE hash = $1)
 LIMIT 1`
 
 // queryTokenHashTaken reports whether a client other than $3 has the token
-// hash $1 or $2 in either column. $2 may be NULL, which matches nothing.
+// hash $1 or $2 in either column or as a sibling. $2 may be NULL, which
+// matches nothing.
 const queryTokenHashTaken = `SELECT EXISTS (SELECT 1 FROM clients
 WHERE (token_hash IN ($1::bytea, $2::bytea) OR prev_token_hash IN ($1::bytea, $2::bytea))
-	AND id <> $3)`
+	AND id <> $3)
+OR EXISTS (SELECT 1 FROM client_token_siblings WHERE hash IN ($1::bytea, $2::bytea) AND client_id <> $3)`
+
+// querySiblingsTaken reports whether a client other than $2 has any of the
+// hashes $1 in either column or as a sibling.
+const querySiblingsTaken = `SELECT EXISTS (SELECT 1 FROM clients
+WHERE (token_hash = ANY($1::bytea[]) OR prev_token_hash = ANY($1::bytea[])) AND id <> $2)
+OR EXISTS (SELECT 1 FROM client_token_siblings WHERE hash = ANY($1::bytea[]) AND client_id <> $2)`
 
 // CreateClient stores c under the conditions of opts, in one transaction:
 // it records one use of the initial access token opts.InitialTokenHash
 // (store.ErrNotFound when it does not exist, has expired at opts.Now or
 // is used up), counts the clients of c.Policy against opts.MaxClients
 // (store.ErrLimitReached), and inserts c (store.ErrAlreadyExists
-// when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
-// the TokenHash or PreviousTokenHash of another client). Any failure rolls
+// when c.ID is taken or when any of c's token hashes, TokenHash,
+// SiblingTokenHashes and PreviousTokenHash, is any of another client's). Any failure rolls
 // the whole transaction back, the token's use included.
 //
 // The two UNIQUE indexes catch a hash taken in the same column; a hash taken
@@ -102,8 +114,45 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
 		)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertSiblings(ctx, tx, c)
 	})
+}
+
+// revokeAccessTokens deletes the access tokens of c that
+// c.RevokeAccessTokens selects, in tx. The scope test is
+// AccessTokenRevocation.Selects in SQL: a token goes unless the set of its
+// space-separated scope tokens lies within the kept scope.
+func revokeAccessTokens(ctx context.Context, tx pgx.Tx, c *store.Client) error {
+	r := c.RevokeAccessTokens
+	switch {
+	case r == nil:
+		return nil
+	case r.All:
+		_, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1`, c.ID)
+		return err
+	}
+	keep := r.Scope
+	if keep == nil {
+		keep = []string{}
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE client_id = $1
+	AND NOT (array_remove(regexp_split_to_array(scope, '\s+'), '') <@ $2::text[])`, c.ID, keep)
+	return err
+}
+
+// insertSiblings stores c.SiblingTokenHashes, in order. The caller checked,
+// under the hashes' locks, that no other client has them (tokenHashTaken);
+// the primary key refuses a duplicate all the same.
+func insertSiblings(ctx context.Context, tx pgx.Tx, c *store.Client) error {
+	if len(c.SiblingTokenHashes) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO client_token_siblings (hash, client_id, position)
+SELECT h, $2, p - 1 FROM unnest($1::bytea[]) WITH ORDINALITY AS s (h, p)`, c.SiblingTokenHashes, c.ID)
+	return err
 }
 
 // The counts of a policy's clients for CreateOptions.MaxClients: the
@@ -153,8 +202,9 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 	return c, nil
 }
 
-// GetClientByTokenHash returns the client whose TokenHash or
-// PreviousTokenHash equals hash, or store.ErrNotFound.
+// GetClientByTokenHash returns the client whose TokenHash, one of whose
+// SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
+// store.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	c, err := scanClient(s.pool.QueryRow(ctx, queryClientByTokenHash, hash))
 	if err != nil {
@@ -168,7 +218,9 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. In the
+// same transaction it deletes the access tokens that c.RevokeAccessTokens
+// selects.
 //
 // The compare-and-swap is one statement, UPDATE ... WHERE id = $1 AND
 // revision = $2: a concurrent update of the same client makes it wait for
@@ -212,7 +264,16 @@ RETURNING revision`,
 		if err != nil {
 			return err
 		}
-		return tokenHashTaken(ctx, tx, c)
+		if err := tokenHashTaken(ctx, tx, c); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM client_token_siblings WHERE client_id = $1`, c.ID); err != nil {
+			return err
+		}
+		if err := insertSiblings(ctx, tx, c); err != nil {
+			return err
+		}
+		return revokeAccessTokens(ctx, tx, c)
 	})
 	if err != nil {
 		return err
@@ -265,17 +326,28 @@ func storableID(id string) bool {
 // each other's second lock. Callers take them before touching any row, which
 // keeps the order of all locks the same across transactions.
 func lockTokenHashes(ctx context.Context, tx pgx.Tx, c *store.Client) error {
-	k1, k2 := hashLockKey(c.TokenHash), hashLockKey(c.TokenHash)
+	keys := []int64{hashLockKey(c.TokenHash)}
 	if c.PreviousTokenHash != nil {
-		k2 = hashLockKey(c.PreviousTokenHash)
+		keys = append(keys, hashLockKey(c.PreviousTokenHash))
 	}
-	if k2 < k1 {
-		k1, k2 = k2, k1
+	for _, h := range c.SiblingTokenHashes {
+		keys = append(keys, hashLockKey(h))
 	}
-	// The select list is evaluated left to right. Taking a lock the
-	// transaction already holds is a no-op.
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)`, k1, k2)
-	return err
+	slices.Sort(keys)
+	if len(keys) <= 2 {
+		k1, k2 := keys[0], keys[len(keys)-1]
+		// The select list is evaluated left to right. Taking a lock the
+		// transaction already holds is a no-op.
+		_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)`, k1, k2)
+		return err
+	}
+	// More hashes (siblings): one lock per key, in ascending order.
+	for _, k := range slices.Compact(keys) {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hashLockKey returns the key of the advisory lock of a token hash: the
@@ -291,12 +363,16 @@ func hashLockKey(hash []byte) int64 {
 var errTokenHashTaken = fmt.Errorf("token hash: %w", store.ErrAlreadyExists)
 
 // tokenHashTaken returns errTokenHashTaken when a client other than c has
-// c.TokenHash or c.PreviousTokenHash as its TokenHash or PreviousTokenHash.
+// any of c's token hashes (TokenHash, SiblingTokenHashes, PreviousTokenHash)
+// as its TokenHash, a sibling or its PreviousTokenHash.
 // It runs in the write transaction after lockTokenHashes, so the answer holds
 // until the transaction ends.
 func tokenHashTaken(ctx context.Context, tx pgx.Tx, c *store.Client) error {
 	var taken bool
 	err := tx.QueryRow(ctx, queryTokenHashTaken, c.TokenHash, c.PreviousTokenHash, c.ID).Scan(&taken)
+	if err == nil && !taken && len(c.SiblingTokenHashes) > 0 {
+		err = tx.QueryRow(ctx, querySiblingsTaken, c.SiblingTokenHashes, c.ID).Scan(&taken)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -316,7 +392,7 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &c.Metadata,
 		&c.SecretHash, &secretExp,
 		&c.SecretCiphertext, &c.PreviousSecretHash, &c.PreviousSecretCiphertext, &prevSecretExp,
-		&c.TokenHash, &c.PreviousTokenHash, &prevExp, &c.Policy)
+		&c.TokenHash, &c.PreviousTokenHash, &prevExp, &c.Policy, &c.SiblingTokenHashes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -328,6 +404,9 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	c.SecretExpiresAt = fromNullTime(secretExp)
 	c.PreviousSecretExpiresAt = fromNullTime(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullTime(prevExp)
+	if len(c.SiblingTokenHashes) == 0 {
+		c.SiblingTokenHashes = nil // an empty list reads back as nil
+	}
 	return &c, nil
 }
 

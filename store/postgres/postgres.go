@@ -13,8 +13,10 @@
 // knows. Opening a schema that is up to date creates nothing, so the server
 // may run as a role that may only read and write the store's tables (USAGE on
 // the schema; SELECT, INSERT, UPDATE, DELETE on clients, initial_tokens,
-// access_tokens, assertion_ids and schema_migrations), once a role that may
-// create them has opened the database.
+// access_tokens, assertion_ids, client_token_siblings,
+// pending_authorizations, authorization_codes, grants, refresh_tokens,
+// consents and schema_migrations), once a role that may create them has
+// opened the database.
 //
 // The tables live in the first schema of the connections' search_path: the
 // one the DSN sets (for example with the search_path parameter of a
@@ -240,7 +242,6 @@ func (s *Store) migrate(ctx context.Context, op, schema string) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	latest := int64(len(ms))
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
 			return err
@@ -271,14 +272,19 @@ func (s *Store) migrate(ctx context.Context, op, schema string) error {
 				return err
 			}
 		}
-		var v int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+		if err != nil {
 			return err
 		}
-		if v > latest {
-			return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
+		vs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
 		}
-		for _, m := range ms[v:] {
+		pending, err := migrate.Pending(ms, vs)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}

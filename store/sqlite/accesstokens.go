@@ -24,18 +24,29 @@ import (
 // token with its client.
 func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	return s.write(ctx, "create access token", func(ctx context.Context, tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, queryInsertAccessToken,
-			t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), t.ClientID)
-		if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-			// Not expected, since the SELECT found the client; kept in case
-			// another program changed the database without the store.
-			return fmt.Errorf("client %q: %w: %w", t.ClientID, store.ErrNotFound, err)
-		}
-		if err != nil {
-			return err
-		}
-		return wantRow(res, fmt.Sprintf("client %q", t.ClientID), store.ErrNotFound)
+		return s.insertAccessToken(ctx, tx, t)
 	})
+}
+
+// insertAccessToken inserts t in tx: store.ErrNotFound when its client or
+// its grant does not exist (the grant by the foreign key of grant_id),
+// store.ErrAlreadyExists when its hash is taken.
+func (s *Store) insertAccessToken(ctx context.Context, tx *sql.Tx, t *store.AccessToken) error {
+	var grant any // NULL for none
+	if t.GrantID != "" {
+		grant = t.GrantID
+	}
+	res, err := s.exec(ctx, tx, queryInsertAccessToken,
+		t.Hash, t.Scope, t.IssuedAt.UnixMicro(), t.ExpiresAt.UnixMicro(), grant, t.Subject, encodeStrings(t.Resources), t.ClientID)
+	if se, ok := errors.AsType[*sqlitedrv.Error](err); ok && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		// The grant does not exist (the SELECT found the client, unless
+		// another program changed the database without the store).
+		return fmt.Errorf("client %q or grant %q: %w: %w", t.ClientID, t.GrantID, store.ErrNotFound, err)
+	}
+	if err != nil {
+		return err
+	}
+	return wantRow(res, fmt.Sprintf("client %q", t.ClientID), store.ErrNotFound)
 }
 
 // wantRow returns nil when res affected a row, and else an error wrapping
@@ -58,12 +69,18 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessT
 	var (
 		t               store.AccessToken
 		issued, expires int64
+		grant           sql.NullString
+		resources       []byte
 	)
 	err := s.reader.QueryRowContext(ctx,
-		`SELECT hash, client_id, scope, issued_at, expires_at FROM access_tokens WHERE hash = ?`, hash,
-	).Scan(&t.Hash, &t.ClientID, &t.Scope, &issued, &expires)
+		`SELECT hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources FROM access_tokens WHERE hash = ?`, hash,
+	).Scan(&t.Hash, &t.ClientID, &t.Scope, &issued, &expires, &grant, &t.Subject, &resources)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	if err == nil {
+		t.GrantID = grant.String
+		t.Resources, err = decodeStrings(resources)
 	}
 	if err != nil {
 		return nil, s.mapErr(ctx, op, err)
@@ -105,14 +122,16 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 	})
 }
 
-// DeleteExpired removes the access tokens and assertion records that expired
-// before now (expires_at < now), in one transaction, and returns how many it
+// DeleteExpired removes the access tokens, assertion records and
+// authorization records that expired before now (expires_at < now; see
+// store.AccessTokenStore), in one transaction, and returns how many it
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.write(ctx, "delete expired", func(ctx context.Context, tx *sql.Tx) error {
 		total = 0
-		for _, q := range []string{queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions} {
+		for _, q := range []string{queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions,
+			queryDeleteExpiredPending, queryDeleteExpiredCodes, queryDeleteExpiredGrants, queryDeleteExpiredConsents} {
 			res, err := s.exec(ctx, tx, q, now.UnixMicro())
 			if err != nil {
 				return err
@@ -134,8 +153,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 // The write statements of access tokens and assertion IDs, prepared on the
 // writer at Open.
 const (
-	queryInsertAccessToken = `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at)
-SELECT ?, id, ?, ?, ? FROM clients WHERE id = ?`
+	queryInsertAccessToken = `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources)
+SELECT ?, id, ?, ?, ?, ?, ?, ? FROM clients WHERE id = ?`
 	queryDeleteAccessToken = `DELETE FROM access_tokens WHERE hash = ?`
 	queryUseAssertionID    = `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?1, ?2, ?3)
 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clientreg/clientreg/store"
@@ -19,15 +21,20 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	prev_secret_hash, prev_secret_hash IS NOT NULL,
 	prev_secret_ciphertext, prev_secret_ciphertext IS NOT NULL, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at,
-	policy`
+	policy,
+	(SELECT group_concat(hex(hash), ',' ORDER BY position) FROM client_token_siblings WHERE client_id = clients.id)`
 
-// queryClientByTokenHash finds a client by either token hash; each branch
-// searches its own UNIQUE index.
+// queryClientByID reads one client, its sibling token hashes included (the
+// last column: NULL for none, else their hex encodings, comma-separated).
 const queryClientByID = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 
+// queryClientByTokenHash finds a client by any of its token hashes; each
+// branch searches its own UNIQUE index.
 const queryClientByTokenHash = `SELECT ` + clientColumns + ` FROM clients WHERE token_hash = ?1
 UNION ALL
 SELECT ` + clientColumns + ` FROM clients WHERE prev_token_hash = ?1
+UNION ALL
+SELECT ` + clientColumns + ` FROM clients WHERE id = (SELECT client_id FROM client_token_siblings WHERE hash = ?1)
 LIMIT 1`
 
 // CreateClient stores c under the conditions of opts, in one transaction:
@@ -35,9 +42,9 @@ LIMIT 1`
 // (store.ErrNotFound when it does not exist, has expired at opts.Now or
 // is used up), counts the clients of c.Policy against opts.MaxClients
 // (store.ErrLimitReached), and inserts c (store.ErrAlreadyExists
-// when c.ID is taken or when c's TokenHash or PreviousTokenHash is already
-// the TokenHash or PreviousTokenHash of another client). Any failure rolls
-// the whole transaction back, the token's use included.
+// when c.ID is taken or when any of c's token hashes, TokenHash,
+// SiblingTokenHashes and PreviousTokenHash, is any of another client's).
+// Any failure rolls the whole transaction back, the token's use included.
 //
 // The count is exact across processes: writes to the database run one at a
 // time, under SQLite's write lock, which the transaction takes when it
@@ -80,8 +87,69 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 		case n == 0: // the INSERT's condition: see queryInsertClient
 			return errTokenHashTaken
 		}
-		return nil
+		return s.insertSiblings(ctx, tx, c)
 	})
+}
+
+// revokeAccessTokens deletes the access tokens of c that
+// c.RevokeAccessTokens selects, in tx.
+func (s *Store) revokeAccessTokens(ctx context.Context, tx *sql.Tx, c *store.Client) error {
+	r := c.RevokeAccessTokens
+	switch {
+	case r == nil:
+		return nil
+	case r.All:
+		_, err := s.exec(ctx, tx, queryDeleteClientTokens, c.ID)
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT hash, scope FROM access_tokens WHERE client_id = ?`, c.ID)
+	if err != nil {
+		return err
+	}
+	var doomed [][]byte
+	for rows.Next() {
+		var h []byte
+		var scope string
+		if err := rows.Scan(&h, &scope); err != nil {
+			rows.Close()
+			return err
+		}
+		if r.Selects(scope) {
+			doomed = append(doomed, h)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, h := range doomed {
+		if _, err := s.exec(ctx, tx, queryDeleteAccessToken, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertSiblings stores c.SiblingTokenHashes, in order, if each is free:
+// not the TokenHash or PreviousTokenHash of another client (a condition of
+// queryInsertSibling) nor another client's sibling (the primary key).
+func (s *Store) insertSiblings(ctx context.Context, tx *sql.Tx, c *store.Client) error {
+	for i, h := range c.SiblingTokenHashes {
+		res, err := s.exec(ctx, tx, queryInsertSibling, h, c.ID, i)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return errTokenHashTaken
+		}
+	}
+	return nil
 }
 
 // GetClient returns the client with the given ID, or store.ErrNotFound.
@@ -93,8 +161,9 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 	return c, nil
 }
 
-// GetClientByTokenHash returns the client whose TokenHash or
-// PreviousTokenHash equals hash, or store.ErrNotFound.
+// GetClientByTokenHash returns the client whose TokenHash, one of whose
+// SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
+// store.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
 	c, err := s.scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
 	if err != nil {
@@ -108,7 +177,9 @@ func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.C
 // returns store.ErrNotFound when there is no such client,
 // store.ErrConflict when the revision differs and
 // store.ErrAlreadyExists when a token hash of c belongs to another
-// client, in that order of precedence; on error nothing is written.
+// client, in that order of precedence; on error nothing is written. In the
+// same transaction it deletes the access tokens that c.RevokeAccessTokens
+// selects.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	const op = "update client"
 	err := s.write(ctx, op, func(ctx context.Context, tx *sql.Tx) error {
@@ -141,7 +212,13 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 			}
 			return errTokenHashTaken
 		}
-		return nil
+		if _, err := s.exec(ctx, tx, queryDeleteSiblings, c.ID); err != nil {
+			return err
+		}
+		if err := s.insertSiblings(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.revokeAccessTokens(ctx, tx, c)
 	})
 	if err != nil {
 		return err
@@ -168,7 +245,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if n == 0 {
 			return fmt.Errorf("%q: %w", id, store.ErrNotFound)
 		}
-		for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions} {
+		for _, q := range []string{queryDeleteClientTokens, queryDeleteClientAssertions, queryDeleteSiblings} {
 			if _, err := s.exec(ctx, tx, q, id); err != nil {
 				return err
 			}
@@ -190,6 +267,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		hasSecret, hasCipher, hasPrev     bool
 		hasPrevSecret, hasPrevCipher      bool
 		secretExp, prevSecretExp, prevExp sql.NullInt64
+		siblings                          sql.NullString
 	)
 	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &c.Metadata,
 		&c.SecretHash, &hasSecret, &secretExp,
@@ -197,12 +275,21 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		&c.PreviousSecretHash, &hasPrevSecret,
 		&c.PreviousSecretCiphertext, &hasPrevCipher, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp,
-		&c.Policy)
+		&c.Policy, &siblings)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
+	}
+	if siblings.Valid {
+		for _, x := range strings.Split(siblings.String, ",") {
+			h, err := hex.DecodeString(x)
+			if err != nil {
+				return nil, fmt.Errorf("sibling token hash: %w", err)
+			}
+			c.SiblingTokenHashes = append(c.SiblingTokenHashes, h)
+		}
 	}
 	c.IssuedAt = fromMicro(issued)
 	c.UpdatedAt = fromMicro(updated)
@@ -251,8 +338,8 @@ func fromNullMicro(n sql.NullInt64) time.Time {
 // The write statements, prepared once on the writer connection at Open
 // (see Store.exec).
 //
-// A registration access token hash must not be the TokenHash or the
-// PreviousTokenHash of another client. The UNIQUE index of each column
+// A registration access token hash must not be the TokenHash, a sibling
+// (table client_token_siblings) or the PreviousTokenHash of another client. The UNIQUE index of each column
 // fails the INSERT or UPDATE that would store a hash taken in the same
 // column; the collisions across the columns (the new TokenHash as another
 // client's PreviousTokenHash, the new PreviousTokenHash as another's
@@ -270,7 +357,9 @@ const (
 	token_hash, prev_token_hash, prev_token_expires_at, policy
 ) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?12)
-	AND NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?13)`
+	AND NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?13)
+	AND NOT EXISTS (SELECT 1 FROM client_token_siblings WHERE hash = ?12)
+	AND NOT EXISTS (SELECT 1 FROM client_token_siblings WHERE hash = ?13)`
 	// queryUpdateClient updates client ?14 if its revision is ?15 and its
 	// new token hashes are free across the columns (the client's own
 	// hashes do not count: a rotation moves TokenHash to
@@ -284,7 +373,18 @@ WHERE NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?12)
 	token_hash = ?10, prev_token_hash = ?11, prev_token_expires_at = ?12, policy = ?13
 WHERE id = ?14 AND revision = ?15
 	AND NOT EXISTS (SELECT 1 FROM clients AS o WHERE o.prev_token_hash = ?10 AND o.id <> ?14)
-	AND NOT EXISTS (SELECT 1 FROM clients AS o WHERE o.token_hash = ?11 AND o.id <> ?14)`
+	AND NOT EXISTS (SELECT 1 FROM clients AS o WHERE o.token_hash = ?11 AND o.id <> ?14)
+	AND NOT EXISTS (SELECT 1 FROM client_token_siblings AS o WHERE o.hash = ?10 AND o.client_id <> ?14)
+	AND NOT EXISTS (SELECT 1 FROM client_token_siblings AS o WHERE o.hash = ?11 AND o.client_id <> ?14)`
+	// queryInsertSibling stores sibling token hash ?1 of client ?2 at
+	// position ?3 if no other client has it as TokenHash or
+	// PreviousTokenHash; the primary key refuses another client's sibling.
+	// The client's own old siblings are deleted first (queryDeleteSiblings).
+	queryInsertSibling = `INSERT INTO client_token_siblings (hash, client_id, position)
+SELECT ?1, ?2, ?3
+WHERE NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?1 AND id <> ?2)
+	AND NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?1 AND id <> ?2)`
+	queryDeleteSiblings         = `DELETE FROM client_token_siblings WHERE client_id = ?`
 	queryClientRevision         = `SELECT revision FROM clients WHERE id = ?`
 	queryDeleteClient           = `DELETE FROM clients WHERE id = ?`
 	queryDeleteClientTokens     = `DELETE FROM access_tokens WHERE client_id = ?`
@@ -300,6 +400,7 @@ WHERE id = ?14 AND revision = ?15
 
 // writeQueries are prepared on the writer at Open.
 var writeQueries = []string{queryInsertClient, queryUpdateClient, queryClientRevision, queryDeleteClient,
+	queryInsertSibling, queryDeleteSiblings,
 	queryDeleteClientTokens, queryDeleteClientAssertions,
 	queryCountPolicy, queryCountNoPolicy,
 	querySavepoint, queryRollbackToSavepoint, queryReleaseSavepoint,

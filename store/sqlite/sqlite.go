@@ -54,6 +54,10 @@
 //
 // The file, and the -wal and -shm files SQLite keeps beside it, must be on a
 // local file system: WAL mode does not work over a network file system.
+// Open creates a new database file with mode 0600, whatever the umask, and
+// SQLite gives the -wal, -shm and -journal files the database file's mode,
+// so none is readable by group or others; an existing database keeps its
+// mode.
 //
 // # Schema
 //
@@ -68,6 +72,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -183,6 +188,10 @@ func open(ctx context.Context, path string, opts Options, restartAt int) (*Store
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
+	if err := createOwnerOnly(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+
 	common := []string{
 		fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()),
 		"foreign_keys(1)",
@@ -245,6 +254,27 @@ func open(ctx context.Context, path string, opts Options, restartAt int) (*Store
 	go s.runWriter()
 	go s.runCheckpointer()
 	return s, nil
+}
+
+// createOwnerOnly creates the database file path, empty, with mode 0600 if
+// it does not exist, so that SQLite opens it rather than creating it with
+// 0644 under the usual umask: it holds credential hashes and every client's
+// metadata. SQLite gives the files it creates beside it (-wal, -shm,
+// -journal) the database file's permissions, whatever the umask, so they are
+// 0600 too. An existing file keeps its mode: the operator chose it.
+func createOwnerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // a umask cannot widen, but be exact
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // initRetrying calls init until it succeeds, fails with an error other than
@@ -350,10 +380,11 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	latest := int64(len(ms))
 	// The common case, an up-to-date schema, needs no write lock.
-	if v, err := schemaVersion(ctx, db); err == nil && v == latest {
-		return nil
+	if vs, err := appliedVersions(ctx, db); err == nil {
+		if pending, err := migrate.Pending(ms, vs); err == nil && len(pending) == 0 {
+			return nil
+		}
 	}
 
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see _txlock
@@ -367,14 +398,15 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 ) STRICT`); err != nil {
 		return err
 	}
-	v, err := schemaVersion(ctx, tx)
+	vs, err := appliedVersions(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if v > latest {
-		return fmt.Errorf("database schema version %d is newer than this program's %d", v, latest)
+	pending, err := migrate.Pending(ms, vs)
+	if err != nil {
+		return err
 	}
-	for _, m := range ms[v:] {
+	for _, m := range pending {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
@@ -387,21 +419,34 @@ func applyMigrations(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// schemaVersion returns the highest applied migration, 0 for none.
-func schemaVersion(ctx context.Context, q queryer) (int64, error) {
+// appliedVersions returns the versions of the applied migrations, none
+// when there is no schema_migrations table.
+func appliedVersions(ctx context.Context, q queryer) ([]int64, error) {
 	var exists bool
 	if err := q.QueryRowContext(ctx,
 		`SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`,
 	).Scan(&exists); err != nil || !exists {
-		return 0, err
+		return nil, err
 	}
-	var v int64
-	err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
 }
 
 // queryer is what *sql.DB and *sql.Tx have in common.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }

@@ -12,16 +12,10 @@ import (
 	"github.com/clientreg/clientreg/store"
 )
 
-// authzStore is a store.Store that is also a store.AuthorizationStore.
-type authzStore interface {
-	store.Store
-	store.AuthorizationStore
-}
-
 // RunAuthorization runs the conformance suite of store.AuthorizationStore
-// against the stores that newStore returns (each of which must implement
-// it). Each subtest calls newStore once and expects an empty store. It
-// checks:
+// against the stores that newStore returns; Run runs it too, as its subtest
+// Authorization. Each subtest calls newStore once and expects an empty
+// store. It checks:
 //
 //   - exact round trips of pending requests, codes, grants, consents and
 //     the grant fields of access tokens (nil versus empty slices, UTC times
@@ -40,7 +34,7 @@ type authzStore interface {
 func RunAuthorization(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s authzStore)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"PendingRoundTrip", testPendingRoundTrip},
 		{"PendingErrors", testPendingErrors},
@@ -65,12 +59,7 @@ func RunAuthorization(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			as, ok := s.(authzStore)
-			if !ok {
-				t.Fatalf("%T does not implement store.AuthorizationStore", s)
-			}
-			tc.fn(t, as)
+			tc.fn(t, newStore(t))
 		})
 	}
 }
@@ -189,14 +178,14 @@ func consentTimes(c *store.Consent) map[string]*time.Time {
 	return map[string]*time.Time{"GrantedAt": &c.GrantedAt, "ExpiresAt": &c.ExpiresAt}
 }
 
-func mustCreatePending(t *testing.T, s authzStore, p *store.PendingAuthorization) {
+func mustCreatePending(t *testing.T, s store.Store, p *store.PendingAuthorization) {
 	t.Helper()
 	if err := s.CreatePendingAuthorization(context.Background(), p); err != nil {
 		t.Fatalf("CreatePendingAuthorization(client %q): %v", p.ClientID, err)
 	}
 }
 
-func mustCreateCode(t *testing.T, s authzStore, c *store.AuthorizationCode) {
+func mustCreateCode(t *testing.T, s store.Store, c *store.AuthorizationCode) {
 	t.Helper()
 	if err := s.CreateCode(context.Background(), c); err != nil {
 		t.Fatalf("CreateCode(client %q): %v", c.ClientID, err)
@@ -205,7 +194,7 @@ func mustCreateCode(t *testing.T, s authzStore, c *store.AuthorizationCode) {
 
 // mustRedeem creates a code for the client and redeems it, and returns
 // the grant and access token the redemption stored.
-func mustRedeem(t *testing.T, s authzStore, name, clientID string) (*store.Grant, *store.AccessToken) {
+func mustRedeem(t *testing.T, s store.Store, name, clientID string) (*store.Grant, *store.AccessToken) {
 	t.Helper()
 	c := newCode(name, clientID)
 	mustCreateCode(t, s, c)
@@ -217,7 +206,7 @@ func mustRedeem(t *testing.T, s authzStore, name, clientID string) (*store.Grant
 	return g, at
 }
 
-func wantPending(t *testing.T, what string, s authzStore, want *store.PendingAuthorization) {
+func wantPending(t *testing.T, what string, s store.Store, want *store.PendingAuthorization) {
 	t.Helper()
 	got, err := s.GetPendingAuthorization(context.Background(), want.Hash)
 	if err != nil {
@@ -227,7 +216,7 @@ func wantPending(t *testing.T, what string, s authzStore, want *store.PendingAut
 	wantRecord(t, what, got, want, pendingTimes)
 }
 
-func wantCode(t *testing.T, what string, s authzStore, want *store.AuthorizationCode) {
+func wantCode(t *testing.T, what string, s store.Store, want *store.AuthorizationCode) {
 	t.Helper()
 	got, err := s.GetCode(context.Background(), want.Hash)
 	if err != nil {
@@ -237,7 +226,7 @@ func wantCode(t *testing.T, what string, s authzStore, want *store.Authorization
 	wantRecord(t, what, got, want, codeTimes)
 }
 
-func wantGrant(t *testing.T, what string, s authzStore, want *store.Grant) {
+func wantGrant(t *testing.T, what string, s store.Store, want *store.Grant) {
 	t.Helper()
 	got, err := s.GetGrant(context.Background(), want.ID)
 	if err != nil {
@@ -247,7 +236,7 @@ func wantGrant(t *testing.T, what string, s authzStore, want *store.Grant) {
 	wantRecord(t, what, got, want, grantTimes)
 }
 
-func wantNoGrant(t *testing.T, what string, s authzStore, id string) {
+func wantNoGrant(t *testing.T, what string, s store.Store, id string) {
 	t.Helper()
 	_, err := s.GetGrant(context.Background(), id)
 	wantErr(t, what+": GetGrant", err, store.ErrNotFound)
@@ -255,7 +244,7 @@ func wantNoGrant(t *testing.T, what string, s authzStore, id string) {
 
 // wantRefresh fails the test unless the refresh token hash h finds the
 // grant id ("" for none).
-func wantRefresh(t *testing.T, what string, s authzStore, h []byte, id string) {
+func wantRefresh(t *testing.T, what string, s store.Store, h []byte, id string) {
 	t.Helper()
 	g, err := s.GetGrantByRefreshHash(context.Background(), h)
 	switch {
@@ -277,7 +266,7 @@ func allRefreshHashes(g *store.Grant) [][]byte {
 	return append(hs, g.RetiredRefreshHashes...)
 }
 
-func testPendingRoundTrip(t *testing.T, s authzStore) {
+func testPendingRoundTrip(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	p := newPending("p", "c")
@@ -319,7 +308,7 @@ func testPendingRoundTrip(t *testing.T, s authzStore) {
 	mustCreatePending(t, s, p)
 }
 
-func testPendingErrors(t *testing.T, s authzStore) {
+func testPendingErrors(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	wantErr(t, "CreatePendingAuthorization for an unknown client",
 		s.CreatePendingAuthorization(ctx, newPending("ghost", "ghost")), store.ErrNotFound)
@@ -344,7 +333,7 @@ func testPendingErrors(t *testing.T, s authzStore) {
 	wantDeleteExpired(t, "one request stored", s, farFuture, 1)
 }
 
-func testPendingConcurrentTake(t *testing.T, s authzStore) {
+func testPendingConcurrentTake(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	const rounds, takers = 20, 8
@@ -383,7 +372,7 @@ func testPendingConcurrentTake(t *testing.T, s authzStore) {
 	}
 }
 
-func testCodeRoundTrip(t *testing.T, s authzStore) {
+func testCodeRoundTrip(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	c := newCode("c", "c")
@@ -414,7 +403,7 @@ func testCodeRoundTrip(t *testing.T, s authzStore) {
 	wantErr(t, "RedeemCode of a code stored used", s.RedeemCode(ctx, used.Hash, base, newGrant(used), nil), store.ErrUsed)
 }
 
-func testCodeErrors(t *testing.T, s authzStore) {
+func testCodeErrors(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	wantErr(t, "CreateCode for an unknown client", s.CreateCode(ctx, newCode("ghost", "ghost")), store.ErrNotFound)
 	_, err := s.GetCode(ctx, hash("code ghost"))
@@ -432,7 +421,7 @@ func testCodeErrors(t *testing.T, s authzStore) {
 	wantDeleteExpired(t, "one code stored", s, farFuture, 1)
 }
 
-func testRedeemCode(t *testing.T, s authzStore) {
+func testRedeemCode(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	c := newCode("c", "c")
@@ -486,7 +475,7 @@ func testRedeemCode(t *testing.T, s authzStore) {
 	wantGrant(t, "grant redeemed without an access token", s, newGrant(c3))
 }
 
-func testRedeemCodeRefused(t *testing.T, s authzStore) {
+func testRedeemCodeRefused(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	wantErr(t, "RedeemCode of an unknown code",
@@ -547,7 +536,7 @@ func testRedeemCodeRefused(t *testing.T, s authzStore) {
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
 
-func testRedeemCodeConcurrent(t *testing.T, s authzStore) {
+func testRedeemCodeConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	const rounds, redeemers = 20, 8
@@ -598,7 +587,7 @@ func testRedeemCodeConcurrent(t *testing.T, s authzStore) {
 	}
 }
 
-func testGrantNilVersusEmpty(t *testing.T, s authzStore) {
+func testGrantNilVersusEmpty(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	redeem := func(name string, mod func(g *store.Grant)) *store.Grant {
@@ -636,7 +625,7 @@ func testGrantNilVersusEmpty(t *testing.T, s authzStore) {
 	wantGrant(t, "empties updated to nils", s, empties)
 }
 
-func testRefreshHashLookup(t *testing.T, s authzStore) {
+func testRefreshHashLookup(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	a, _ := mustRedeem(t, s, "a", "c")
@@ -692,7 +681,7 @@ func testRefreshHashLookup(t *testing.T, s authzStore) {
 	wantGrant(t, "grant without refresh tokens", s, a)
 }
 
-func testUpdateGrant(t *testing.T, s authzStore) {
+func testUpdateGrant(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	mustCreate(t, s, newClient("other"))
@@ -750,7 +739,7 @@ func testUpdateGrant(t *testing.T, s authzStore) {
 	wantNoGrant(t, "deleted grant after UpdateGrant", s, g.ID)
 }
 
-func testUpdateGrantHashTaken(t *testing.T, s authzStore) {
+func testUpdateGrantHashTaken(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	a, aAt := mustRedeem(t, s, "a", "c")
@@ -805,7 +794,7 @@ func testUpdateGrantHashTaken(t *testing.T, s authzStore) {
 
 // testUpdateGrantRace has several writers update one grant from the same
 // read: exactly one succeeds, the others get ErrConflict.
-func testUpdateGrantRace(t *testing.T, s authzStore) {
+func testUpdateGrantRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	g, _ := mustRedeem(t, s, "g", "c")
@@ -863,7 +852,7 @@ func testUpdateGrantRace(t *testing.T, s authzStore) {
 	}
 }
 
-func testDeleteGrant(t *testing.T, s authzStore) {
+func testDeleteGrant(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	a, aAt := mustRedeem(t, s, "a", "c")
@@ -909,7 +898,7 @@ func testDeleteGrant(t *testing.T, s authzStore) {
 	wantDeleteExpired(t, "what is left", s, farFuture, 3+1+2)
 }
 
-func testAccessTokenGrant(t *testing.T, s authzStore) {
+func testAccessTokenGrant(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("c"))
 	g, _ := mustRedeem(t, s, "g", "c")
@@ -937,7 +926,7 @@ func testAccessTokenGrant(t *testing.T, s authzStore) {
 	wantAccessToken(t, "access token after scribbling on a copy", s, at)
 }
 
-func testConsent(t *testing.T, s authzStore) {
+func testConsent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, newClient("a"))
 	mustCreate(t, s, newClient("b"))
@@ -998,7 +987,7 @@ func testConsent(t *testing.T, s authzStore) {
 	wantDeleteExpired(t, "a consent that never expires", s, farFuture, 0)
 }
 
-func testDeleteClientCascades(t *testing.T, s authzStore) {
+func testDeleteClientCascades(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	type records struct {
 		pending *store.PendingAuthorization
@@ -1063,7 +1052,7 @@ func testDeleteClientCascades(t *testing.T, s authzStore) {
 	wantDeleteExpired(t, "everything of the other client", s, farFuture, 1+2+2+1+1)
 }
 
-func testDeleteExpiredAuthorization(t *testing.T, s authzStore) {
+func testDeleteExpiredAuthorization(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := base.Add(24 * time.Hour)
 	mustCreate(t, s, newClient("c"))
@@ -1175,7 +1164,7 @@ func testDeleteExpiredAuthorization(t *testing.T, s authzStore) {
 
 // testAuthzCanceledContext calls every method with a canceled context: each
 // returns an error wrapping context.Canceled and writes nothing.
-func testAuthzCanceledContext(t *testing.T, s authzStore) {
+func testAuthzCanceledContext(t *testing.T, s store.Store) {
 	bg := context.Background()
 	mustCreate(t, s, newClient("c"))
 	p := newPending("p", "c")
@@ -1239,7 +1228,7 @@ func authzOps(ctx context.Context, s store.AuthorizationStore, p *store.PendingA
 	return errs
 }
 
-func testAuthzClosed(t *testing.T, s authzStore) {
+func testAuthzClosed(t *testing.T, s store.Store) {
 	mustCreate(t, s, newClient("c"))
 	p := newPending("p", "c")
 	mustCreatePending(t, s, p)
@@ -1252,6 +1241,140 @@ func testAuthzClosed(t *testing.T, s authzStore) {
 	for name, err := range authzOps(context.Background(), s, p, c, g) {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s on a closed store: got %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+// sharedRace runs calls, half through a and half through b, at once, and
+// returns their errors.
+func sharedRace(a, b store.Store, n int, call func(s store.Store, i int) error) []error {
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			<-start
+			errs[i] = call(s, i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner fails the test unless exactly one of errs is nil and the others
+// wrap loser, and returns the winner's index.
+func oneWinner(t *testing.T, what string, errs []error, loser error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil:
+			t.Fatalf("%s: calls %d and %d both succeeded", what, winner, i)
+		case !errors.Is(err, loser):
+			t.Fatalf("%s: call %d: %v, want nil or %v", what, i, err, loser)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("%s: no call succeeded", what)
+	}
+	return winner
+}
+
+func testSharedTakePending(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	mustCreate(t, a, newClient("c"))
+	for round := range 20 {
+		p := newPending(fmt.Sprint(round), "c")
+		mustCreatePending(t, a, p)
+		errs := sharedRace(a, b, 6, func(s store.Store, _ int) error {
+			_, err := s.TakePendingAuthorization(ctx, p.Hash)
+			return err
+		})
+		oneWinner(t, fmt.Sprintf("round %d", round), errs, store.ErrNotFound)
+		for _, s := range []store.Store{a, b} {
+			_, err := s.GetPendingAuthorization(ctx, p.Hash)
+			wantErr(t, "taken request", err, store.ErrNotFound)
+		}
+	}
+}
+
+func testSharedRedeemCode(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	mustCreate(t, a, newClient("c"))
+	const redeemers = 6
+	for round := range 20 {
+		c := newCode(fmt.Sprint(round), "c")
+		mustCreateCode(t, b, c)
+		ats := make([]*store.AccessToken, redeemers)
+		errs := sharedRace(a, b, redeemers, func(s store.Store, i int) error {
+			g := newGrant(c)
+			g.RefreshHashes = [][]byte{hash(fmt.Sprintf("refresh %d/%d", round, i))}
+			g.PreviousRefreshHash, g.RetiredRefreshHashes = nil, nil
+			ats[i] = grantToken(fmt.Sprintf("%d/%d", round, i), g)
+			return s.RedeemCode(ctx, c.Hash, base, g, ats[i])
+		})
+		winner := oneWinner(t, fmt.Sprintf("round %d", round), errs, store.ErrUsed)
+		for _, s := range []store.Store{a, b} {
+			for i, at := range ats {
+				h := hash(fmt.Sprintf("refresh %d/%d", round, i))
+				if i == winner {
+					wantAccessToken(t, "the winner's access token", s, at)
+					wantRefresh(t, "the winner's refresh token", s, h, c.GrantID)
+				} else {
+					wantNoAccessToken(t, "a loser's access token", s, at.Hash)
+					wantRefresh(t, "a loser's refresh token", s, h, "")
+				}
+			}
+		}
+	}
+}
+
+func testSharedUpdateGrant(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	mustCreate(t, a, newClient("c"))
+	g, _ := mustRedeem(t, a, "g", "c")
+	const writers = 6
+	for round := range 20 {
+		gs := make([]*store.Grant, writers)
+		for i := range gs {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			u, err := s.GetGrant(ctx, g.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.PreviousRefreshHash, u.RefreshHashes = u.RefreshHashes[0], [][]byte{hash(fmt.Sprintf("race %d/%d", round, i))}
+			gs[i] = u
+		}
+		errs := sharedRace(a, b, writers, func(s store.Store, i int) error {
+			return s.UpdateGrant(ctx, gs[i], grantToken(fmt.Sprintf("race %d/%d", round, i), gs[i]))
+		})
+		winner := oneWinner(t, fmt.Sprintf("round %d", round), errs, store.ErrConflict)
+		for _, s := range []store.Store{a, b} {
+			wantGrant(t, fmt.Sprintf("round %d: the winner's update", round), s, gs[winner])
+			for i, u := range gs {
+				at := hash(fmt.Sprintf("access race %d/%d", round, i))
+				if i == winner {
+					wantRefresh(t, "the winner's refresh token", s, u.RefreshHashes[0], g.ID)
+					if _, err := s.GetAccessToken(ctx, at); err != nil {
+						t.Errorf("round %d: the winner's access token: %v", round, err)
+					}
+				} else {
+					wantRefresh(t, "a loser's refresh token", s, u.RefreshHashes[0], "")
+					wantNoAccessToken(t, "a loser's access token", s, at)
+				}
+			}
 		}
 	}
 }

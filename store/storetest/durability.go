@@ -53,8 +53,9 @@ type Durable struct {
 //   - CanceledContext: every method called with a canceled context, or one
 //     past its deadline, returns an error that wraps the context's (and not
 //     ErrUnavailable), and writes nothing; Ping's error then wraps both;
-//   - Reopen: a store opened again on the same database finds every client
-//     and token written before the first was closed, as last written;
+//   - Reopen: a store opened again on the same database finds every client,
+//     token and authorization record written before the first was closed,
+//     as last written;
 //   - NewerSchemaRefused: Open refuses a database whose schema is newer than
 //     the backend knows, with an error that is not ErrUnavailable;
 //   - UpgradeFromFirstSchema: Open migrates a database of the first schema
@@ -120,6 +121,10 @@ func allOps(ctx context.Context, s store.Store, c *store.Client) map[string]erro
 	errs["DeleteAccessToken"] = s.DeleteAccessToken(ctx, hash("at"))
 	errs["UseAssertionID"] = s.UseAssertionID(ctx, c.ID, "jti", now.Add(time.Hour), now)
 	_, errs["DeleteExpired"] = s.DeleteExpired(ctx, now)
+	code := newCode("new", c.ID)
+	for name, err := range authzOps(ctx, s, newPending("p", c.ID), code, newGrant(code)) {
+		errs[name] = err
+	}
 	return errs
 }
 
@@ -208,6 +213,19 @@ func testReopen(t *testing.T, d Durable) {
 	if _, err := s.UseInitialToken(ctx, tok.Hash, c.IssuedAt); err != nil {
 		t.Fatal(err)
 	}
+	p := newPending("keep", c.ID)
+	mustCreatePending(t, s, p)
+	unused := newCode("unused", c.ID)
+	mustCreateCode(t, s, unused)
+	g, at := mustRedeem(t, s, "redeemed", c.ID)
+	g.RefreshHashes = [][]byte{hash("rotated")}
+	if err := s.UpdateGrant(ctx, g, nil); err != nil {
+		t.Fatal(err)
+	}
+	consent := &store.Consent{Subject: "user", ClientID: c.ID, Scope: "openid", Resources: []string{}, GrantedAt: base}
+	if err := s.PutConsent(ctx, consent); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -224,6 +242,19 @@ func testReopen(t *testing.T, d Durable) {
 	gotTok, err := s.GetInitialToken(ctx, tok.Hash)
 	if err != nil || gotTok.Uses != 1 {
 		t.Errorf("GetInitialToken after reopening: %+v, %v; want 1 use", gotTok, err)
+	}
+	wantPending(t, "pending request after reopening", s, p)
+	wantCode(t, "code after reopening", s, unused)
+	redeemed := newCode("redeemed", c.ID)
+	redeemed.UsedAt = base
+	wantCode(t, "redeemed code after reopening", s, redeemed)
+	wantGrant(t, "grant after reopening", s, g)
+	wantRefresh(t, "refresh token after reopening", s, hash("rotated"), g.ID)
+	wantAccessToken(t, "access token of the grant after reopening", s, at)
+	if got, err := s.GetConsent(ctx, "user", c.ID); err != nil {
+		t.Errorf("GetConsent after reopening: %v", err)
+	} else {
+		wantRecord(t, "consent after reopening", got, consent, consentTimes)
 	}
 	if d.Migrated != nil {
 		d.Migrated(t, db)

@@ -30,7 +30,11 @@ import (
 //     stores succeeds;
 //   - TokenHashRace: of two concurrent writes that would give two clients
 //     the same token hash, each in the other's column and through the
-//     other store, exactly one succeeds.
+//     other store, exactly one succeeds;
+//   - TakePendingOnce, RedeemCodeOnce, UpdateGrantOnce: of concurrent
+//     TakePendingAuthorization, RedeemCode and UpdateGrant (from the same
+//     revision) calls on one record through both stores, exactly one
+//     succeeds, and each store then reads the winner's writes.
 //
 // A backend whose stores cannot share a database (such as store/memory)
 // does not run it.
@@ -45,6 +49,9 @@ func RunSharing(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"MaxClients", testSharedMaxClients},
 		{"AssertionID", testSharedAssertionID},
 		{"TokenHashRace", testTokenHashRace},
+		{"TakePendingOnce", testSharedTakePending},
+		{"RedeemCodeOnce", testSharedRedeemCode},
+		{"UpdateGrantOnce", testSharedUpdateGrant},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

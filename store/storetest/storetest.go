@@ -16,7 +16,8 @@
 // initial access token used in the same transaction as the client is
 // stored, and a per-policy client limit, both exact under concurrency and
 // spending nothing on a failure), the removal of expired records, and that
-// values are owned by the caller.
+// values are owned by the caller; and, as its subtest Authorization, the
+// authorization records (see RunAuthorization).
 //
 // Two capability suites run beside it. RunDurability checks a store's life
 // cycle: a closed store is unavailable, a canceled context writes nothing,
@@ -62,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateDuplicateID", testCreateDuplicateID},
 		{"CreateTokenHashTaken", testCreateTokenHashTaken},
 		{"UpdateTokenHashTaken", testUpdateTokenHashTaken},
+		{"SiblingTokenHashes", testSiblingTokenHashes},
+		{"UpdateRevokesAccessTokens", testUpdateRevokesAccessTokens},
 		{"RoundTripAllFields", testRoundTripAllFields},
 		{"ZeroTimes", testZeroTimes},
 		{"NilVersusEmpty", testNilVersusEmpty},
@@ -94,6 +97,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			tc.fn(t, newStore(t))
 		})
 	}
+	t.Run("Authorization", func(t *testing.T) { RunAuthorization(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
