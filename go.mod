@@ -20,6 +20,8 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
+// Test-only: internal/cli's end-to-end test of the Go MCP SDK's OAuth
+// client against a real server. No non-test package imports it.
 require github.com/modelcontextprotocol/go-sdk v1.8.0
 
 require (

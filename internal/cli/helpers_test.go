@@ -196,7 +196,7 @@ func send(ctx context.Context, c *http.Client, method, url, token, body string, 
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if body != "" {
+	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {

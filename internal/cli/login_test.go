@@ -293,3 +293,39 @@ func TestNoLoginNoAuthorizationEndpoint(t *testing.T) {
 		t.Errorf("--login header without --trusted-proxy: exit %d, %s", code, stderr)
 	}
 }
+
+// codeFlowCredentials runs the authorization code flow of a new public
+// client (registered with the initial access token iat, when not "")
+// through the consent page, then a refresh, and returns every credential
+// it saw (the pending request's handle, the browser's cookies, the
+// anti-forgery token, the code, the access and refresh tokens) with the
+// client's id.
+func codeFlowCredentials(t *testing.T, issuer, iat string) (string, map[string]string) {
+	t.Helper()
+	body := `{"client_name":"flow","redirect_uris":["http://127.0.0.1:9000/cb"],` +
+		`"grant_types":["authorization_code","refresh_token"],"response_types":["code"],"token_endpoint_auth_method":"none"}`
+	r := do(t, http.MethodPost, issuer+"/register", iat, body)
+	wantStatus(t, "register a public client", r, http.StatusCreated)
+	client := r.need(t, "client_id")
+	creds := map[string]string{"public client's registration access token": r.need(t, "registration_access_token")}
+	b := newBrowser(t, "carol@example.com")
+	verifier, challenge := pkce("h")
+	page := b.do(http.MethodGet, authorizeURL(issuer, client, challenge, "st"), nil, nil)
+	action, fields := consentForm(t, page)
+	creds["pending request"], creds["anti-forgery token"] = fields.Get("request"), fields.Get("csrf")
+	u, _ := url.Parse(issuer)
+	for _, ck := range b.c.Jar.Cookies(u) {
+		creds["cookie "+ck.Name] = ck.Value
+	}
+	fields.Set("decision", "approve")
+	q := wantRedirect(t, b.do(http.MethodPost, issuer+action, fields, nil))
+	creds["code"], creds["code verifier"] = q.Get("code"), verifier
+	r = postForm(t, issuer+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {"http://127.0.0.1:9000/cb"}, "client_id": {client}, "code_verifier": {verifier}})
+	wantStatus(t, "code exchange", r, http.StatusOK)
+	creds["access token 1"], creds["refresh token 1"] = r.need(t, "access_token"), r.need(t, "refresh_token")
+	r = postForm(t, issuer+"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {creds["refresh token 1"]}, "client_id": {client}})
+	wantStatus(t, "refresh", r, http.StatusOK)
+	creds["access token 2"], creds["refresh token 2"] = r.need(t, "access_token"), r.need(t, "refresh_token")
+	return client, creds
+}

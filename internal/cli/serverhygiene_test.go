@@ -243,12 +243,11 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "h.db")
-			// Without the token endpoints: a registration endpoint for
-			// another authorization server, whose clients may be public
-			// (the switch to none below). A server that serves the token
-			// endpoint and no authorization endpoint has no grant for
-			// public clients (docs/behaviour.md §9).
-			p := mustServe(t, bin, "--db", db, "--registration", "token", "--log-format", format, "--token-endpoints=false")
+			// With the authorization endpoint (sign-in through a proxy on
+			// loopback), so that codes, refresh tokens, pending requests and
+			// the browser cookie are in the logs and the database too.
+			p := mustServe(t, bin, "--db", db, "--registration", "token", "--log-format", format,
+				"--login", "header", "--trusted-proxy", "127.0.0.1/32")
 			cmd := exec.Command(bin, "iat", "create", "--db", db, "--uses", "5")
 			cmd.Env = hardEnv()
 			var iatErr strings.Builder
@@ -300,6 +299,13 @@ func TestServerLogsHoldNoCredentials(t *testing.T) {
 			r = mustDo(t, c, "POST", reg, iat, body, http.StatusCreated)
 			creds["kept secret"] = r.need(t, "client_secret")
 			creds["kept token"] = r.need(t, "registration_access_token")
+			// The authorization code flow of a public client: the pending
+			// request, the browser cookie, the code, two refresh tokens and
+			// their access tokens.
+			_, flow := codeFlowCredentials(t, p.issuer, iat)
+			for k, v := range flow {
+				creds[k] = v
+			}
 			mustDo(t, c, "DELETE", info.URI, t3, "", http.StatusNoContent)
 			mustDo(t, c, "GET", info.URI, t3, "", http.StatusUnauthorized)
 			p.terminate(t)
