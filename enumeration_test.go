@@ -165,3 +165,62 @@ func TestNoClientEnumerationWithoutToken(t *testing.T) {
 func enumEqualHeaders(a, b http.Header) bool {
 	return maps.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
 }
+
+// The token endpoint tells nothing about codes and refresh tokens it does
+// not hand over: an unknown one, another client's, a used code and a
+// rotated-out refresh token from another client all get one identical
+// invalid_grant answer (status, headers that matter, body), so that a
+// client cannot probe which values exist (docs/behaviour.md §9).
+func TestNoGrantEnumeration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		e := newGrantEnv(t, b, nil)
+		alice, bob := e.registerPublic(nil), e.registerPublic(nil)
+		code, verifier := e.code(alice)
+		first := e.exchange(alice, code, verifier, nil)
+		if first.status != http.StatusOK {
+			t.Fatalf("exchange: %d %s", first.status, first.body)
+		}
+		aliceRefresh := first.str("refresh_token")
+		other, otherVerifier := e.code(alice)
+
+		answers := map[string]*response{
+			"unknown code":             e.exchange(bob, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", verifier, nil),
+			"another client's code":    e.exchange(bob, other, otherVerifier, nil),
+			"unknown refresh token":    e.refreshWith(bob, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", nil),
+			"another client's refresh": e.refreshWith(bob, aliceRefresh, nil),
+			"malformed refresh token":  e.refreshWith(bob, "not a token", nil),
+			"malformed code":           e.exchange(bob, "x", verifier, nil),
+		}
+		// Within each grant type the answers are identical (the two grant
+		// types may word their description differently: that tells nothing
+		// about which values exist).
+		refs := map[string]*response{}
+		refNames := map[string]string{}
+		for name, r := range answers {
+			if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+				t.Errorf("%s: %d %s, want 400 invalid_grant", name, r.status, r.body)
+				continue
+			}
+			kind := "code"
+			if strings.Contains(name, "refresh") {
+				kind = "refresh"
+			}
+			ref := refs[kind]
+			if ref == nil {
+				refs[kind], refNames[kind] = r, name
+				continue
+			}
+			if string(r.body) != string(ref.body) || r.header.Get("WWW-Authenticate") != ref.header.Get("WWW-Authenticate") ||
+				r.header.Get("Cache-Control") != ref.header.Get("Cache-Control") {
+				t.Errorf("%s answers %s, %s answers %s: they must be identical", name, r.body, refNames[kind], ref.body)
+			}
+		}
+		// Alice's own values still work: the probes changed nothing.
+		if r := e.refreshWith(alice, aliceRefresh, nil); r.status != http.StatusOK {
+			t.Errorf("alice's refresh after the probes: %d %s", r.status, r.body)
+		}
+		if r := e.exchange(alice, other, otherVerifier, nil); r.status != http.StatusOK {
+			t.Errorf("alice's second code after bob presented it: %d %s", r.status, r.body)
+		}
+	})
+}
