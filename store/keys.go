@@ -16,9 +16,8 @@ import (
 // # Life cycle
 //
 // A key goes through four instants, all set when it is created, none zero,
-// in this order (equal instants allowed):
-//
-//	CreatedAt <= ActivateAt <= RetireAt <= ExpiresAt
+// in this order, equal instants allowed: CreatedAt <= ActivateAt <=
+// RetireAt <= ExpiresAt.
 //
 //   - from CreatedAt on it is published (its PublicJWK is in the JWKS) and
 //     tokens signed with it are accepted, but nobody signs with it yet, so
