@@ -354,7 +354,8 @@ type AccessTokenStore interface {
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens, access tokens and the records of the authorization server, with
+// tokens, access tokens, the records of the authorization server and the
+// keys that sign JWT access tokens, with
 // the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
@@ -366,6 +367,7 @@ type Store interface {
 	InitialTokenStore
 	AccessTokenStore
 	AuthorizationStore
+	SigningKeyStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's
