@@ -156,16 +156,19 @@ func (k *SigningKey) Validate() error {
 // A stored key of generation G+1 that has expired at the new key's CreatedAt
 // does not take the generation: CreateSigningKey replaces it. Since
 // ListSigningKeys leaves out exactly the keys expired at its now, a caller
-// whose CreatedAt is no earlier than the now it listed at never gets
-// ErrAlreadyExists for a generation that no listed key holds; so a
-// deployment whose keys all expired (one stopped for longer than a key's
-// lifetime) starts over at generation 1, without waiting for DeleteExpired.
+// whose CreatedAt is no earlier than the now it listed at gets
+// ErrAlreadyExists for a generation that no listed key held only when
+// another instance has created it since; an expired key that DeleteExpired
+// has not removed yet never blocks a rotation, and a deployment whose keys
+// all expired (one stopped for longer than a key's lifetime) starts over at
+// generation 1. A deleted key's generation is free again too.
 type SigningKeyStore interface {
 	// CreateSigningKey stores the new key k. It returns an error wrapping
 	// no storage error when k.Validate fails, and ErrAlreadyExists when
-	// k.ID is the ID of another stored key (expired or not), or when a
-	// stored key of k.Generation has not expired at k.CreatedAt. A stored
-	// key of k.Generation that has expired at k.CreatedAt is replaced by k.
+	// k.ID is the ID of another stored key (expired or not; the key that k
+	// replaces does not count), or when a stored key of k.Generation has
+	// not expired at k.CreatedAt. A stored key of k.Generation that has
+	// expired at k.CreatedAt is replaced by k.
 	// On any error nothing is written. Under any concurrency, across every
 	// process sharing the store, exactly one of several creations of one
 	// generation succeeds.
