@@ -1,9 +1,9 @@
 // Package store is the storage contract of clientreg: the records a server
-// keeps (Client, InitialToken, AccessToken), the interfaces a backend
-// implements (ClientStore, InitialTokenStore, AccessTokenStore,
-// AuthorizationStore, and Store, which holds them all with Ping and Close)
-// and the sentinel errors it
-// returns.
+// keeps (Client, InitialToken, AccessToken, the authorization records and
+// SigningKey), the interfaces a backend implements (ClientStore,
+// InitialTokenStore, AccessTokenStore, AuthorizationStore, SigningKeyStore,
+// and Store, which holds them all with Ping and Close) and the sentinel
+// errors it returns.
 //
 // The package holds plain data and interfaces and imports nothing of the
 // server, so a backend depends on it alone: store/memory, store/sqlite and
@@ -27,8 +27,9 @@ import (
 var (
 	// ErrNotFound reports that no record matches the lookup.
 	ErrNotFound = errors.New("clientreg: not found")
-	// ErrAlreadyExists reports that a record with the same client ID or the
-	// same token hash is already stored.
+	// ErrAlreadyExists reports that a record with the same identity (a
+	// client ID, a token hash, a signing key's ID or generation) is already
+	// stored.
 	ErrAlreadyExists = errors.New("clientreg: already exists")
 	// ErrConflict reports that an update lost a race: the stored revision is
 	// no longer the one the update was based on. Nothing was written.
@@ -344,15 +345,17 @@ type AccessTokenStore interface {
 	// before now and the pending authorization requests and authorization codes (used or not)
 	// whose ExpiresAt is before now, the grants whose ExpiresAt or
 	// IdleExpiresAt (when not zero) is before now, with their refresh
-	// tokens and access tokens, and the consents whose ExpiresAt (when not
-	// zero) is before now. It returns how many records it removed,
+	// tokens and access tokens, the consents whose ExpiresAt (when not
+	// zero) is before now, and the signing keys whose ExpiresAt is before
+	// now. It returns how many records it removed,
 	// counting each expired record once: the unexpired access tokens and
 	// the refresh tokens that go with an expired grant are not counted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens, access tokens and the records of the authorization server, with
+// tokens, access tokens, the records of the authorization server and the
+// keys that sign JWT access tokens, with
 // the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
@@ -364,6 +367,7 @@ type Store interface {
 	InitialTokenStore
 	AccessTokenStore
 	AuthorizationStore
+	SigningKeyStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's

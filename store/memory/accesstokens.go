@@ -141,8 +141,8 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 	return nil
 }
 
-// DeleteExpired removes the access tokens, assertion records and
-// authorization records that expired before now (see
+// DeleteExpired removes the access tokens, assertion records,
+// authorization records and signing keys that expired before now (see
 // store.AccessTokenStore), and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	if err := s.usable(ctx, "delete expired"); err != nil {
@@ -169,6 +169,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		}
 	}
 	n += s.deleteExpiredAuthz(now)
+	n += s.deleteExpiredSigningKeys(now)
 	return n, nil
 }
 

@@ -15,7 +15,10 @@ import (
 	"github.com/clientreg/clientreg/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store           = (*Store)(nil)
+	_ store.SigningKeyStore = (*Store)(nil)
+)
 
 // Store is an in-memory store.Store. It is safe for concurrent use.
 // Create one with New; the zero value is not usable.
@@ -44,6 +47,8 @@ type Store struct {
 
 	// The records of store.AuthorizationStore (see authz.go).
 	authz
+	// The records of store.SigningKeyStore (see keys.go).
+	signingKeys
 }
 
 // New returns an empty Store.
@@ -59,7 +64,8 @@ func New() *Store {
 		clientTokens: make(map[string]map[string]struct{}),
 		assertionIDs: make(map[string]map[string]time.Time),
 
-		authz: newAuthz(),
+		authz:       newAuthz(),
+		signingKeys: newSigningKeys(),
 	}
 }
 

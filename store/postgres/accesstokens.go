@@ -125,10 +125,10 @@ WHERE assertion_ids.expires_at <= $4`,
 	return nil
 }
 
-// DeleteExpired removes the access tokens, assertion records and
-// authorization records that expired before now (expires_at < now; see
-// store.AccessTokenStore), in one transaction, and returns how many it
-// removed.
+// DeleteExpired removes the access tokens, assertion records,
+// authorization records and signing keys that expired before now
+// (expires_at < now; see store.AccessTokenStore), in one transaction, and
+// returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, "delete expired", func(tx pgx.Tx) error {
@@ -136,6 +136,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		for _, q := range append([]string{
 			`DELETE FROM access_tokens WHERE expires_at < $1`,
 			`DELETE FROM assertion_ids WHERE expires_at < $1`,
+			`DELETE FROM signing_keys WHERE expires_at < $1`,
 		}, deleteExpiredAuthz...) {
 			tag, err := tx.Exec(ctx, q, now)
 			if err != nil {

@@ -15,8 +15,8 @@
 // the schema; SELECT, INSERT, UPDATE, DELETE on clients, initial_tokens,
 // access_tokens, assertion_ids, client_token_siblings,
 // pending_authorizations, authorization_codes, grants, refresh_tokens,
-// consents and schema_migrations), once a role that may create them has
-// opened the database.
+// consents, signing_keys and schema_migrations), once a role that may
+// create them has opened the database.
 //
 // The tables live in the first schema of the connections' search_path: the
 // one the DSN sets (for example with the search_path parameter of a
@@ -55,8 +55,11 @@
 // tokens, so no token outlives its client, whatever the interleaving; see
 // CreateAccessToken. The JWT ID of a client assertion is recorded by one
 // INSERT ... ON CONFLICT DO UPDATE that replaces only an expired record, so of
-// concurrent uses of one JWT ID exactly one succeeds. These single statements
-// run in the server's default isolation level: under REPEATABLE READ or
+// concurrent uses of one JWT ID exactly one succeeds. A signing key is
+// created by one INSERT ... ON CONFLICT (generation) DO UPDATE that replaces
+// only an expired key, so of concurrent creations of one generation exactly
+// one succeeds. These single statements run in the server's default
+// isolation level: under REPEATABLE READ or
 // SERIALIZABLE, the loser of such a race may instead fail with a
 // serialization failure, reported as store.ErrUnavailable.
 //

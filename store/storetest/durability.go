@@ -54,14 +54,14 @@ type Durable struct {
 //     past its deadline, returns an error that wraps the context's (and not
 //     ErrUnavailable), and writes nothing; Ping's error then wraps both;
 //   - Reopen: a store opened again on the same database finds every client,
-//     token and authorization record written before the first was closed,
-//     as last written;
+//     token, authorization record and signing key written before the first
+//     was closed, as last written;
 //   - NewerSchemaRefused: Open refuses a database whose schema is newer than
 //     the backend knows, with an error that is not ErrUnavailable;
 //   - UpgradeFromFirstSchema: Open migrates a database of the first schema
 //     to the latest, and the client stored there reads back with the fields
 //     that later migrations added unset, and can be updated and given
-//     access tokens and assertion records.
+//     access tokens and assertion records; signing keys can be stored.
 func RunDurability(t *testing.T, d Durable) {
 	tests := []struct {
 		name string
@@ -103,7 +103,8 @@ func (d Durable) open(t *testing.T, db string) store.Store {
 
 // allOps calls every method of s once and returns the errors by name. c is
 // a stored client; the calls that write would create the client "new", the
-// initial access token "new" and the access token "at".
+// initial access token "new", the access token "at" and the signing key
+// "new" of generation 2, and would delete the signing key "key".
 func allOps(ctx context.Context, s store.Store, c *store.Client) map[string]error {
 	now := time.Now()
 	errs := make(map[string]error)
@@ -123,6 +124,9 @@ func allOps(ctx context.Context, s store.Store, c *store.Client) map[string]erro
 	_, errs["DeleteExpired"] = s.DeleteExpired(ctx, now)
 	code := newCode("new", c.ID)
 	for name, err := range authzOps(ctx, s, newPending("p", c.ID), code, newGrant(code)) {
+		errs[name] = err
+	}
+	for name, err := range signingKeyOps(ctx, s, newSigningKey("key", 1, base)) {
 		errs[name] = err
 	}
 	return errs
@@ -192,6 +196,7 @@ func testDurableCanceledContext(t *testing.T, d Durable) {
 	if err := s.UseAssertionID(bg, c.ID, "jti", time.Now().Add(time.Hour), time.Now()); err != nil {
 		t.Errorf("UseAssertionID of the jti used with a canceled context: %v", err)
 	}
+	wantSigningKeys(t, "signing keys after the canceled calls", s, base)
 }
 
 func testReopen(t *testing.T, d Durable) {
@@ -226,6 +231,19 @@ func testReopen(t *testing.T, d Durable) {
 	if err := s.PutConsent(ctx, consent); err != nil {
 		t.Fatal(err)
 	}
+	// Signing keys: one kept, one deleted, one replaced by the next of its
+	// generation.
+	key1, key2 := newSigningKey("key 1", 1, base), newSigningKey("key 2", 2, base.Add(time.Hour))
+	key2.Algorithm = "RS256"
+	deleted, lapsed := newSigningKey("deleted", 3, base), newSigningKey("lapsed", 4, base.Add(-30*24*time.Hour))
+	for _, k := range []*store.SigningKey{key1, key2, deleted, lapsed} {
+		mustCreateSigningKey(t, s, k)
+	}
+	if err := s.DeleteSigningKey(ctx, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	key4 := newSigningKey("key 4", 4, base.Add(2*time.Hour))
+	mustCreateSigningKey(t, s, key4)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -256,6 +274,9 @@ func testReopen(t *testing.T, d Durable) {
 	} else {
 		wantRecord(t, "consent after reopening", got, consent, consentTimes)
 	}
+	wantSigningKeys(t, "signing keys after reopening", s, lapsed.CreatedAt, key1, key2, key4)
+	wantErr(t, "CreateSigningKey of a kept generation after reopening",
+		s.CreateSigningKey(ctx, newSigningKey("again", 2, base)), store.ErrAlreadyExists)
 	if d.Migrated != nil {
 		d.Migrated(t, db)
 	}
@@ -313,6 +334,11 @@ func testUpgradeFromFirstSchema(t *testing.T, d Durable) {
 	if err := s.UseAssertionID(ctx, "old", "jti", time.Now().Add(time.Hour), time.Now()); err != nil {
 		t.Errorf("UseAssertionID after the upgrade: %v", err)
 	}
+	k := newSigningKey("key", 1, base)
+	if err := s.CreateSigningKey(ctx, k); err != nil {
+		t.Errorf("CreateSigningKey after the upgrade: %v", err)
+	}
+	wantSigningKeys(t, "signing keys after the upgrade", s, base, k)
 	if d.Migrated != nil {
 		d.Migrated(t, db)
 	}

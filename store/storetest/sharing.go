@@ -34,7 +34,11 @@ import (
 //   - TakePendingOnce, RedeemCodeOnce, UpdateGrantOnce: of concurrent
 //     TakePendingAuthorization, RedeemCode and UpdateGrant (from the same
 //     revision) calls on one record through both stores, exactly one
-//     succeeds, and each store then reads the winner's writes.
+//     succeeds, and each store then reads the winner's writes;
+//   - SigningKeyGenerationOnce: of concurrent creations of one signing key
+//     generation through both stores, a new one or one held by an expired
+//     key, exactly one succeeds, and each store then lists the winner's
+//     key.
 //
 // A backend whose stores cannot share a database (such as store/memory)
 // does not run it.
@@ -52,6 +56,7 @@ func RunSharing(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"TakePendingOnce", testSharedTakePending},
 		{"RedeemCodeOnce", testSharedRedeemCode},
 		{"UpdateGrantOnce", testSharedUpdateGrant},
+		{"SigningKeyGenerationOnce", testSharedSigningKeyGeneration},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,6 +383,32 @@ func testTokenHashRace(t *testing.T, a, b store.Store) {
 					t.Errorf("round %d: GetClientByTokenHash(%q) through store %d: %v, %v; want client %q", round, h, i, got, err, r.winner)
 				}
 			}
+		}
+	}
+}
+
+// testSharedSigningKeyGeneration has instances race to rotate: creations of
+// one generation through both stores, each with a key ID of its own. In the
+// odd rounds the generation is held by an expired key, which the winner
+// replaces.
+func testSharedSigningKeyGeneration(t *testing.T, a, b store.Store) {
+	const rounds, creators = 20, 6
+	var winners []*store.SigningKey
+	for round := range rounds {
+		gen := int64(round + 1)
+		if round%2 == 1 {
+			mustCreateSigningKey(t, b, newSigningKey(fmt.Sprintf("expired %d", round), gen, base.Add(-30*24*time.Hour)))
+		}
+		keys := make([]*store.SigningKey, creators)
+		for i := range keys {
+			keys[i] = newSigningKey(fmt.Sprintf("kid %d/%d", round, i), gen, base.Add(time.Duration(round)*time.Minute))
+		}
+		errs := sharedRace(a, b, creators, func(s store.Store, i int) error {
+			return s.CreateSigningKey(context.Background(), keys[i])
+		})
+		winners = append(winners, keys[oneWinner(t, fmt.Sprintf("round %d", round), errs, store.ErrAlreadyExists)])
+		for _, s := range []store.Store{a, b} {
+			wantSigningKeys(t, fmt.Sprintf("round %d", round), s, base, winners...)
 		}
 	}
 }
