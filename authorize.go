@@ -589,17 +589,9 @@ func (h *Handler) browserSecret(w http.ResponseWriter, r *http.Request) (string,
 	return secret, nil
 }
 
-func validBrowserSecret(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isBase64URL(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+// validBrowserSecret reports whether s can be a browser secret: 256 bits
+// in base64url, 43 characters.
+func validBrowserSecret(s string) bool { return isBase64URL256(s) }
 
 func (h *Handler) sameBrowser(r *http.Request, want []byte) bool {
 	for _, ck := range r.CookiesNamed(h.cookieName) {

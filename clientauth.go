@@ -247,22 +247,11 @@ func (h *Handler) postForm(r *http.Request) (url.Values, error) {
 	if r.PostForm != nil {
 		return r.PostForm, nil
 	}
-	mt := r.Header.Get("Content-Type")
-	if i := strings.IndexByte(mt, ';'); i >= 0 {
-		mt = mt[:i]
+	form, err := h.formBody(r)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
-		return nil, ErrUnsupportedMediaType.WithDescription("the request body must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, h.cfg.MaxBodyBytes)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, ErrRequestTooLarge.WithDescription("the request body exceeds %d bytes", h.cfg.MaxBodyBytes)
-		}
-		return nil, ErrInvalidRequest.WithDescription("the request body is not a valid form")
-	}
-	for k, v := range r.PostForm {
+	for k, v := range form {
 		if len(v) > 1 && k != "resource" { // RFC 8707 §2: resource may repeat
 			return nil, ErrInvalidRequest.WithDescription("parameter %s is repeated (RFC 6749 section 3.2)", quote(k))
 		}

@@ -119,12 +119,16 @@ func validVerifier(v string) bool {
 }
 
 // validS256Challenge: BASE64URL(SHA256(verifier)) is 43 characters.
-func validS256Challenge(c string) bool {
-	if len(c) != 43 {
+func validS256Challenge(c string) bool { return isBase64URL256(c) }
+
+// isBase64URL256 reports whether s is 256 bits in unpadded base64url: 43
+// characters of the URL-safe alphabet.
+func isBase64URL256(s string) bool {
+	if len(s) != 43 {
 		return false
 	}
-	for i := 0; i < len(c); i++ {
-		if !isBase64URL(c[i]) {
+	for i := 0; i < len(s); i++ {
+		if !isBase64URL(s[i]) {
 			return false
 		}
 	}
