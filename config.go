@@ -35,6 +35,10 @@ const (
 // any other negative value is an error.
 const Off = -1
 
+// AnonymousPublicPolicy is the name of the built-in policy of
+// Config.AnonymousPublicClientsOnly; Config.Policies may not use it.
+const AnonymousPublicPolicy = "anonymous-public-clients"
+
 // Defaults of Config fields left zero.
 const (
 	// DefaultTokenGrace is how long a rotated registration access token
@@ -153,8 +157,20 @@ type Config struct {
 	// DefaultScopes are given to clients that register no scope.
 	DefaultScopes []string
 	// RequireInitialToken makes registration require an initial access token
-	// (RFC 7591 §3); by default registration is open.
+	// (RFC 7591 §3); by default registration is open. Open or not, a token
+	// that is presented is honoured: its policy applies, its use counts,
+	// and a bad one is refused.
 	RequireInitialToken bool
+	// AnonymousPublicClientsOnly restricts the registrations that present
+	// no initial access token to public clients: they are registered
+	// under the built-in policy AnonymousPublicPolicy, which allows only
+	// token_endpoint_auth_method none (also their default) and keeps
+	// applying to their updates. Registrations with a token, or with a
+	// software statement whose trusted issuer names a policy, get theirs.
+	// It cannot be combined with DefaultPolicy (a default policy whose
+	// AllowedAuthMethods is [none] does the same, with its other rules),
+	// and "none" must be a supported method.
+	AnonymousPublicClientsOnly bool
 	// TokenRotation says when registration access tokens rotate.
 	TokenRotation TokenRotation
 	// TokenGrace is how long a rotated registration access token keeps

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,7 +179,19 @@ func (c Config) build() (*Handler, error) {
 			return nil, fmt.Errorf("clientreg: Config.Metadata: %w", err)
 		}
 	}
-	if h.policies, err = newPolicies(c.Policies, h.static); err != nil {
+	policyList := c.Policies
+	if c.AnonymousPublicClientsOnly {
+		if c.DefaultPolicy != "" {
+			return nil, errors.New("clientreg: set Config.AnonymousPublicClientsOnly or Config.DefaultPolicy, not both (a default policy allowing only the auth method none does the same)")
+		}
+		for _, p := range c.Policies {
+			if p.Name == AnonymousPublicPolicy {
+				return nil, fmt.Errorf("clientreg: Config.Policies: the name %q is reserved for Config.AnonymousPublicClientsOnly", AnonymousPublicPolicy)
+			}
+		}
+		policyList = append(slices.Clone(c.Policies), Policy{Name: AnonymousPublicPolicy, AllowedAuthMethods: []string{"none"}})
+	}
+	if h.policies, err = newPolicies(policyList, h.static); err != nil {
 		return nil, fmt.Errorf("clientreg: Config.Policies: %w", err)
 	}
 	if c.DefaultPolicy != "" && h.policies[c.DefaultPolicy] == nil {

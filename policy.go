@@ -205,7 +205,11 @@ func (h *Handler) newValidation(srv *ServerMetadata, op policyOp, policyName str
 func applyPolicy(_ context.Context, h *Handler, m *Metadata, v *validation) error {
 	if v.op == registering && v.policyName == "" {
 		v.policyName = v.issuerPolicy
-		if v.policyName == "" {
+		switch {
+		case v.policyName != "":
+		case v.anonymous && h.cfg.AnonymousPublicClientsOnly:
+			v.policyName = AnonymousPublicPolicy
+		default:
 			v.policyName = h.cfg.DefaultPolicy
 		}
 	}

@@ -119,7 +119,8 @@ func ETag(c *Client) string {
 
 // Register registers a new client (RFC 7591 §3). initialToken is the
 // initial access token presented, or "" when none was; it is required when
-// Config.RequireInitialToken is set and ignored otherwise. m is validated
+// Config.RequireInitialToken is set, and honoured whenever it is given (its
+// policy applies, its use counts, a bad one is ErrInvalidToken). m is validated
 // exactly as a registration request is; on success the returned information
 // carries the new credentials, which the server does not keep in plaintext.
 //
@@ -149,6 +150,7 @@ func (h *Handler) register(ctx context.Context, initialToken string, m Metadata,
 	}
 	m = m.Clone()
 	v := h.newValidation(srv, registering, policy)
+	v.anonymous = initialToken == ""
 	if err := h.validate(ctx, &m, v); err != nil {
 		return nil, err
 	}
@@ -158,7 +160,7 @@ func (h *Handler) register(ctx context.Context, initialToken string, m Metadata,
 		}
 	}
 	opts.MaxClients = v.maxClients()
-	if h.cfg.RequireInitialToken {
+	if initialToken != "" {
 		if sb, ok := h.cfg.InitialTokens.(StoreBackedInitialTokens); ok && sb.InitialTokensInStore() {
 			// The Store records the use in the transaction that stores
 			// the client: a registration that fails spends nothing.
@@ -229,12 +231,18 @@ func (h *Handler) identityKeys(initialToken string, m *Metadata) []string {
 
 // checkInitialToken checks the initial access token when registration
 // requires one, without using it up, and returns the policy it names.
+//
+// A token is honoured whenever it is presented, also when registration is
+// open: its policy applies and its use counts, and a bad one is refused
+// (401 invalid_token), so that an operator can run open registration under
+// a default policy and hand partners tokens with a wider one. Without a
+// token, open registration goes on anonymously.
 func (h *Handler) checkInitialToken(ctx context.Context, initialToken string) (string, error) {
-	if !h.cfg.RequireInitialToken {
-		return "", nil
-	}
 	if initialToken == "" {
-		return "", ErrMissingToken
+		if h.cfg.RequireInitialToken {
+			return "", ErrMissingToken
+		}
+		return "", nil
 	}
 	return h.cfg.InitialTokens.CheckInitialToken(ctx, initialToken)
 }
@@ -254,7 +262,9 @@ func (h *Handler) DryRun(ctx context.Context, initialToken string, m Metadata) (
 		return Metadata{}, err
 	}
 	m = m.Clone()
-	if err := h.validate(ctx, &m, h.newValidation(srv, registering, policy)); err != nil {
+	v := h.newValidation(srv, registering, policy)
+	v.anonymous = initialToken == ""
+	if err := h.validate(ctx, &m, v); err != nil {
 		return Metadata{}, err
 	}
 	return m, nil
@@ -345,18 +355,16 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	// protected resource and it MAY accept an initial access token in the
 	// form of an OAuth 2.0 access token to limit registration to only
 	// previously authorized parties."
+	// A presented token is honoured in open registration too (see
+	// checkInitialToken); only a request without one is anonymous.
 	token, err := bearerToken(r)
-	if h.cfg.RequireInitialToken {
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if token == "" {
-			h.writeError(w, r, ErrMissingToken)
-			return
-		}
-	} else {
-		token = "" // open registration: an Authorization header plays no part
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if token == "" && h.cfg.RequireInitialToken {
+		h.writeError(w, r, ErrMissingToken)
+		return
 	}
 	// RFC 7591 §3: "The client registration endpoint MUST accept HTTP POST
 	// messages with request parameters encoded in the entity body using

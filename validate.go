@@ -37,6 +37,9 @@ type validation struct {
 	// issuerPolicy is the policy named by the trusted issuer of the
 	// request's software statement, if any.
 	issuerPolicy string
+	// anonymous reports a registration that presented no initial access
+	// token (see Config.AnonymousPublicClientsOnly).
+	anonymous bool
 	// policy is the policy in force, nil for none; set by applyPolicy.
 	policy *Policy
 }

@@ -136,6 +136,7 @@ type serveOptions struct {
 	rateLimits                         *bool
 	trustedProxies                     *[]string
 	requireStatement                   *bool
+	anonymousPublicOnly                *bool
 	configFile                         *string
 
 	// Sign-in and consent at the authorization endpoint.
@@ -217,6 +218,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.trustedProxies = newList(fs, "trusted-proxy", nil,
 		"comma-separated proxy `CIDRs` whose X-Forwarded-For names the client\n"+
 			"address for the rate limits (default: none; the header is ignored)")
+	o.anonymousPublicOnly = fs.Bool("anonymous-public-only", false,
+		"restrict registrations without an initial access token to public clients\n"+
+			"(token_endpoint_auth_method none); not with the file's default_policy")
 	o.requireStatement = fs.Bool("require-software-statement", false,
 		"refuse registrations without a software statement from a trusted issuer")
 	o.configFile = fs.String("config", "",

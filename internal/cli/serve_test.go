@@ -387,3 +387,22 @@ func TestServeDefaultDB(t *testing.T) {
 		}
 	}
 }
+
+// --anonymous-public-only registers anonymous clients as public clients,
+// and refuses to be combined with the file's default policy.
+func TestServeAnonymousPublicOnly(t *testing.T) {
+	s := startServer(t, nil, "--db", dbIn(t), "--anonymous-public-only", "--login", "header", "--trusted-proxy", "127.0.0.1/32")
+	r := do(t, http.MethodPost, s.issuer+"/register", "", clientBody)
+	wantStatus(t, "anonymous registration", r, http.StatusCreated)
+	if got := r.str(t, "token_endpoint_auth_method"); got != "none" || r.str(t, "client_secret") != "" {
+		t.Errorf("anonymous registration: method %q, want a public client: %s", got, r.body)
+	}
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(cfg, []byte("policies:\n  p:\n    max_clients: 5\ndefault_policy: p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, nil, "serve", "--addr", "127.0.0.1:0", "--db", dbIn(t), "--anonymous-public-only", "--config", cfg)
+	if code != 2 || !strings.Contains(stderr, "--anonymous-public-only") || !strings.Contains(stderr, "default_policy") {
+		t.Errorf("with a default policy: exit %d, %s", code, stderr)
+	}
+}

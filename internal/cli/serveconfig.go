@@ -42,6 +42,10 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 			return clientreg.Config{}, src, serveUsageError("%w", err)
 		}
 	}
+	if *o.anonymousPublicOnly && fileCfg.defaultPolicy != "" {
+		return clientreg.Config{}, src, serveUsageError("--anonymous-public-only and the default_policy of --config %s are both set: "+
+			"give the default policy allowed_auth_methods: [none] instead", src.file)
+	}
 	if len(*o.scopes) > 0 {
 		for _, s := range *o.defaultScopes {
 			if !slices.Contains(*o.scopes, s) {
@@ -85,22 +89,23 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 			ScopesSupported:       *o.scopes,
 			GrantTypesSupported:   *o.grantTypes,
 		},
-		DefaultScopes:            *o.defaultScopes,
-		RequireInitialToken:      *o.registration == "token",
-		TokenRotation:            rotation,
-		TokenGrace:               grace,
-		SecretLifetime:           *o.secretLifetime,
-		ServeTokenEndpoints:      *o.tokenEndpoints,
-		AccessTokenLifetime:      *o.accessTokenLifetime,
-		SecretOverlap:            overlap,
-		MayIntrospect:            mayIntrospect,
-		TrustedIssuers:           trusted,
-		RequireSoftwareStatement: *o.requireStatement,
-		Policies:                 fileCfg.policies,
-		DefaultPolicy:            fileCfg.defaultPolicy,
-		RedirectPreset:           clientreg.RedirectPreset(*o.redirectPreset),
-		Limits:                   clientreg.Limits{Disabled: !*o.rateLimits, TrustedProxies: proxies},
-		Logger:                   log,
+		DefaultScopes:              *o.defaultScopes,
+		RequireInitialToken:        *o.registration == "token",
+		TokenRotation:              rotation,
+		TokenGrace:                 grace,
+		SecretLifetime:             *o.secretLifetime,
+		ServeTokenEndpoints:        *o.tokenEndpoints,
+		AccessTokenLifetime:        *o.accessTokenLifetime,
+		SecretOverlap:              overlap,
+		MayIntrospect:              mayIntrospect,
+		TrustedIssuers:             trusted,
+		RequireSoftwareStatement:   *o.requireStatement,
+		AnonymousPublicClientsOnly: *o.anonymousPublicOnly,
+		Policies:                   fileCfg.policies,
+		DefaultPolicy:              fileCfg.defaultPolicy,
+		RedirectPreset:             clientreg.RedirectPreset(*o.redirectPreset),
+		Limits:                     clientreg.Limits{Disabled: !*o.rateLimits, TrustedProxies: proxies},
+		Logger:                     log,
 	}, src, nil
 }
 
@@ -127,6 +132,7 @@ var (
 var goNames = strings.NewReplacer(
 	"Config.Issuer", "--issuer",
 	"Config.DefaultScopes", "--default-scopes",
+	"Config.AnonymousPublicClientsOnly", "--anonymous-public-only",
 	"Config.SecretLifetime", "--secret-lifetime",
 	"Config.TokenRotation", "--rat-rotation",
 	"Config.TokenGrace", "--rat-grace",
