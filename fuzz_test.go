@@ -672,7 +672,20 @@ func FuzzBearer(f *testing.F) {
 				t.Fatalf("%s with Authorization %q: unexpected %d %s", what, values, rec.status, rec.body)
 			}
 		}
-		if rec := open.serve(http.MethodPost, fzIssuer+"/register", regBody, values...); rec.status != http.StatusCreated {
+		// Open registration: no credentials (or another scheme) register
+		// anonymously; a Bearer credential is honoured, and since none is
+		// a valid initial access token of the open env it is refused
+		// (docs/behaviour.md §2); two headers are a malformed request.
+		switch rec := open.serve(http.MethodPost, fzIssuer+"/register", regBody, values...); {
+		case len(values) > 1:
+			if rec.status != http.StatusBadRequest {
+				t.Fatalf("open registration with Authorization %q: %d %s, want 400", values, rec.status, rec.body)
+			}
+		case fzHasBearer(values):
+			if rec.status != http.StatusUnauthorized || rec.header.Get("WWW-Authenticate") != `Bearer error="invalid_token"` {
+				t.Fatalf("open registration with Authorization %q: %d %s, want 401 invalid_token", values, rec.status, rec.body)
+			}
+		case rec.status != http.StatusCreated:
 			t.Fatalf("open registration with Authorization %q: %d %s", values, rec.status, rec.body)
 		}
 		check("POST (initial access token)", closed.serve(http.MethodPost, fzIssuer+"/register", regBody, values...), iat, http.StatusCreated)
