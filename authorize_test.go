@@ -46,8 +46,8 @@ type authzEnv struct {
 func newAuthzEnv(t *testing.T, b backend, mutate func(*clientreg.Config)) *authzEnv {
 	t.Helper()
 	e := &authzEnv{}
-	e.testEnv = newOAuthEnv(t, func(c *clientreg.Config) {
-		c.Store = b.open(t)
+	// newEnv over b, so that e.store (the spyStore) is the handler's.
+	e.testEnv = newEnv(t, b, oauthConfig, func(c *clientreg.Config) {
 		c.Authorizer = clientreg.AuthorizerFunc(func(w http.ResponseWriter, _ *http.Request, req *clientreg.AuthorizationRequest) {
 			e.mu.Lock()
 			e.last = req

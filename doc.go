@@ -45,6 +45,10 @@
 //     resources.go RFC 8707 resource indicators (ResourcePolicy).
 //   - grants.go: the authorization_code and refresh_token grants of the
 //     token endpoint (rotation, grace, reuse detection, RFC 9700 §4.14).
+//   - verify.go: in-process verification of access tokens for resource
+//     servers (VerifyAccessToken, TokenInfo and its errors); package
+//     resource builds RFC 9728 metadata and the bearer middleware on it,
+//     and the nested module adapters/mcp the Go MCP SDK's TokenVerifier.
 //   - cors.go: CORS for the endpoints browsers call (CORSPolicy).
 //   - limits.go: rate limits and request limits (RFC 7592 §5).
 //   - secrets.go: how credentials are generated, hashed and encrypted;

@@ -72,7 +72,7 @@ func (f fault) String() string {
 }
 
 // spyStore is the Store of every env: it counts the calls of the client and
-// initial-token methods and the successful writes, and can make a method
+// initial-token methods (and GetAccessToken) and the successful writes, and can make a method
 // fail with a given error (failWith) or with a fault (set). A failed or
 // stalled method does not reach the wrapped store, so a fault is never a
 // half-done write of the store itself.
@@ -223,6 +223,13 @@ func (s *spyStore) UseInitialToken(ctx context.Context, hash []byte, now time.Ti
 		return nil, err
 	}
 	return s.Store.UseInitialToken(ctx, hash, now)
+}
+
+func (s *spyStore) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessToken, error) {
+	if err := s.hit(ctx, "GetAccessToken"); err != nil {
+		return nil, err
+	}
+	return s.Store.GetAccessToken(ctx, hash)
 }
 
 // inProcessIssuer is the issuer of an in-process env.
