@@ -79,6 +79,15 @@ const (
 	// working, unless its successor is used first (a client that lost the
 	// response retries).
 	DefaultRefreshTokenGrace = time.Minute
+	// DefaultSigningKeyRotation is how often a new signing key of JWT
+	// access tokens is made (Config.SigningKeyRotation).
+	DefaultSigningKeyRotation = 24 * time.Hour
+	// DefaultSigningKeyPublishLead is how long a new signing key is
+	// published before it signs (Config.SigningKeyPublishLead): longer than
+	// the JWKS document's max-age (5 minutes) plus the handler's own key
+	// cache (1 minute), so that every cache has the key before the first
+	// token signed with it.
+	DefaultSigningKeyPublishLead = 10 * time.Minute
 )
 
 // RefreshRotation says when refresh tokens rotate.
@@ -94,6 +103,44 @@ const (
 	// its refresh token, whose use its authentication already binds
 	// (RFC 9700 §4.14.2).
 	RotateRefreshPublicOnly
+)
+
+// AccessTokenFormat is the format of the access tokens the handler issues
+// (docs/behaviour.md §9).
+type AccessTokenFormat int
+
+const (
+	// TokenFormatOpaque issues opaque access tokens: 256 random bits that
+	// mean nothing without the store (the default).
+	TokenFormatOpaque AccessTokenFormat = iota
+	// TokenFormatJWT issues JWT access tokens (RFC 9068), signed with keys
+	// the handler keeps in the Store and publishes at its jwks_uri, so that
+	// a resource server can verify them offline. Each is stored too, as an
+	// opaque token is, so introspection, revocation and VerifyAccessToken
+	// work as they do for opaque tokens.
+	TokenFormatJWT
+)
+
+// String returns "opaque" or "jwt".
+func (f AccessTokenFormat) String() string {
+	switch f {
+	case TokenFormatOpaque:
+		return "opaque"
+	case TokenFormatJWT:
+		return "jwt"
+	}
+	return fmt.Sprintf("AccessTokenFormat(%d)", int(f))
+}
+
+// Signing algorithms of JWT access tokens (Config.AccessTokenSigningAlg).
+const (
+	// SigningAlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256 over a 2048-bit
+	// RSA key, the algorithm RFC 9068 §2.1 requires every implementation
+	// to support (the default).
+	SigningAlgRS256 = "RS256"
+	// SigningAlgES256 is ECDSA over P-256 with SHA-256: smaller tokens and
+	// faster signing, for resource servers known to support it.
+	SigningAlgES256 = "ES256"
 )
 
 // FetchPolicy configures outbound fetches. Production servers leave it
@@ -192,6 +239,30 @@ type Config struct {
 	// AccessTokenLifetime is the lifetime of issued access tokens; 0 means
 	// DefaultAccessTokenLifetime. It cannot be Off.
 	AccessTokenLifetime time.Duration
+	// AccessTokenFormat is the format of issued access tokens: opaque (the
+	// default) or JWT (RFC 9068).
+	AccessTokenFormat AccessTokenFormat
+	// AccessTokenSigningAlg is the JWS algorithm of JWT access tokens:
+	// SigningAlgRS256 (the default; RFC 9068 §2.1) or SigningAlgES256. A
+	// change applies to the keys made from then on; the keys already made
+	// keep signing until they retire.
+	AccessTokenSigningAlg string
+	// SigningKeyRotation is how often a new signing key of JWT access
+	// tokens is made: a key is due for a successor this long after it
+	// starts signing (less the publish lead, so that the successor takes
+	// over on time), and stops signing after twice this long, so that a
+	// successor made up to one interval late (no token was issued) still
+	// takes over without a gap. Its public key is published until the last
+	// token it may have signed expires (AccessTokenLifetime after it stops
+	// signing). 0 means DefaultSigningKeyRotation; it cannot be Off, and
+	// must exceed SigningKeyPublishLead.
+	SigningKeyRotation time.Duration
+	// SigningKeyPublishLead is how long a new signing key is published
+	// (its public key in the JWKS) before it signs; 0 means
+	// DefaultSigningKeyPublishLead, Off none (a new key signs at once,
+	// which verifiers caching the JWKS learn only when they fetch it again
+	// for the unknown kid).
+	SigningKeyPublishLead time.Duration
 	// MayIntrospect decides which tokens an authenticated client may
 	// introspect; default OwnTokensOnly. A resource server that checks
 	// every client's tokens is given wider rights here.
@@ -364,6 +435,11 @@ func (c Config) withDefaults() Config {
 	def(&c.RefreshTokenLifetime, DefaultRefreshTokenLifetime)
 	def(&c.RefreshTokenIdleLifetime, DefaultRefreshTokenIdleLifetime)
 	def(&c.RefreshTokenGrace, DefaultRefreshTokenGrace)
+	def(&c.SigningKeyRotation, DefaultSigningKeyRotation)
+	def(&c.SigningKeyPublishLead, DefaultSigningKeyPublishLead)
+	if c.AccessTokenSigningAlg == "" {
+		c.AccessTokenSigningAlg = SigningAlgRS256
+	}
 	if c.AuthorizationEndpoint == "" {
 		c.AuthorizationEndpoint = strings.TrimSuffix(c.Issuer, "/") + DefaultAuthorizationPath
 	}
@@ -420,6 +496,16 @@ func (c Config) checkValues() error {
 	default:
 		return fmt.Errorf("clientreg: unknown Config.RefreshRotation %d", c.RefreshRotation)
 	}
+	switch c.AccessTokenFormat {
+	case TokenFormatOpaque, TokenFormatJWT:
+	default:
+		return fmt.Errorf("clientreg: unknown Config.AccessTokenFormat %d", c.AccessTokenFormat)
+	}
+	switch c.AccessTokenSigningAlg {
+	case SigningAlgRS256, SigningAlgES256:
+	default:
+		return fmt.Errorf("clientreg: Config.AccessTokenSigningAlg %q is not supported (want RS256 or ES256)", c.AccessTokenSigningAlg)
+	}
 	switch c.RedirectPreset {
 	case PresetMCP, PresetWeb, PresetNative:
 	default:
@@ -441,6 +527,8 @@ func (c Config) checkValues() error {
 		{"RefreshTokenLifetime", c.RefreshTokenLifetime, true},
 		{"RefreshTokenIdleLifetime", c.RefreshTokenIdleLifetime, true},
 		{"RefreshTokenGrace", c.RefreshTokenGrace, true},
+		{"SigningKeyRotation", c.SigningKeyRotation, false},
+		{"SigningKeyPublishLead", c.SigningKeyPublishLead, true},
 	}
 	if c.CodeLifetime > MaxCodeLifetime {
 		return fmt.Errorf("clientreg: Config.CodeLifetime must not exceed %v (RFC 6749 section 4.1.2)", MaxCodeLifetime)
@@ -452,6 +540,9 @@ func (c Config) checkValues() error {
 		if err := checkOff("Config."+d.name, int64(d.v), d.mayBeOff); err != nil {
 			return err
 		}
+	}
+	if c.SigningKeyPublishLead != Off && c.SigningKeyPublishLead >= c.SigningKeyRotation {
+		return fmt.Errorf("clientreg: Config.SigningKeyPublishLead (%v) must be shorter than Config.SigningKeyRotation (%v)", c.SigningKeyPublishLead, c.SigningKeyRotation)
 	}
 	if err := c.Resources.check(); err != nil {
 		return err

@@ -187,6 +187,11 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 	if usesJWT && len(c.TokenEndpointAuthSigningAlgValuesSupported) == 0 {
 		c.TokenEndpointAuthSigningAlgValuesSupported = AssertionSigningAlgs()
 	}
+	if h.jwksURI != "" {
+		// RFC 8414 §2: the server's JWK Set, whose keys sign its JWT
+		// access tokens (RFC 9068 §4).
+		c.JWKSURI = h.jwksURI
+	}
 	if h.cfg.ServeTokenEndpoints {
 		// The endpoints exist, so they are advertised, with the methods
 		// that authenticate there: those of the token endpoint (a public

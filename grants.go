@@ -280,12 +280,7 @@ func narrowResources(granted []string, form url.Values) ([]string, error) {
 // newAccessToken draws an access token of grant g and returns it with its
 // stored form.
 func (h *Handler) newAccessToken(ctx context.Context, clientID string, g *store.Grant, scope string, resources []string, now time.Time) (string, *store.AccessToken, error) {
-	token, err := h.cfg.NewSecret(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("generate access token: %w", err)
-	}
-	return token, &store.AccessToken{
-		Hash:      h.keys.hash(purposeAccessToken, token),
+	t := &store.AccessToken{
 		ClientID:  clientID,
 		Scope:     scope,
 		IssuedAt:  now,
@@ -293,7 +288,12 @@ func (h *Handler) newAccessToken(ctx context.Context, clientID string, g *store.
 		GrantID:   g.ID,
 		Subject:   g.Subject,
 		Resources: slices.Clone(resources),
-	}, nil
+	}
+	token, err := h.newAccessTokenValue(ctx, t)
+	if err != nil {
+		return "", nil, err
+	}
+	return token, t, nil
 }
 
 func (h *Handler) tokenResponse(access, scope, refresh string) *TokenResponse {

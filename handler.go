@@ -64,6 +64,8 @@ type Handler struct {
 	limits         *limiter
 	fetcher        *fetch.Client
 	keyCache       keyCache
+	signing        signingKeys // the keys of JWT access tokens
+	jwksURI        string      // set when cfg.AccessTokenFormat is TokenFormatJWT
 	mux            *http.ServeMux
 
 	// Shorthands for cfg fields that nearly every request reads.
@@ -115,6 +117,10 @@ func (c Config) build() (*Handler, error) {
 		store:       c.Store,
 		now:         c.Now,
 		log:         c.Logger,
+	}
+	h.signing.h = h
+	if c.AccessTokenFormat == TokenFormatJWT {
+		h.jwksURI = h.issuer + JWKSPath
 	}
 	if c.ServeTokenEndpoints {
 		h.tokenEndpoint = h.issuer + "/token"
@@ -170,6 +176,9 @@ func (c Config) build() (*Handler, error) {
 	if sm, ok := c.Metadata.(*ServerMetadata); ok {
 		if sm == nil {
 			return nil, errors.New("clientreg: Config.Metadata is a nil *ServerMetadata")
+		}
+		if h.jwksURI != "" && sm.JWKSURI != "" && sm.JWKSURI != h.jwksURI {
+			return nil, errors.New("clientreg: Config.Metadata: JWKSURI is set by the handler when Config.AccessTokenFormat is TokenFormatJWT (it publishes the keys of its tokens)")
 		}
 		h.static = sm.completed(h)
 		if err := checkServerMetadata(h.static, c.DefaultScopes); err != nil {
@@ -333,6 +342,10 @@ func (h *Handler) routes(issPath string) {
 		endpoint(issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
 		cors(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
 		endpoint(h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
+	}
+	if h.jwksURI != "" {
+		// Public, for any origin (serveJWKS sets the header itself).
+		endpoint(issPath+JWKSPath, map[string]http.HandlerFunc{http.MethodGet: h.serveJWKS, http.MethodHead: h.serveJWKS}, http.MethodGet, http.MethodHead)
 	}
 	if h.cfg.Authorizer != nil {
 		// A navigation, not a CORS request (docs/behaviour.md §12).

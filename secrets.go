@@ -34,6 +34,8 @@ const (
 	purposeRefreshToken         purpose = "refresh_token"
 	purposePendingAuthorization purpose = "pending_authorization"
 	purposeBrowserBinding       purpose = "browser_binding"
+	// The private keys of JWT access tokens (jwt.go), encrypted.
+	purposeSigningKey purpose = "signing_key"
 )
 
 // MinSecretKeyLen is the minimum length of Config.SecretKey in bytes.
@@ -80,6 +82,34 @@ func (k keyring) decrypt(sealed []byte) (string, error) {
 		return "", fmt.Errorf("open sealed secret: %w", err)
 	}
 	return string(plain), nil
+}
+
+// seal encrypts plain for purpose p, bound to label (the record it belongs
+// to), with a random nonce: nonce || ciphertext. What seal sealed opens only
+// with the same purpose and label.
+func (k keyring) seal(p purpose, label string, plain []byte) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, fmt.Errorf("read nonce: %w", err)
+	}
+	return k.aead.Seal(nonce, nonce, plain, sealAD(p, label)), nil
+}
+
+// open decrypts what seal sealed for p and label.
+func (k keyring) open(p purpose, label string, sealed []byte) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed value too short")
+	}
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], sealAD(p, label))
+	if err != nil {
+		return nil, fmt.Errorf("open sealed value: %w", err)
+	}
+	return plain, nil
+}
+
+func sealAD(p purpose, label string) []byte {
+	return append(append([]byte(p), 0), label...)
 }
 
 // hash returns the keyed hash of value for purpose p.

@@ -66,18 +66,17 @@ func (h *Handler) issueClientCredentials(ctx context.Context, c *Client, request
 		}
 		scope = strings.Join(granted, " ")
 	}
-	token, err := h.cfg.NewSecret(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("generate access token: %w", err)
-	}
 	now := h.now().UTC().Truncate(time.Microsecond)
 	t := &store.AccessToken{
-		Hash:      h.keys.hash(purposeAccessToken, token),
 		ClientID:  c.ID,
 		Scope:     scope,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(h.cfg.AccessTokenLifetime),
 		Resources: resources,
+	}
+	token, err := h.newAccessTokenValue(ctx, t)
+	if err != nil {
+		return nil, err
 	}
 	if err := h.store.CreateAccessToken(ctx, t); err != nil {
 		if errors.Is(err, store.ErrNotFound) {

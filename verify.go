@@ -31,8 +31,10 @@ var (
 	// ErrTokenExpired: the token is known and its lifetime has passed.
 	ErrTokenExpired = errors.New("clientreg: access token expired")
 	// ErrTokenRevoked: the token is authentic but was revoked. Opaque
-	// tokens never report it (see ErrTokenUnknown); it is for token
-	// formats whose authenticity can be checked without the store record.
+	// tokens never report it (see ErrTokenUnknown); a JWT access token
+	// (Config.AccessTokenFormat) does, when its signature verifies but
+	// its stored record is gone: revoked (RFC 7009), its grant revoked or
+	// its client deleted.
 	ErrTokenRevoked = errors.New("clientreg: access token revoked")
 	// ErrWrongAudience: the token is valid but was not issued for the
 	// resource it was presented to (RFC 8707; the MCP authorization
@@ -76,7 +78,17 @@ func (t *TokenInfo) HasScopes(scopes ...string) bool {
 // https://mcp.example/mcp), compared by exact string match. It returns the
 // token's TokenInfo, or ErrTokenUnknown, ErrTokenExpired or
 // ErrWrongAudience (checked in that order), or another error when the
-// store fails. A token has an audience when its request named resources or
+// store fails.
+//
+// With Config.AccessTokenFormat TokenFormatJWT, a JWT is verified first
+// as an offline verifier would (RFC 9068 §4): the signature with a
+// published key (the kid's; typ at+jwt, alg RS256 or ES256 as the key's),
+// iss, and exp and iat with a minute of leeway; a failure is
+// ErrTokenUnknown, or ErrTokenExpired for exp. Then its stored record is
+// read as an opaque token's is: when it is gone (revoked, or its client
+// deleted) the answer is ErrTokenRevoked, and the record's exact expiry
+// and audience apply. Opaque tokens issued before the format changed keep
+// verifying. A token has an audience when its request named resources or
 // Config.Resources.Default gives one; set Default to the resource server's
 // URI when clients may omit the resource parameter.
 //
@@ -90,9 +102,18 @@ func (h *Handler) VerifyAccessToken(ctx context.Context, token, resource string)
 	if token == "" {
 		return nil, ErrTokenUnknown
 	}
+	// A JWT (RFC 9068) is checked first by its signature and claims; one
+	// this server signed whose record is gone was revoked.
+	gone := ErrTokenUnknown
+	if h.jwksURI != "" && isJWT(token) {
+		if err := h.verifyJWT(ctx, token); err != nil {
+			return nil, err
+		}
+		gone = ErrTokenRevoked
+	}
 	t, err := h.store.GetAccessToken(ctx, h.keys.hash(purposeAccessToken, token))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrTokenUnknown
+		return nil, gone
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clientreg: look up access token: %w", err)
