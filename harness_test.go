@@ -49,6 +49,13 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Set moves the clock to t.
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 // Add moves the clock forward by d.
 func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
