@@ -16,7 +16,7 @@ import (
 )
 
 // The resource server's per-request cost (docs/behaviour.md §13):
-// in-process verification of an opaque token, on the memory and the
+// in-process verification of an opaque token and of a JWT, on the memory and the
 // SQLite store, and the middleware around it. In parallel, as a busy MCP
 // server verifies. Run them with:
 //
@@ -26,13 +26,17 @@ const benchResource = "http://127.0.0.1:8080/mcp"
 
 // benchVerifyToken returns a handler over st and a client_credentials token for
 // benchResource.
-func benchVerifyToken(b *testing.B, st store.Store) (*clientreg.Handler, string) {
+func benchVerifyToken(b *testing.B, st store.Store, mutate ...func(*clientreg.Config)) (*clientreg.Handler, string) {
 	b.Helper()
-	h, err := clientreg.New(clientreg.Config{
+	cfg := clientreg.Config{
 		Issuer: "http://127.0.0.1:8080", Store: st, SecretKey: bytes.Repeat([]byte{7}, 32),
 		ServeTokenEndpoints: true, Limits: clientreg.Limits{Disabled: true},
 		Resources: clientreg.ResourcePolicy{Default: []string{benchResource}},
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	h, err := clientreg.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,4 +110,35 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyJWT is BenchmarkVerifyOpaque for JWT access tokens (RFC
+// 9068): the signature and claims checked with the cached key, then the
+// same one store read.
+func BenchmarkVerifyJWT(b *testing.B) {
+	for _, bc := range []struct {
+		name, alg string
+		open      func(*testing.B) store.Store
+	}{
+		{"memory/RS256", clientreg.SigningAlgRS256, func(*testing.B) store.Store { return memory.New() }},
+		{"memory/ES256", clientreg.SigningAlgES256, func(*testing.B) store.Store { return memory.New() }},
+		{"sqlite/RS256", clientreg.SigningAlgRS256, benchSQLite},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h, tok := benchVerifyToken(b, bc.open(b), func(c *clientreg.Config) {
+				c.AccessTokenFormat = clientreg.TokenFormatJWT
+				c.AccessTokenSigningAlg = bc.alg
+			})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if _, err := h.VerifyAccessToken(ctx, tok, benchResource); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
