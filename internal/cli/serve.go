@@ -131,6 +131,7 @@ type serveOptions struct {
 
 	tokenEndpoints                     *bool
 	accessTokenLifetime, secretOverlap *time.Duration
+	accessTokenFormat                  *string
 	introspectors, trustIssuers        *[]string
 	redirectPreset                     *string
 	rateLimits                         *bool
@@ -198,6 +199,10 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"revocation (RFC 7009) and registration access token recovery")
 	o.accessTokenLifetime = newDuration(fs, "access-token-lifetime", clientreg.DefaultAccessTokenLifetime,
 		"lifetime (`duration`) of access tokens issued at the token endpoint")
+	o.accessTokenFormat = newChoice(fs, "access-token-format", "opaque",
+		"`format` of access tokens: opaque (random, checked through the store) or\n"+
+			"jwt (RFC 9068, RS256, verifiable offline with the keys at /jwks.json,\n"+
+			"which rotate daily and are kept, encrypted, in the database)", "opaque", "jwt")
 	o.secretOverlap = newDuration(fs, "secret-overlap", clientreg.DefaultSecretOverlap,
 		"how long (`duration`) a client's previous secret keeps working after it\n"+
 			"rotates its secret (PUT ...?rotate_secret=true); 0 means not at all")

@@ -96,6 +96,7 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 		SecretLifetime:             *o.secretLifetime,
 		ServeTokenEndpoints:        *o.tokenEndpoints,
 		AccessTokenLifetime:        *o.accessTokenLifetime,
+		AccessTokenFormat:          accessTokenFormat(*o.accessTokenFormat),
 		SecretOverlap:              overlap,
 		MayIntrospect:              mayIntrospect,
 		TrustedIssuers:             trusted,
@@ -171,4 +172,13 @@ func (src configSource) explain(err error) error {
 		msg = goNames.Replace(msg)
 	}
 	return &explainedError{msg: msg, err: err}
+}
+
+// accessTokenFormat is the AccessTokenFormat of --access-token-format,
+// whose choices are opaque and jwt.
+func accessTokenFormat(v string) clientreg.AccessTokenFormat {
+	if v == "jwt" {
+		return clientreg.TokenFormatJWT
+	}
+	return clientreg.TokenFormatOpaque
 }
