@@ -49,6 +49,9 @@
 //     servers (VerifyAccessToken, TokenInfo and its errors); package
 //     resource builds RFC 9728 metadata and the bearer middleware on it,
 //     and the nested module adapters/mcp the Go MCP SDK's TokenVerifier.
+//   - jwt.go: JWT access tokens (RFC 9068, Config.AccessTokenFormat):
+//     signing, the key manager over store.SigningKeyStore (rotation by
+//     generation, shared across instances) and the jwks_uri document.
 //   - cors.go: CORS for the endpoints browsers call (CORSPolicy).
 //   - limits.go: rate limits and request limits (RFC 7592 §5).
 //   - secrets.go: how credentials are generated, hashed and encrypted;

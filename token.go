@@ -14,7 +14,8 @@ import (
 
 // The token endpoint (RFC 6749 §3.2) for the client_credentials grant
 // (§4.4), served when Config.ServeTokenEndpoints is set. Access tokens are
-// opaque: 256 random bits, stored only as a keyed hash with their client,
+// opaque by default (JWTs with Config.AccessTokenFormat, stored the same
+// way; jwt.go): 256 random bits, stored only as a keyed hash with their client,
 // scope and expiry, so that deleting a client, revoking a token or changing
 // a client's registration takes effect at once, on every instance sharing
 // the store, with no key distribution and no revocation lists.
