@@ -346,16 +346,17 @@ type AccessTokenStore interface {
 	// whose ExpiresAt is before now, the grants whose ExpiresAt or
 	// IdleExpiresAt (when not zero) is before now, with their refresh
 	// tokens and access tokens, the consents whose ExpiresAt (when not
-	// zero) is before now, and the signing keys whose ExpiresAt is before
-	// now. It returns how many records it removed,
+	// zero) is before now, the signing keys whose ExpiresAt is before
+	// now, and the idempotency records whose ExpiresAt is before now. It
+	// returns how many records it removed,
 	// counting each expired record once: the unexpired access tokens and
 	// the refresh tokens that go with an expired grant are not counted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens, access tokens, the records of the authorization server and the
-// keys that sign JWT access tokens, with
+// tokens, access tokens, the records of the authorization server, the
+// keys that sign JWT access tokens and the records of idempotency keys, with
 // the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
@@ -368,6 +369,7 @@ type Store interface {
 	AccessTokenStore
 	AuthorizationStore
 	SigningKeyStore
+	IdempotencyStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's

@@ -49,6 +49,9 @@ type Store struct {
 	authz
 	// The records of store.SigningKeyStore (see keys.go).
 	signingKeys
+	// idempotency holds the records of store.IdempotencyStore (see
+	// idempotency.go).
+	idempotency idempotencyRecords
 }
 
 // New returns an empty Store.
@@ -66,6 +69,7 @@ func New() *Store {
 
 		authz:       newAuthz(),
 		signingKeys: newSigningKeys(),
+		idempotency: make(idempotencyRecords),
 	}
 }
 
