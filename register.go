@@ -399,6 +399,17 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	// that way.
 	// The initial access token's and the software_id's limits are spent in
 	// register, after validation: only by registrations that would succeed.
+	// An Idempotency-Key makes a retry of the same request replay the
+	// response (idempotency.go, docs/behaviour.md §11).
+	if h.cfg.IdempotencyKeyLifetime != Off {
+		if key, err := idempotencyKey(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		} else if key != "" {
+			h.serveIdempotentRegistration(w, r, h.newIdempotentRegistration(key, token, d.raw), token, d)
+			return
+		}
+	}
 	info, err := h.register(r.Context(), token, d.Metadata, true)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -34,6 +34,10 @@ const (
 	purposeRefreshToken         purpose = "refresh_token"
 	purposePendingAuthorization purpose = "pending_authorization"
 	purposeBrowserBinding       purpose = "browser_binding"
+	// The registration endpoint's Idempotency-Key (idempotency.go).
+	purposeIdempotencyKey      purpose = "idempotency_key"
+	purposeIdempotencyRequest  purpose = "idempotency_request"
+	purposeIdempotencyResponse purpose = "idempotency_response"
 )
 
 // MinSecretKeyLen is the minimum length of Config.SecretKey in bytes.
@@ -80,6 +84,34 @@ func (k keyring) decrypt(sealed []byte) (string, error) {
 		return "", fmt.Errorf("open sealed secret: %w", err)
 	}
 	return string(plain), nil
+}
+
+// seal encrypts plain for purpose p, bound to binding (the identity of the
+// record that keeps it, so that a ciphertext moved to another record does
+// not open): nonce || ciphertext.
+func (k keyring) seal(p purpose, plain, binding []byte) ([]byte, error) {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
+		return nil, fmt.Errorf("read nonce: %w", err)
+	}
+	return k.aead.Seal(nonce, nonce, plain, sealAAD(p, binding)), nil
+}
+
+// open opens what seal sealed for the same purpose and binding.
+func (k keyring) open(p purpose, sealed, binding []byte) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed value too short")
+	}
+	plain, err := k.aead.Open(nil, sealed[:n], sealed[n:], sealAAD(p, binding))
+	if err != nil {
+		return nil, fmt.Errorf("open sealed value: %w", err)
+	}
+	return plain, nil
+}
+
+func sealAAD(p purpose, binding []byte) []byte {
+	return append(append([]byte(p), 0), binding...)
 }
 
 // hash returns the keyed hash of value for purpose p.

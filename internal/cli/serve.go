@@ -131,13 +131,17 @@ type serveOptions struct {
 
 	tokenEndpoints                     *bool
 	accessTokenLifetime, secretOverlap *time.Duration
-	introspectors, trustIssuers        *[]string
-	redirectPreset                     *string
-	rateLimits                         *bool
-	trustedProxies                     *[]string
-	requireStatement                   *bool
-	anonymousPublicOnly                *bool
-	configFile                         *string
+	// Idempotent registration and the lifecycle of registered clients
+	// (docs/behaviour.md §11).
+	idempotencyTTL, clientIdleTTL, clientUnusedTTL *time.Duration
+	expireTokenClients                             *bool
+	introspectors, trustIssuers                    *[]string
+	redirectPreset                                 *string
+	rateLimits                                     *bool
+	trustedProxies                                 *[]string
+	requireStatement                               *bool
+	anonymousPublicOnly                            *bool
+	configFile                                     *string
 
 	// Sign-in and consent at the authorization endpoint.
 	login, loginHeader *string
@@ -201,6 +205,19 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.secretOverlap = newDuration(fs, "secret-overlap", clientreg.DefaultSecretOverlap,
 		"how long (`duration`) a client's previous secret keeps working after it\n"+
 			"rotates its secret (PUT ...?rotate_secret=true); 0 means not at all")
+	o.idempotencyTTL = newDuration(fs, "idempotency-ttl", clientreg.DefaultIdempotencyKeyLifetime,
+		"how long (`duration`) the response to a registration with an\n"+
+			"Idempotency-Key is replayed to a retry with the same key and request;\n"+
+			"0 ignores the header")
+	o.clientIdleTTL = newDuration(fs, "client-idle-ttl", clientreg.DefaultClientIdleTTL,
+		"how long (`duration`) a dynamically registered client is kept after its\n"+
+			"last use (a token issued, an authorization completed); 0 means forever")
+	o.clientUnusedTTL = newDuration(fs, "client-unused-ttl", clientreg.DefaultClientUnusedTTL,
+		"how long (`duration`) a dynamically registered client that was never used\n"+
+			"is kept after its registration; 0 means forever")
+	o.expireTokenClients = fs.Bool("expire-token-clients", false,
+		"let --client-idle-ttl and --client-unused-ttl remove clients registered\n"+
+			"with an initial access token too (by default only anonymous ones)")
 	o.introspectors = newList(fs, "introspector", nil,
 		"comma-separated client `IDs` (resource servers) that may introspect every\n"+
 			"token; other clients introspect only their own")
