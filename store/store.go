@@ -74,6 +74,16 @@ type Client struct {
 	// client registered ("" for none). It keeps applying to the client's
 	// updates, and CreateOptions.MaxClients counts clients by it.
 	Policy string
+	// Origin says how the client was registered: OriginAnonymous,
+	// OriginInitialToken, OriginOperator, or "" for a client stored before
+	// origins were recorded. The lifecycle (PurgeClients) selects clients
+	// by it. Set by CreateClient; UpdateClient keeps the stored one.
+	Origin string
+	// LastUsedAt is when the client was last used (a token issued to it,
+	// an authorization completed for it), recorded coarsely by TouchClient;
+	// zero when it has never been used. Set by CreateClient and
+	// TouchClient; UpdateClient keeps the stored one.
+	LastUsedAt time.Time
 
 	// SecretHash is the keyed hash of the client secret; nil when the
 	// client's authentication method uses no shared secret.
@@ -370,6 +380,7 @@ type Store interface {
 	AuthorizationStore
 	SigningKeyStore
 	IdempotencyStore
+	ClientLifecycleStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's

@@ -41,7 +41,9 @@ import (
 //     key;
 //   - IdempotencyReserveOnce: of concurrent reservations of one
 //     idempotency key through both stores, exactly one succeeds, and each
-//     store then reads the winner's reservation.
+//     store then reads the winner's reservation;
+//   - PurgeOnce: concurrent PurgeClients through both stores remove every
+//     selected client once: none is returned twice, and none fails.
 //
 // A backend whose stores cannot share a database (such as store/memory)
 // does not run it.
@@ -61,6 +63,7 @@ func RunSharing(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"UpdateGrantOnce", testSharedUpdateGrant},
 		{"SigningKeyGenerationOnce", testSharedSigningKeyGeneration},
 		{"IdempotencyReserveOnce", testIdempotencyReserveRace},
+		{"PurgeOnce", testSharedPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

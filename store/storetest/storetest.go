@@ -103,6 +103,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Authorization", func(t *testing.T) { RunAuthorization(t, newStore) })
 	t.Run("SigningKeys", func(t *testing.T) { RunSigningKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
+	t.Run("Lifecycle", func(t *testing.T) { RunLifecycle(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
@@ -132,6 +133,8 @@ func newClient(id string) *store.Client {
 		TokenHash:                hash("token " + id),
 		PreviousTokenHash:        hash("previous token " + id),
 		PreviousTokenExpiresAt:   base.Add(10 * time.Minute),
+		Origin:                   store.OriginAnonymous,
+		LastUsedAt:               base.Add(3 * time.Minute),
 	}
 }
 
