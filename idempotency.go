@@ -239,7 +239,7 @@ func (h *Handler) serveIdempotentRegistration(w http.ResponseWriter, r *http.Req
 		return
 	}
 
-	info, err := h.register(ctx, token, d.Metadata, true)
+	info, err := h.register(ctx, token, d.Metadata, true, endpointOrigin(token))
 	// The record is written whatever happens to the request's context: the
 	// client exists (or does not) either way.
 	bg := context.WithoutCancel(ctx)

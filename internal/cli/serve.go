@@ -300,9 +300,29 @@ func trustedIssuers(pairs []string) ([]clientreg.TrustedIssuer, error) {
 // and client assertion records.
 const expiredTokenSweep = 10 * time.Minute
 
-// sweepExpired deletes expired tokens every expiredTokenSweep until ctx
-// ends.
-func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
+// maxPurgeBatches bounds how many batches of expired clients one sweep
+// removes, so that a backlog is worked off over several sweeps without
+// holding the database for long.
+const maxPurgeBatches = 10
+
+// purgeExpiredClients removes the clients that have expired (see
+// clientreg.Handler.PurgeClients), in bounded batches, and returns how
+// many. Several instances may sweep at once: each client goes once.
+func purgeExpiredClients(ctx context.Context, h *clientreg.Handler) (int, error) {
+	total := 0
+	for range maxPurgeBatches {
+		gone, err := h.PurgeClients(ctx, clientreg.PurgeOptions{})
+		total += len(gone)
+		if err != nil || len(gone) < clientreg.DefaultPurgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweepExpired deletes expired tokens and expired clients every
+// expiredTokenSweep until ctx ends.
+func sweepExpired(ctx context.Context, st store.Store, h *clientreg.Handler, log *slog.Logger) {
 	t := time.NewTicker(expiredTokenSweep)
 	defer t.Stop()
 	for {
@@ -317,6 +337,11 @@ func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
 			}
 			if n > 0 {
 				log.Info("deleted expired tokens", "count", n)
+			}
+			if n, err := purgeExpiredClients(ctx, h); err != nil {
+				log.Warn("purging expired clients failed", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired clients", "count", n)
 			}
 		}
 	}
@@ -446,7 +471,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go sweepExpired(ctx, st, log)
+	go sweepExpired(ctx, st, h, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	_ = logBuf.Flush() // the lines before it come before it
