@@ -228,6 +228,7 @@ func (h *Handler) issueCode(ctx context.Context, c *store.AuthorizationCode) (st
 		}
 		return "", fmt.Errorf("save authorization code: %w", err)
 	}
+	h.touch(ctx, c.ClientID, now) // an authorization completed: a use
 	return code, nil
 }
 

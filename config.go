@@ -88,6 +88,15 @@ const (
 	// cache (1 minute), so that every cache has the key before the first
 	// token signed with it.
 	DefaultSigningKeyPublishLead = 10 * time.Minute
+	// DefaultIdempotencyKeyLifetime is how long the response to a
+	// registration with an Idempotency-Key is replayed to retries.
+	DefaultIdempotencyKeyLifetime = 24 * time.Hour
+	// DefaultClientIdleTTL is how long a dynamically registered client
+	// that has been used is kept after its last use.
+	DefaultClientIdleTTL = 90 * 24 * time.Hour
+	// DefaultClientUnusedTTL is how long a dynamically registered client
+	// that has never been used is kept after its registration.
+	DefaultClientUnusedTTL = 7 * 24 * time.Hour
 )
 
 // RefreshRotation says when refresh tokens rotate.
@@ -332,6 +341,27 @@ type Config struct {
 	// RefreshRotation says when refresh tokens rotate; public clients
 	// always rotate.
 	RefreshRotation RefreshRotation
+	// IdempotencyKeyLifetime is how long the registration endpoint replays
+	// the response to a registration that carried an Idempotency-Key
+	// (draft-ietf-httpapi-idempotency-key-header) to a retry with the same
+	// key and the same request; 0 means DefaultIdempotencyKeyLifetime, Off
+	// ignores the header (see docs/behaviour.md §11).
+	IdempotencyKeyLifetime time.Duration
+
+	// ClientIdleTTL is how long a dynamically registered client is kept
+	// after it was last used (a token issued to it, an authorization
+	// completed for it): PurgeClients removes it afterwards, unless it
+	// holds a live grant. 0 means DefaultClientIdleTTL, Off never.
+	ClientIdleTTL time.Duration
+	// ClientUnusedTTL is how long a dynamically registered client that has
+	// never been used is kept after its registration; 0 means
+	// DefaultClientUnusedTTL, Off never.
+	ClientUnusedTTL time.Duration
+	// ExpireInitialTokenClients subjects the clients registered with an
+	// initial access token to ClientIdleTTL and ClientUnusedTTL too; by
+	// default only anonymous registrations expire. Clients registered
+	// through Handler.Register (by the operator) never expire.
+	ExpireInitialTokenClients bool
 	// Resources is the policy on RFC 8707 resource indicators; the zero
 	// value accepts any absolute URI without a fragment.
 	Resources ResourcePolicy
@@ -440,6 +470,9 @@ func (c Config) withDefaults() Config {
 	if c.AccessTokenSigningAlg == "" {
 		c.AccessTokenSigningAlg = SigningAlgRS256
 	}
+	def(&c.IdempotencyKeyLifetime, DefaultIdempotencyKeyLifetime)
+	def(&c.ClientIdleTTL, DefaultClientIdleTTL)
+	def(&c.ClientUnusedTTL, DefaultClientUnusedTTL)
 	if c.AuthorizationEndpoint == "" {
 		c.AuthorizationEndpoint = strings.TrimSuffix(c.Issuer, "/") + DefaultAuthorizationPath
 	}
@@ -529,6 +562,9 @@ func (c Config) checkValues() error {
 		{"RefreshTokenGrace", c.RefreshTokenGrace, true},
 		{"SigningKeyRotation", c.SigningKeyRotation, false},
 		{"SigningKeyPublishLead", c.SigningKeyPublishLead, true},
+		{"IdempotencyKeyLifetime", c.IdempotencyKeyLifetime, true},
+		{"ClientIdleTTL", c.ClientIdleTTL, true},
+		{"ClientUnusedTTL", c.ClientUnusedTTL, true},
 	}
 	if c.CodeLifetime > MaxCodeLifetime {
 		return fmt.Errorf("clientreg: Config.CodeLifetime must not exceed %v (RFC 6749 section 4.1.2)", MaxCodeLifetime)

@@ -63,7 +63,7 @@ func newCORSPolicy(p CORSPolicy) (corsPolicy, error) {
 // corsRequestHeaders are the request headers a cross-origin request may
 // send: those the endpoints read, and MCP-Protocol-Version, which MCP
 // clients send with every request, discovery included.
-const corsRequestHeaders = "Authorization, Content-Type, If-Match, MCP-Protocol-Version"
+const corsRequestHeaders = "Authorization, Content-Type, Idempotency-Key, If-Match, MCP-Protocol-Version"
 
 // corsExposedHeaders are the response headers a script may read.
 const corsExposedHeaders = "ETag, Location, Retry-After, WWW-Authenticate"

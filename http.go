@@ -36,7 +36,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (decoded, err
 		}
 		return decoded{}, ErrInvalidRequest.WithDescription("the request body could not be read").WithCause(err)
 	}
-	return decodeMetadata(body)
+	d, err := decodeMetadata(body)
+	d.raw = body
+	return d, err
 }
 
 // bearerToken extracts an RFC 6750 §2.1 Bearer token. It returns "" and no

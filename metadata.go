@@ -415,6 +415,9 @@ type decoded struct {
 	Metadata
 	// managed holds the members of responseMembers present in the body.
 	managed map[string]json.RawMessage
+	// raw is the body as read (set by readBody), for the request hash of
+	// an idempotent registration.
+	raw []byte
 }
 
 func decodeMetadata(data []byte) (decoded, error) {

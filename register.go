@@ -129,7 +129,7 @@ func ETag(c *Client) string {
 //
 // Register applies no rate limit; the HTTP endpoint does (see Limits).
 func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
-	return h.register(ctx, initialToken, m, false)
+	return h.register(ctx, initialToken, m, false, store.OriginOperator)
 }
 
 // register is Register; with limited set, a registration that passed
@@ -138,7 +138,9 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 // anything is stored or used up, and over either limit fails with a rate
 // error. Requests that fail validation spend neither, so that nobody can
 // starve a software_id or a token by sending invalid requests naming it.
-func (h *Handler) register(ctx context.Context, initialToken string, m Metadata, limited bool) (*ClientInformation, error) {
+//
+// origin is recorded as the client's store.Client.Origin.
+func (h *Handler) register(ctx context.Context, initialToken string, m Metadata, limited bool, origin string) (*ClientInformation, error) {
 	var opts store.CreateOptions
 	policy, err := h.checkInitialToken(ctx, initialToken)
 	if err != nil {
@@ -182,6 +184,7 @@ func (h *Handler) register(ctx context.Context, initialToken string, m Metadata,
 			UpdatedAt: now,
 			Revision:  1,
 			Policy:    v.policyName,
+			Origin:    origin,
 			TokenHash: h.keys.hash(purposeRegistrationToken, token),
 		},
 		Metadata: m,
@@ -213,6 +216,15 @@ func (h *Handler) register(ctx context.Context, initialToken string, m Metadata,
 		}
 	}
 	return h.information(c, secret, token), nil
+}
+
+// endpointOrigin is the origin of a client registered at the registration
+// endpoint with initialToken ("" for none).
+func endpointOrigin(initialToken string) string {
+	if initialToken == "" {
+		return store.OriginAnonymous
+	}
+	return store.OriginInitialToken
 }
 
 // identityKeys are the registration limit's keys of a valid registration
@@ -399,7 +411,18 @@ func (h *Handler) serveRegistration(w http.ResponseWriter, r *http.Request) {
 	// that way.
 	// The initial access token's and the software_id's limits are spent in
 	// register, after validation: only by registrations that would succeed.
-	info, err := h.register(r.Context(), token, d.Metadata, true)
+	// An Idempotency-Key makes a retry of the same request replay the
+	// response (idempotency.go, docs/behaviour.md §11).
+	if h.cfg.IdempotencyKeyLifetime != Off {
+		if key, err := idempotencyKey(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		} else if key != "" {
+			h.serveIdempotentRegistration(w, r, h.newIdempotentRegistration(key, token, d.raw), token, d)
+			return
+		}
+	}
+	info, err := h.register(r.Context(), token, d.Metadata, true, endpointOrigin(token))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

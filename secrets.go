@@ -36,6 +36,10 @@ const (
 	purposeBrowserBinding       purpose = "browser_binding"
 	// The private keys of JWT access tokens (jwt.go), encrypted.
 	purposeSigningKey purpose = "signing_key"
+	// The registration endpoint's Idempotency-Key (idempotency.go).
+	purposeIdempotencyKey      purpose = "idempotency_key"
+	purposeIdempotencyRequest  purpose = "idempotency_request"
+	purposeIdempotencyResponse purpose = "idempotency_response"
 )
 
 // MinSecretKeyLen is the minimum length of Config.SecretKey in bytes.

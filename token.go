@@ -118,5 +118,6 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	h.noteUse(ctx, ac.Client)
 	writeJSON(w, http.StatusOK, res)
 }

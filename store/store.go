@@ -74,6 +74,16 @@ type Client struct {
 	// client registered ("" for none). It keeps applying to the client's
 	// updates, and CreateOptions.MaxClients counts clients by it.
 	Policy string
+	// Origin says how the client was registered: OriginAnonymous,
+	// OriginInitialToken, OriginOperator, or "" for a client stored before
+	// origins were recorded. The lifecycle (PurgeClients) selects clients
+	// by it. Set by CreateClient; UpdateClient keeps the stored one.
+	Origin string
+	// LastUsedAt is when the client was last used (a token issued to it,
+	// an authorization completed for it), recorded coarsely by TouchClient;
+	// zero when it has never been used. Set by CreateClient and
+	// TouchClient; UpdateClient keeps the stored one.
+	LastUsedAt time.Time
 
 	// SecretHash is the keyed hash of the client secret; nil when the
 	// client's authentication method uses no shared secret.
@@ -346,16 +356,17 @@ type AccessTokenStore interface {
 	// whose ExpiresAt is before now, the grants whose ExpiresAt or
 	// IdleExpiresAt (when not zero) is before now, with their refresh
 	// tokens and access tokens, the consents whose ExpiresAt (when not
-	// zero) is before now, and the signing keys whose ExpiresAt is before
-	// now. It returns how many records it removed,
+	// zero) is before now, the signing keys whose ExpiresAt is before
+	// now, and the idempotency records whose ExpiresAt is before now. It
+	// returns how many records it removed,
 	// counting each expired record once: the unexpired access tokens and
 	// the refresh tokens that go with an expired grant are not counted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Store is everything the clientreg handler keeps: clients, initial access
-// tokens, access tokens, the records of the authorization server and the
-// keys that sign JWT access tokens, with
+// tokens, access tokens, the records of the authorization server, the
+// keys that sign JWT access tokens and the records of idempotency keys, with
 // the life cycle of the store itself. The
 // packages under store/ implement it, and store/storetest is the
 // conformance suite every implementation must pass.
@@ -368,6 +379,8 @@ type Store interface {
 	AccessTokenStore
 	AuthorizationStore
 	SigningKeyStore
+	IdempotencyStore
+	ClientLifecycleStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's

@@ -42,6 +42,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = serve(ctx, rest, stdout, stderr, getenv)
 	case "iat":
 		err = iat(ctx, rest, stdout, stderr, getenv)
+	case "clients":
+		err = clients(ctx, rest, stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			err = usageErrorf("version takes no arguments")
@@ -100,6 +102,7 @@ Usage:
 
 	clientreg serve [flags]         run the registration server
 	clientreg iat create [flags]    create an initial access token
+	clientreg clients purge [flags] remove expired clients (--dry-run: list them)
 	clientreg version               print the version (also --version)
 	clientreg help [COMMAND]        print this help, or the help of COMMAND
 
@@ -125,6 +128,8 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return serve(ctx, []string{"-help"}, stdout, stderr, getenv)
 	case "iat":
 		return iat(ctx, append(rest, "-help"), stdout, stderr, getenv)
+	case "clients":
+		return clients(ctx, append(rest, "-help"), stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "Usage: clientreg version\n\nPrints the version of clientreg and the Go version it was built with.")
 		return nil

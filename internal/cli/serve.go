@@ -132,13 +132,17 @@ type serveOptions struct {
 	tokenEndpoints                     *bool
 	accessTokenLifetime, secretOverlap *time.Duration
 	accessTokenFormat                  *string
-	introspectors, trustIssuers        *[]string
-	redirectPreset                     *string
-	rateLimits                         *bool
-	trustedProxies                     *[]string
-	requireStatement                   *bool
-	anonymousPublicOnly                *bool
-	configFile                         *string
+	// Idempotent registration and the lifecycle of registered clients
+	// (docs/behaviour.md §11).
+	idempotencyTTL, clientIdleTTL, clientUnusedTTL *time.Duration
+	expireTokenClients                             *bool
+	introspectors, trustIssuers                    *[]string
+	redirectPreset                                 *string
+	rateLimits                                     *bool
+	trustedProxies                                 *[]string
+	requireStatement                               *bool
+	anonymousPublicOnly                            *bool
+	configFile                                     *string
 
 	// Sign-in and consent at the authorization endpoint.
 	login, loginHeader *string
@@ -206,6 +210,19 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.secretOverlap = newDuration(fs, "secret-overlap", clientreg.DefaultSecretOverlap,
 		"how long (`duration`) a client's previous secret keeps working after it\n"+
 			"rotates its secret (PUT ...?rotate_secret=true); 0 means not at all")
+	o.idempotencyTTL = newDuration(fs, "idempotency-ttl", clientreg.DefaultIdempotencyKeyLifetime,
+		"how long (`duration`) the response to a registration with an\n"+
+			"Idempotency-Key is replayed to a retry with the same key and request;\n"+
+			"0 ignores the header")
+	o.clientIdleTTL = newDuration(fs, "client-idle-ttl", clientreg.DefaultClientIdleTTL,
+		"how long (`duration`) a dynamically registered client is kept after its\n"+
+			"last use (a token issued, an authorization completed); 0 means forever")
+	o.clientUnusedTTL = newDuration(fs, "client-unused-ttl", clientreg.DefaultClientUnusedTTL,
+		"how long (`duration`) a dynamically registered client that was never used\n"+
+			"is kept after its registration; 0 means forever")
+	o.expireTokenClients = fs.Bool("expire-token-clients", false,
+		"let --client-idle-ttl and --client-unused-ttl remove clients registered\n"+
+			"with an initial access token too (by default only anonymous ones)")
 	o.introspectors = newList(fs, "introspector", nil,
 		"comma-separated client `IDs` (resource servers) that may introspect every\n"+
 			"token; other clients introspect only their own")
@@ -288,9 +305,29 @@ func trustedIssuers(pairs []string) ([]clientreg.TrustedIssuer, error) {
 // and client assertion records.
 const expiredTokenSweep = 10 * time.Minute
 
-// sweepExpired deletes expired tokens every expiredTokenSweep until ctx
-// ends.
-func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
+// maxPurgeBatches bounds how many batches of expired clients one sweep
+// removes, so that a backlog is worked off over several sweeps without
+// holding the database for long.
+const maxPurgeBatches = 10
+
+// purgeExpiredClients removes the clients that have expired (see
+// clientreg.Handler.PurgeClients), in bounded batches, and returns how
+// many. Several instances may sweep at once: each client goes once.
+func purgeExpiredClients(ctx context.Context, h *clientreg.Handler) (int, error) {
+	total := 0
+	for range maxPurgeBatches {
+		gone, err := h.PurgeClients(ctx, clientreg.PurgeOptions{})
+		total += len(gone)
+		if err != nil || len(gone) < clientreg.DefaultPurgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// sweepExpired deletes expired tokens and expired clients every
+// expiredTokenSweep until ctx ends.
+func sweepExpired(ctx context.Context, st store.Store, h *clientreg.Handler, log *slog.Logger) {
 	t := time.NewTicker(expiredTokenSweep)
 	defer t.Stop()
 	for {
@@ -305,6 +342,11 @@ func sweepExpired(ctx context.Context, st store.Store, log *slog.Logger) {
 			}
 			if n > 0 {
 				log.Info("deleted expired tokens", "count", n)
+			}
+			if n, err := purgeExpiredClients(ctx, h); err != nil {
+				log.Warn("purging expired clients failed", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired clients", "count", n)
 			}
 		}
 	}
@@ -434,7 +476,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go sweepExpired(ctx, st, log)
+	go sweepExpired(ctx, st, h, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	_ = logBuf.Flush() // the lines before it come before it

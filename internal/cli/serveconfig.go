@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/store"
@@ -75,6 +76,13 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 	if overlap == 0 {
 		overlap = clientreg.Off // --secret-overlap 0: no overlap (0 in a Config means the default)
 	}
+	// 0 on these flags means off (0 in a Config means the default).
+	offIfZero := func(d time.Duration) time.Duration {
+		if d == 0 {
+			return clientreg.Off
+		}
+		return d
+	}
 	rotation := clientreg.RotateOnUpdate
 	if *o.rotation == "never" {
 		rotation = clientreg.RotateNever
@@ -98,6 +106,10 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 		AccessTokenLifetime:        *o.accessTokenLifetime,
 		AccessTokenFormat:          accessTokenFormat(*o.accessTokenFormat),
 		SecretOverlap:              overlap,
+		IdempotencyKeyLifetime:     offIfZero(*o.idempotencyTTL),
+		ClientIdleTTL:              offIfZero(*o.clientIdleTTL),
+		ClientUnusedTTL:            offIfZero(*o.clientUnusedTTL),
+		ExpireInitialTokenClients:  *o.expireTokenClients,
 		MayIntrospect:              mayIntrospect,
 		TrustedIssuers:             trusted,
 		RequireSoftwareStatement:   *o.requireStatement,
@@ -140,6 +152,9 @@ var goNames = strings.NewReplacer(
 	"Config.RedirectPreset", "--redirect-preset",
 	"Config.AccessTokenLifetime", "--access-token-lifetime",
 	"Config.SecretOverlap", "--secret-overlap",
+	"Config.IdempotencyKeyLifetime", "--idempotency-ttl",
+	"Config.ClientIdleTTL", "--client-idle-ttl",
+	"Config.ClientUnusedTTL", "--client-unused-ttl",
 	"Config.Limits", "--trusted-proxy",
 	"Config.Metadata: ", "",
 	"ScopesSupported", "--scopes",

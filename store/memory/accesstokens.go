@@ -142,7 +142,8 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 }
 
 // DeleteExpired removes the access tokens, assertion records,
-// authorization records and signing keys that expired before now (see
+// authorization records, signing keys and idempotency records that
+// expired before now (see
 // store.AccessTokenStore), and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	if err := s.usable(ctx, "delete expired"); err != nil {
@@ -170,6 +171,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	}
 	n += s.deleteExpiredAuthz(now)
 	n += s.deleteExpiredSigningKeys(now)
+	n += s.deleteExpiredIdempotency(now)
 	return n, nil
 }
 

@@ -49,6 +49,9 @@ type Store struct {
 	authz
 	// The records of store.SigningKeyStore (see keys.go).
 	signingKeys
+	// idempotency holds the records of store.IdempotencyStore (see
+	// idempotency.go).
+	idempotency idempotencyRecords
 }
 
 // New returns an empty Store.
@@ -66,6 +69,7 @@ func New() *Store {
 
 		authz:       newAuthz(),
 		signingKeys: newSigningKeys(),
+		idempotency: make(idempotencyRecords),
 	}
 }
 
@@ -200,6 +204,8 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	}
 	s.remove(old)
 	s.put(c)
+	// The origin and the last use are the store's: an update keeps them.
+	s.clients[c.ID].Origin, s.clients[c.ID].LastUsedAt = old.Origin, old.LastUsedAt
 	s.clients[c.ID].Revision++
 	c.Revision++
 	if r := c.RevokeAccessTokens; r != nil {
@@ -225,6 +231,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("memory: delete client: %w", store.ErrNotFound)
 	}
+	s.deleteClientLocked(c)
+	return nil
+}
+
+// deleteClientLocked removes c with everything it owns. The caller holds
+// s.mu for writing.
+func (s *Store) deleteClientLocked(c *store.Client) {
+	id := c.ID
 	s.remove(c)
 	s.deleteClientAuthz(id)
 	for h := range s.clientTokens[id] {
@@ -232,7 +246,6 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	}
 	delete(s.clientTokens, id)
 	delete(s.assertionIDs, id)
-	return nil
 }
 
 // CreateInitialToken stores a copy of t, or returns
@@ -295,6 +308,7 @@ func (s *Store) put(c *store.Client) {
 	d.SecretExpiresAt = d.SecretExpiresAt.UTC()
 	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
+	d.LastUsedAt = d.LastUsedAt.UTC()
 	d.RevokeAccessTokens = nil // an instruction, not a field
 	if len(d.SiblingTokenHashes) == 0 {
 		d.SiblingTokenHashes = nil // an empty list reads back as nil

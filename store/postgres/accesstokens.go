@@ -126,9 +126,9 @@ WHERE assertion_ids.expires_at <= $4`,
 }
 
 // DeleteExpired removes the access tokens, assertion records,
-// authorization records and signing keys that expired before now
-// (expires_at < now; see store.AccessTokenStore), in one transaction, and
-// returns how many it removed.
+// authorization records, signing keys and idempotency records that expired
+// before now (expires_at < now; see store.AccessTokenStore), in one
+// transaction, and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.inTx(ctx, "delete expired", func(tx pgx.Tx) error {
@@ -137,6 +137,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 			`DELETE FROM access_tokens WHERE expires_at < $1`,
 			`DELETE FROM assertion_ids WHERE expires_at < $1`,
 			`DELETE FROM signing_keys WHERE expires_at < $1`,
+			`DELETE FROM idempotency_keys WHERE expires_at < $1`,
 		}, deleteExpiredAuthz...) {
 			tag, err := tx.Exec(ctx, q, now)
 			if err != nil {

@@ -22,7 +22,8 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	prev_secret_ciphertext, prev_secret_ciphertext IS NOT NULL, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at,
 	policy,
-	(SELECT group_concat(hex(hash), ',' ORDER BY position) FROM client_token_siblings WHERE client_id = clients.id)`
+	(SELECT group_concat(hex(hash), ',' ORDER BY position) FROM client_token_siblings WHERE client_id = clients.id),
+	origin, last_used_at`
 
 // queryClientByID reads one client, its sibling token hashes included (the
 // last column: NULL for none, else their hex encodings, comma-separated).
@@ -76,6 +77,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
+			c.Origin, nullMicro(c.LastUsedAt),
 		)
 		if err != nil {
 			return err
@@ -268,6 +270,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		hasPrevSecret, hasPrevCipher      bool
 		secretExp, prevSecretExp, prevExp sql.NullInt64
 		siblings                          sql.NullString
+		lastUsed                          sql.NullInt64
 	)
 	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &c.Metadata,
 		&c.SecretHash, &hasSecret, &secretExp,
@@ -275,7 +278,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		&c.PreviousSecretHash, &hasPrevSecret,
 		&c.PreviousSecretCiphertext, &hasPrevCipher, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp,
-		&c.Policy, &siblings)
+		&c.Policy, &siblings, &c.Origin, &lastUsed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -296,6 +299,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 	c.SecretExpiresAt = fromNullMicro(secretExp)
 	c.PreviousSecretExpiresAt = fromNullMicro(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullMicro(prevExp)
+	c.LastUsedAt = fromNullMicro(lastUsed)
 	for _, f := range []struct {
 		b   *[]byte
 		set bool
@@ -354,8 +358,8 @@ const (
 	queryInsertClient = `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at, policy
-) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+	token_hash, prev_token_hash, prev_token_expires_at, policy, origin, last_used_at
+) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?12)
 	AND NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?13)
 	AND NOT EXISTS (SELECT 1 FROM client_token_siblings WHERE hash = ?12)

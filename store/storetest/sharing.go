@@ -38,7 +38,12 @@ import (
 //   - SigningKeyGenerationOnce: of concurrent creations of one signing key
 //     generation through both stores, a new one or one held by an expired
 //     key, exactly one succeeds, and each store then lists the winner's
-//     key.
+//     key;
+//   - IdempotencyReserveOnce: of concurrent reservations of one
+//     idempotency key through both stores, exactly one succeeds, and each
+//     store then reads the winner's reservation;
+//   - PurgeOnce: concurrent PurgeClients through both stores remove every
+//     selected client once: none is returned twice, and none fails.
 //
 // A backend whose stores cannot share a database (such as store/memory)
 // does not run it.
@@ -57,6 +62,8 @@ func RunSharing(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"RedeemCodeOnce", testSharedRedeemCode},
 		{"UpdateGrantOnce", testSharedUpdateGrant},
 		{"SigningKeyGenerationOnce", testSharedSigningKeyGeneration},
+		{"IdempotencyReserveOnce", testIdempotencyReserveRace},
+		{"PurgeOnce", testSharedPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,9 +16,11 @@
 // initial access token used in the same transaction as the client is
 // stored, and a per-policy client limit, both exact under concurrency and
 // spending nothing on a failure), the removal of expired records, and that
-// values are owned by the caller; and, as its subtests Authorization and
-// SigningKeys, the authorization records (see RunAuthorization) and the
-// signing keys of JWT access tokens (see RunSigningKeys).
+// values are owned by the caller; and, as its subtests Authorization,
+// SigningKeys and Idempotency, the authorization records (see
+// RunAuthorization), the signing keys of JWT access tokens (see
+// RunSigningKeys) and the records of idempotency keys (see
+// RunIdempotency).
 //
 // Two capability suites run beside it. RunDurability checks a store's life
 // cycle: a closed store is unavailable, a canceled context writes nothing,
@@ -100,6 +102,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	t.Run("Authorization", func(t *testing.T) { RunAuthorization(t, newStore) })
 	t.Run("SigningKeys", func(t *testing.T) { RunSigningKeys(t, newStore) })
+	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
+	t.Run("Lifecycle", func(t *testing.T) { RunLifecycle(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
@@ -129,6 +133,8 @@ func newClient(id string) *store.Client {
 		TokenHash:                hash("token " + id),
 		PreviousTokenHash:        hash("previous token " + id),
 		PreviousTokenExpiresAt:   base.Add(10 * time.Minute),
+		Origin:                   store.OriginAnonymous,
+		LastUsedAt:               base.Add(3 * time.Minute),
 	}
 }
 
