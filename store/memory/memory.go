@@ -44,6 +44,8 @@ type Store struct {
 
 	// The records of store.AuthorizationStore (see authz.go).
 	authz
+	// sessions are the store.SessionStore records, by Hash.
+	sessions map[string]*store.Session
 }
 
 // New returns an empty Store.
@@ -59,7 +61,8 @@ func New() *Store {
 		clientTokens: make(map[string]map[string]struct{}),
 		assertionIDs: make(map[string]map[string]time.Time),
 
-		authz: newAuthz(),
+		authz:    newAuthz(),
+		sessions: make(map[string]*store.Session),
 	}
 }
 

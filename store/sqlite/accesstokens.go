@@ -123,7 +123,7 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 }
 
 // DeleteExpired removes the access tokens, assertion records and
-// authorization records that expired before now (expires_at < now; see
+// authorization records and sessions that expired before now (expires_at < now; see
 // store.AccessTokenStore), in one transaction, and returns how many it
 // removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
@@ -131,7 +131,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	err := s.write(ctx, "delete expired", func(ctx context.Context, tx *sql.Tx) error {
 		total = 0
 		for _, q := range []string{queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions,
-			queryDeleteExpiredPending, queryDeleteExpiredCodes, queryDeleteExpiredGrants, queryDeleteExpiredConsents} {
+			queryDeleteExpiredPending, queryDeleteExpiredCodes, queryDeleteExpiredGrants, queryDeleteExpiredConsents, queryDeleteExpiredSessions} {
 			res, err := s.exec(ctx, tx, q, now.UnixMicro())
 			if err != nil {
 				return err

@@ -17,7 +17,8 @@
 // stored, and a per-policy client limit, both exact under concurrency and
 // spending nothing on a failure), the removal of expired records, and that
 // values are owned by the caller; and, as its subtest Authorization, the
-// authorization records (see RunAuthorization).
+// authorization records (see RunAuthorization), and as its subtest Sessions,
+// the sessions of signed-in users (see RunSessions).
 //
 // Two capability suites run beside it. RunDurability checks a store's life
 // cycle: a closed store is unavailable, a canceled context writes nothing,
@@ -98,6 +99,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		})
 	}
 	t.Run("Authorization", func(t *testing.T) { RunAuthorization(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { RunSessions(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
