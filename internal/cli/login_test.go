@@ -270,10 +270,11 @@ func TestHeaderLoginOnlyFromProxy(t *testing.T) {
 	}
 }
 
-// Without --login there is no authorization endpoint, and the metadata
-// does not advertise one.
+// With --login none there is no authorization endpoint, and the metadata
+// does not advertise one. (Without --login, a loopback server has the
+// development sign-in: see TestDevLoginDefault.)
 func TestNoLoginNoAuthorizationEndpoint(t *testing.T) {
-	s := startServer(t, nil, "--db", dbIn(t))
+	s := startServer(t, nil, "--db", dbIn(t), "--login", "none")
 	var meta map[string]any
 	r := do(t, http.MethodGet, s.issuer+"/.well-known/oauth-authorization-server", "", "")
 	if err := json.Unmarshal(r.body, &meta); err != nil {
