@@ -104,6 +104,11 @@ func consentForm(t *testing.T, r response) (action string, fields url.Values) {
 	if m == nil {
 		t.Fatalf("no consent form in the page (%d):\n%s", r.status, page)
 	}
+	// The first form only (the consent page may have a sign-out form).
+	page = page[strings.Index(page, m[0]):]
+	if end := strings.Index(page, "</form>"); end >= 0 {
+		page = page[:end]
+	}
 	fields = url.Values{}
 	for _, h := range hiddenRE.FindAllStringSubmatch(page, -1) {
 		fields.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
