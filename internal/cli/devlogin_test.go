@@ -181,7 +181,7 @@ func TestSessionExpiry(t *testing.T) {
 		t.Errorf("the use was not recorded: %+v", rec)
 	}
 	// Used every 50 minutes, it still ends at its absolute lifetime.
-	for now.Add(50*time.Minute).Before(rec.ExpiresAt) {
+	for now.Add(50 * time.Minute).Before(rec.ExpiresAt) {
 		now = now.Add(50 * time.Minute)
 		if get(r) == nil {
 			t.Fatalf("the session ended at %v, before its lifetime", now)
