@@ -106,10 +106,18 @@ func (o *oidcLogin) discover(ctx context.Context) (*oidc.Provider, *oidc.IDToken
 }
 
 func (o *oidcLogin) config(p *oidc.Provider) *oauth2.Config {
+	// client_secret_basic, the default of OpenID Connect (Core §9), or
+	// none for a public client: not oauth2's auto-detection, which tries
+	// again after a failure (and so doubles a timeout).
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	if o.clientSecret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
 	return &oauth2.Config{
 		ClientID:     o.clientID,
 		ClientSecret: o.clientSecret,
-		Endpoint:     p.Endpoint(),
+		Endpoint:     ep,
 		RedirectURL:  o.redirectURI,
 		Scopes:       o.scopes,
 	}

@@ -34,6 +34,7 @@ type testIdP struct {
 
 	mu    sync.Mutex
 	codes map[string]idpCode
+	stop  chan struct{} // closed at the end of the test
 	// claims returns the ID token's claims for the user name typed at the
 	// form (beyond iss, aud, exp, iat, nonce); the default is sub
 	// "sub-NAME" and a verified NAME@example.com.
@@ -80,7 +81,9 @@ func newTestIdP(t *testing.T) *testIdP {
 	mux.HandleFunc("POST /token", p.token)
 	mux.HandleFunc("GET /jwks", p.jwks)
 	p.srv = httptest.NewServer(mux)
+	p.stop = make(chan struct{})
 	t.Cleanup(p.srv.Close)
+	t.Cleanup(func() { close(p.stop) }) // runs first
 	p.issuer = p.srv.URL
 	return p
 }
@@ -153,7 +156,11 @@ func (p *testIdP) token(w http.ResponseWriter, r *http.Request) {
 	hang, tokErr, wrongNonce, claimsOf := p.tokenHang, p.tokenError, p.wrongNonce, p.claims
 	p.mu.Unlock()
 	if hang {
-		<-r.Context().Done()
+		_ = r.ParseForm() // so that the server notices the client leave
+		select {
+		case <-r.Context().Done():
+		case <-p.stop:
+		}
 		return
 	}
 	if tokErr != "" {
