@@ -27,11 +27,19 @@ require (
 )
 
 // Test-only: internal/cli's end-to-end test of the Go MCP SDK's OAuth
-// client against a real server. No non-test package imports it.
-require github.com/modelcontextprotocol/go-sdk v1.8.0
+// client against a real server, and chromedp, which drives a headless
+// Chromium through the sign-in and consent pages in internal/cli's
+// real-browser tests (and takes docs/consent.png). No non-test package
+// imports them.
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/modelcontextprotocol/go-sdk v1.8.0
+)
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
