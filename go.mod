@@ -13,19 +13,33 @@ go 1.26.0
 //     trusted issuers), decoded strictly; YAML is what Go servers (Hydra,
 //     dex, Kubernetes) use for configuration, and this is the maintained
 //     continuation of gopkg.in/yaml.v3.
+//   - go-oidc (with golang.org/x/oauth2): serve --login oidc, sign-in at an
+//     upstream OpenID provider. go-oidc verifies the ID token (signature
+//     with the provider's cached JWKS, issuer, audience, expiry) and
+//     oauth2 runs the code flow with PKCE: no hand-written token checks.
 require (
+	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/jackc/pgx/v5 v5.12.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/oauth2 v0.38.0
 	modernc.org/sqlite v1.62.0
 )
 
 // Test-only: internal/cli's end-to-end test of the Go MCP SDK's OAuth
-// client against a real server. No non-test package imports it.
-require github.com/modelcontextprotocol/go-sdk v1.8.0
+// client against a real server, and chromedp, which drives a headless
+// Chromium through the sign-in and consent pages in internal/cli's
+// real-browser tests (and takes docs/consent.png). No non-test package
+// imports them.
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/modelcontextprotocol/go-sdk v1.8.0
+)
 
 require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
@@ -35,7 +49,6 @@ require (
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/segmentio/asm v1.1.3 // indirect
 	github.com/segmentio/encoding v0.5.4 // indirect
-	golang.org/x/oauth2 v0.35.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.41.0 // indirect

@@ -357,8 +357,9 @@ type AccessTokenStore interface {
 	// IdleExpiresAt (when not zero) is before now, with their refresh
 	// tokens and access tokens, the consents whose ExpiresAt (when not
 	// zero) is before now, the signing keys whose ExpiresAt is before
-	// now, and the idempotency records whose ExpiresAt is before now. It
-	// returns how many records it removed,
+	// now, the idempotency records whose ExpiresAt is before now, and the
+	// sessions (SessionStore) whose IdleExpiresAt or ExpiresAt is before
+	// now. It returns how many records it removed,
 	// counting each expired record once: the unexpired access tokens and
 	// the refresh tokens that go with an expired grant are not counted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
@@ -381,6 +382,7 @@ type Store interface {
 	SigningKeyStore
 	IdempotencyStore
 	ClientLifecycleStore
+	SessionStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a
 	// database that cannot be reached). It need not write. The server's

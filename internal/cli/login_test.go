@@ -104,6 +104,11 @@ func consentForm(t *testing.T, r response) (action string, fields url.Values) {
 	if m == nil {
 		t.Fatalf("no consent form in the page (%d):\n%s", r.status, page)
 	}
+	// The first form only (the consent page may have a sign-out form).
+	page = page[strings.Index(page, m[0]):]
+	if end := strings.Index(page, "</form>"); end >= 0 {
+		page = page[:end]
+	}
 	fields = url.Values{}
 	for _, h := range hiddenRE.FindAllStringSubmatch(page, -1) {
 		fields.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
@@ -270,10 +275,11 @@ func TestHeaderLoginOnlyFromProxy(t *testing.T) {
 	}
 }
 
-// Without --login there is no authorization endpoint, and the metadata
-// does not advertise one.
+// With --login none there is no authorization endpoint, and the metadata
+// does not advertise one. (Without --login, a loopback server has the
+// development sign-in: see TestDevLoginDefault.)
 func TestNoLoginNoAuthorizationEndpoint(t *testing.T) {
-	s := startServer(t, nil, "--db", dbIn(t))
+	s := startServer(t, nil, "--db", dbIn(t), "--login", "none")
 	var meta map[string]any
 	r := do(t, http.MethodGet, s.issuer+"/.well-known/oauth-authorization-server", "", "")
 	if err := json.Unmarshal(r.body, &meta); err != nil {

@@ -8,7 +8,7 @@ import (
 	"net/http"
 )
 
-// The server's pages (consent, errors) share one embedded template set: a
+// The server's pages (development sign-in, consent, sign-out, errors) share one embedded template set: a
 // layout with inline styles and the page's content. They work without
 // JavaScript, load nothing from elsewhere, and are readable on a phone.
 //
@@ -19,11 +19,12 @@ var pageFiles embed.FS
 type pageSet struct {
 	pages map[string]*template.Template
 	log   *slog.Logger
+	dev   bool // every page shows the development banner (--login dev)
 }
 
 func newPageSet(log *slog.Logger) (*pageSet, error) {
 	ps := &pageSet{pages: map[string]*template.Template{}, log: log}
-	for _, name := range []string{"consent", "error"} {
+	for _, name := range []string{"consent", "error", "signin", "signout"} {
 		t, err := template.ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -61,9 +62,10 @@ func (ps *pageSet) render(w http.ResponseWriter, r *http.Request, status int, na
 // errorPage is the data of the error page.
 type errorPage struct {
 	Title, Heading, Message, Detail string
+	Dev                             bool
 }
 
 // renderError writes the error page.
 func (ps *pageSet) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message, detail string) {
-	ps.render(w, r, status, "error", errorPage{Title: heading, Heading: heading, Message: message, Detail: detail})
+	ps.render(w, r, status, "error", errorPage{Title: heading, Heading: heading, Message: message, Detail: detail, Dev: ps.dev})
 }

@@ -267,3 +267,38 @@ func TestREADMERecovery(t *testing.T) {
 	r := do(t, http.MethodGet, uri, fresh, "")
 	wantStatus(t, "read with the recovered token", r, http.StatusOK)
 }
+
+// TestREADMEMCPDevLogin runs the README's "Using with MCP" block, the
+// client and the browser of an MCP sign-in with curl, against a server
+// started as the README's first command starts it (no --login: the
+// development sign-in), on a free port.
+func TestREADMEMCPDevLogin(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "sed", "openssl", "base64"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed to run the README's commands: %v", tool, err)
+			}
+			t.Skipf("%s is needed to run the README's commands: %v", tool, err)
+		}
+	}
+	script := readmeBlock(t, "mcp-dev-login")
+	s := startServer(t, nil, "--db", dbIn(t))
+	script = strings.ReplaceAll(script, readmeAddr, s.issuer)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcp.sh")
+	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", path)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the block failed: %v\n%s\nserver log:\n%s", err, out, s.stderr)
+	}
+	for _, want := range []string{"redirected to http://127.0.0.1:33418/callback?code=", `"access_token":"`, `"refresh_token":"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the block's output lacks %s:\n%s", want, out)
+		}
+	}
+}

@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +149,13 @@ type serveOptions struct {
 	// Sign-in and consent at the authorization endpoint.
 	login, loginHeader *string
 	consentTTL         *time.Duration
+	// --login dev and oidc: sessions.
+	sessionIdle, sessionLifetime *time.Duration
+	// --login oidc.
+	upstreamIssuer, upstreamClientID, upstreamSecretFile *string
+	upstreamScopes, upstreamSubject                      *string
+	upstreamTimeout                                      *time.Duration
+	allowEmailDomains, allowSubjects                     *[]string
 
 	// The timeouts of the HTTP server (see http.Server).
 	readHeaderTimeout, readTimeout *time.Duration
@@ -249,17 +258,52 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"YAML configuration `file` with registration policies and trusted\n"+
 			"software statement issuers (see the README's \"Registration policies: the\n"+
 			"policy file\"); its trusted_issuers and --trust-issuer are exclusive")
-	o.login = newChoice(fs, "login", "none",
+	o.login = newChoice(fs, "login", "",
 		"how users sign in at the authorization endpoint (`method`): none (no\n"+
-			"authorization endpoint is served or advertised) or header (the user is\n"+
+			"authorization endpoint is served or advertised), header (the user is\n"+
 			"named by --login-header, set by a sign-in proxy at a --trusted-proxy\n"+
-			"address)", "none", "header")
+			"address), dev (a page asks for a user name, no password: for\n"+
+			"development, loopback --addr only) or oidc (at an upstream OpenID\n"+
+			"provider, see --upstream-issuer) (default: dev when --addr is a loopback\n"+
+			"address, --issuer unset or loopback and --token-endpoints on; none\n"+
+			"otherwise)", "none", "header", "dev", "oidc")
 	o.loginHeader = fs.String("login-header", "X-Forwarded-User",
 		"with --login header: the request `header` naming the signed-in user; it\n"+
 			"counts only on requests from a --trusted-proxy address")
 	o.consentTTL = newDuration(fs, "consent-ttl", defaultConsentTTL,
 		"how long (`duration`) a user's approval of a client, for the same scopes\n"+
 			"and resources, is remembered; 0 asks every time")
+	o.sessionIdle = newDuration(fs, "session-idle", defaultSessionIdle,
+		"with --login dev or oidc: a signed-in user's session ends after this\n"+
+			"`duration` without use. Must be positive")
+	o.sessionLifetime = newDuration(fs, "session-lifetime", defaultSessionLifetime,
+		"with --login dev or oidc: a session ends this `duration` after sign-in,\n"+
+			"used or not. Must be positive")
+	o.upstreamIssuer = newURL(fs, "upstream-issuer",
+		"with --login oidc: the upstream OpenID provider's issuer `URL` (https; http\n"+
+			"only on a loopback host); register ISSUER"+oidcCallbackPath+" there as\n"+
+			"the redirect URI")
+	o.upstreamClientID = fs.String("upstream-client-id", "",
+		"with --login oidc: the client `id` this server has at the upstream provider")
+	o.upstreamSecretFile = fs.String("upstream-client-secret-file", "",
+		"with --login oidc: `path` of a file holding the client secret at the\n"+
+			"upstream provider (or set CLIENTREG_UPSTREAM_CLIENT_SECRET; none for a\n"+
+			"public client)")
+	o.upstreamScopes = fs.String("upstream-scopes", defaultUpstreamScopes,
+		"with --login oidc: space-separated `scopes` to ask the upstream for")
+	o.upstreamSubject = newChoice(fs, "upstream-subject", "sub",
+		"with --login oidc: what names a user (`claim`): sub (ISSUER|SUB) or email\n"+
+			"(ISSUER|email:ADDRESS, verified addresses only)", "sub", "email")
+	o.upstreamTimeout = newDuration(fs, "upstream-timeout", defaultUpstreamTimeout,
+		"with --login oidc: how long (`duration`) a request to the upstream may\n"+
+			"take. Must be positive")
+	o.allowEmailDomains = newAppendList(fs, "allow-email-domain",
+		"with --login oidc: a `domain` whose users (by verified email address) may\n"+
+			"sign in (repeatable); with none of these and no --allow-subject, every\n"+
+			"user of the upstream may")
+	o.allowSubjects = newAppendList(fs, "allow-subject",
+		"with --login oidc: a user who may sign in, as `ISSUER|SUB` or the upstream\n"+
+			"SUB (repeatable)")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	o.readHeaderTimeout = newDuration(fs, "read-header-timeout", defaultReadHeaderTimeout,
 		"how long (`duration`) a client may take to send a request's headers;\n"+
@@ -388,7 +432,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	login, err := o.loginConfig(cfg, log)
+	login, err := o.loginConfig(cfg, log, getenv)
 	if err != nil {
 		return err
 	}
@@ -417,6 +461,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	cfg.Store, cfg.SecretKey = st, key
 	if login != nil {
 		login.csrfKey = deriveKey(key, "clientreg consent form")
+		if login.sessions != nil {
+			login.sessions.st, login.sessions.key = st, deriveKey(key, "clientreg session id")
+		}
+		if login.oidc != nil {
+			login.oidc.aead = newLoginStateAEAD(deriveKey(key, "clientreg oidc login state"))
+		}
 	}
 	h, err := clientreg.New(cfg)
 	if err != nil {
@@ -450,8 +500,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		if login.issuer, err = url.Parse(cfg.Issuer); err != nil {
 			return fmt.Errorf("serve: %w", err) // Validate parsed it already
 		}
-		log.Info("users sign in through a proxy at the authorization endpoint", "endpoint", cfg.Issuer+"/authorize",
-			"header", login.header, "trusted_proxies", strings.Join(*o.trustedProxies, ","))
+		login.logStart(cfg.Issuer, *o.trustedProxies)
 	} else {
 		log.Info("no --login: the authorization endpoint is not served or advertised, so clients get tokens with client_credentials only")
 	}
@@ -460,11 +509,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	mux.HandleFunc("GET "+healthzPath, healthz)
 	mux.Handle("GET "+readyzPath, readyz(st, log))
 	if login != nil {
-		mux.HandleFunc("POST "+consentPath, login.serveConsent)
-		mux.Handle(consentPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", http.MethodPost)
-			login.pages.renderError(w, r, http.StatusMethodNotAllowed, "Nothing to see here", "This address only takes the consent page's answer.", "")
-		}))
+		login.routes(mux)
 	}
 	mux.Handle("/", h)
 	srv := &http.Server{
@@ -665,8 +710,36 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // loginConfig builds the sign-in of --login, or returns nil for none.
-func (o *serveOptions) loginConfig(cfg clientreg.Config, log *slog.Logger) (*headerLogin, error) {
-	switch *o.login {
+// Without --login it is dev when the server listens on a loopback address
+// (and --issuer, if set, is loopback too), and none otherwise.
+func (o *serveOptions) loginConfig(cfg clientreg.Config, log *slog.Logger, getenv func(string) string) (*login, error) {
+	kind := *o.login
+	local := loopbackAddr(*o.addr) && (*o.issuer == "" || loopbackURL(*o.issuer))
+	if kind == "" {
+		// The default: dev on loopback, where codes are redeemed at the
+		// token endpoint (so not with --token-endpoints=false).
+		kind = "none"
+		if local && *o.tokenEndpoints {
+			kind = "dev"
+		}
+	}
+	if kind == "none" {
+		return nil, nil
+	}
+	pages, err := newPageSet(log)
+	if err != nil {
+		return nil, err
+	}
+	pages.dev = kind == "dev"
+	l := &login{kind: kind, consentTTL: *o.consentTTL, pages: pages, log: log}
+	if kind == "dev" || kind == "oidc" {
+		if *o.sessionIdle <= 0 || *o.sessionLifetime <= 0 {
+			return nil, serveUsageError("--session-idle and --session-lifetime must be positive")
+		}
+		l.sessions = &sessions{idle: *o.sessionIdle, lifetime: *o.sessionLifetime, now: time.Now,
+			secure: strings.HasPrefix(*o.issuer, "https://")}
+	}
+	switch kind {
 	case "header":
 		if len(cfg.Limits.TrustedProxies) == 0 {
 			return nil, serveUsageError("--login header needs --trusted-proxy: the addresses of the sign-in proxy, the only senders whose %s header is believed", *o.loginHeader)
@@ -674,19 +747,137 @@ func (o *serveOptions) loginConfig(cfg clientreg.Config, log *slog.Logger) (*hea
 		if *o.loginHeader == "" || strings.ContainsAny(*o.loginHeader, " :\t\r\n") {
 			return nil, serveUsageError("--login-header %q is not a header name", *o.loginHeader)
 		}
-		pages, err := newPageSet(log)
+		l.header, l.proxies = http.CanonicalHeaderKey(*o.loginHeader), cfg.Limits.TrustedProxies
+	case "dev":
+		if !local {
+			return nil, serveUsageError("--login dev signs anyone in under any name, without a password: it is for development on this machine, and --addr %s (or --issuer %s) is not a loopback address; use --login oidc or header", *o.addr, *o.issuer)
+		}
+	case "oidc":
+		oc, err := o.oidcConfig(getenv)
 		if err != nil {
 			return nil, err
 		}
-		return &headerLogin{
-			header:     http.CanonicalHeaderKey(*o.loginHeader),
-			proxies:    cfg.Limits.TrustedProxies,
-			consentTTL: *o.consentTTL,
-			pages:      pages,
-			log:        log,
-		}, nil
-	default:
-		return nil, nil
+		oc.l, oc.secure = l, l.sessions.secure
+		l.oidc = oc
+	}
+	return l, nil
+}
+
+// oidcConfig checks the flags of --login oidc.
+func (o *serveOptions) oidcConfig(getenv func(string) string) (*oidcLogin, error) {
+	iss := *o.upstreamIssuer
+	if iss == "" || *o.upstreamClientID == "" {
+		return nil, serveUsageError("--login oidc needs --upstream-issuer and --upstream-client-id: the OpenID provider users sign in at, and this server's client id there")
+	}
+	if strings.HasPrefix(iss, "http://") && !loopbackURL(iss) {
+		return nil, serveUsageError("--upstream-issuer %s: an http issuer is accepted only on a loopback host (development and tests); use https", iss)
+	}
+	if *o.upstreamTimeout <= 0 {
+		return nil, serveUsageError("--upstream-timeout must be positive")
+	}
+	secret := getenv(EnvPrefix + "UPSTREAM_CLIENT_SECRET")
+	if *o.upstreamSecretFile != "" {
+		data, err := os.ReadFile(*o.upstreamSecretFile)
+		if err != nil {
+			return nil, serveUsageError("--upstream-client-secret-file: %v", err)
+		}
+		secret = strings.TrimSpace(string(data))
+		if secret == "" {
+			return nil, serveUsageError("--upstream-client-secret-file %s is empty", *o.upstreamSecretFile)
+		}
+	}
+	scopes := strings.Fields(*o.upstreamScopes)
+	if !slices.Contains(scopes, "openid") {
+		return nil, serveUsageError("--upstream-scopes %q lacks openid, without which the provider sends no ID token", *o.upstreamScopes)
+	}
+	oc := &oidcLogin{
+		upstream: iss, clientID: *o.upstreamClientID, clientSecret: secret,
+		scopes: scopes, subjectEmail: *o.upstreamSubject == "email",
+		client: &http.Client{Timeout: *o.upstreamTimeout},
+	}
+	for _, d := range *o.allowEmailDomains {
+		d = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(d), "@"))
+		if d == "" || strings.ContainsAny(d, "@ /") {
+			return nil, serveUsageError("--allow-email-domain %q is not a domain", d)
+		}
+		oc.allowDomains = append(oc.allowDomains, d)
+	}
+	for _, s := range *o.allowSubjects {
+		if s = strings.TrimSpace(s); s != "" {
+			oc.allowSubjects = append(oc.allowSubjects, s)
+		}
+	}
+	return oc, nil
+}
+
+// loopbackAddr reports whether the host of the listen address addr is a
+// loopback address or localhost.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && loopbackHost(host)
+}
+
+// loopbackURL reports whether u's host is a loopback address or localhost.
+func loopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && loopbackHost(p.Hostname())
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// routes adds the pages and forms of the sign-in to mux.
+func (l *login) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+consentPath, l.serveConsent)
+	mux.Handle(consentPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		l.pages.renderError(w, r, http.StatusMethodNotAllowed, "Nothing to see here", "This address only takes the consent page's answer.", "")
+	}))
+	if l.sessions == nil {
+		return
+	}
+	mux.HandleFunc("GET "+continuePath, l.serveContinue)
+	mux.HandleFunc("GET "+logoutPath, l.serveLogout)
+	mux.HandleFunc("POST "+logoutPath, l.serveLogout)
+	switch l.kind {
+	case "dev":
+		mux.HandleFunc("GET "+devLoginPath, l.serveDevLogin)
+		mux.HandleFunc("POST "+devLoginPath, l.serveDevLogin)
+	case "oidc":
+		mux.HandleFunc("GET "+oidcCallbackPath, l.oidc.callback)
+	}
+}
+
+// logStart logs how users sign in, once the issuer is known; for oidc it
+// also sets the redirect URI and tries the upstream's discovery once, so a
+// mistake shows at start (a failure is only a warning: the server retries
+// at the first sign-in).
+func (l *login) logStart(issuer string, trustedProxies []string) {
+	switch l.kind {
+	case "header":
+		l.log.Info("users sign in through a proxy at the authorization endpoint", "endpoint", issuer+"/authorize",
+			"header", l.header, "trusted_proxies", strings.Join(trustedProxies, ","))
+	case "dev":
+		l.log.Warn("--login dev: anyone who can reach this server signs in under any user name, without a password; for development only",
+			"endpoint", issuer+"/authorize")
+	case "oidc":
+		o := l.oidc
+		o.redirectURI = issuer + oidcCallbackPath
+		l.log.Info("users sign in at the upstream OpenID provider; register this redirect URI there",
+			"upstream", o.upstream, "client_id", o.clientID, "redirect_uri", o.redirectURI)
+		if len(o.allowDomains) == 0 && len(o.allowSubjects) == 0 {
+			l.log.Warn("no --allow-email-domain or --allow-subject: every user of the upstream provider may sign in", "upstream", o.upstream)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), o.client.Timeout)
+		defer cancel()
+		if _, _, err := o.discover(ctx); err != nil {
+			l.log.Warn("the upstream provider's discovery failed; sign-ins fail until it answers", "upstream", o.upstream, "err", err)
+		}
 	}
 }
 

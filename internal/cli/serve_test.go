@@ -18,7 +18,10 @@ import (
 func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
 	db := dbIn(t)
-	s := startServer(t, nil, "--db", db)
+	// --login none: the lifecycle of a registration server without an
+	// authorization endpoint (a loopback server has --login dev by
+	// default, see TestDevLoginDefault).
+	s := startServer(t, nil, "--db", db, "--login", "none")
 
 	if strings.HasSuffix(s.issuer, ":0") || !strings.HasPrefix(s.issuer, "http://127.0.0.1:") {
 		t.Fatalf("issuer %q: want http://127.0.0.1:<the real port>", s.issuer)
@@ -33,7 +36,7 @@ func TestServeLifecycle(t *testing.T) {
 	if got, want := r.str(t, "registration_endpoint"), s.issuer+"/register"; got != want {
 		t.Errorf("registration_endpoint = %q, want %q", got, want)
 	}
-	// Without a login the server serves no authorization endpoint: the
+	// With --login none the server serves no authorization endpoint: the
 	// metadata lists the one grant it serves (docs/behaviour.md §9).
 	if got, want := r.json(t)["grant_types_supported"], []any{"client_credentials"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("grant_types_supported = %v, want %v", got, want)

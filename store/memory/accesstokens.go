@@ -172,6 +172,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	n += s.deleteExpiredAuthz(now)
 	n += s.deleteExpiredSigningKeys(now)
 	n += s.deleteExpiredIdempotency(now)
+	n += s.deleteExpiredSessions(now)
 	return n, nil
 }
 

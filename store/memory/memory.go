@@ -52,6 +52,8 @@ type Store struct {
 	// idempotency holds the records of store.IdempotencyStore (see
 	// idempotency.go).
 	idempotency idempotencyRecords
+	// sessions are the store.SessionStore records, by Hash.
+	sessions map[string]*store.Session
 }
 
 // New returns an empty Store.
@@ -70,6 +72,7 @@ func New() *Store {
 		authz:       newAuthz(),
 		signingKeys: newSigningKeys(),
 		idempotency: make(idempotencyRecords),
+		sessions:    make(map[string]*store.Session),
 	}
 }
 

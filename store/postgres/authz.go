@@ -335,6 +335,7 @@ var deleteExpiredAuthz = []string{
 	`DELETE FROM authorization_codes WHERE expires_at < $1`,
 	`DELETE FROM grants WHERE expires_at < $1 OR idle_expires_at < $1`,
 	`DELETE FROM consents WHERE expires_at < $1`,
+	`DELETE FROM sessions WHERE idle_expires_at < $1 OR expires_at < $1`,
 }
 
 // refreshSet returns the distinct refresh token hashes of g as map keys.

@@ -123,16 +123,16 @@ func (s *Store) UseAssertionID(ctx context.Context, clientID, jti string, expire
 }
 
 // DeleteExpired removes the access tokens, assertion records,
-// authorization records, signing keys and idempotency records that expired
-// before now (expires_at < now; see store.AccessTokenStore), in one
-// transaction, and returns how many it removed.
+// authorization records, signing keys, idempotency records and sessions
+// that expired before now (expires_at < now; see store.AccessTokenStore),
+// in one transaction, and returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.write(ctx, "delete expired", func(ctx context.Context, tx *sql.Tx) error {
 		total = 0
 		for _, q := range []string{queryDeleteExpiredAccessTokens, queryDeleteExpiredAssertions,
 			queryDeleteExpiredPending, queryDeleteExpiredCodes, queryDeleteExpiredGrants, queryDeleteExpiredConsents,
-			queryDeleteExpiredSigningKeys, queryDeleteExpiredIdempotencyKeys} {
+			queryDeleteExpiredSigningKeys, queryDeleteExpiredIdempotencyKeys, queryDeleteExpiredSessions} {
 			res, err := s.exec(ctx, tx, q, now.UnixMicro())
 			if err != nil {
 				return err

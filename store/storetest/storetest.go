@@ -17,10 +17,11 @@
 // stored, and a per-policy client limit, both exact under concurrency and
 // spending nothing on a failure), the removal of expired records, and that
 // values are owned by the caller; and, as its subtests Authorization,
-// SigningKeys and Idempotency, the authorization records (see
-// RunAuthorization), the signing keys of JWT access tokens (see
-// RunSigningKeys) and the records of idempotency keys (see
-// RunIdempotency).
+// SigningKeys, Idempotency, Lifecycle and Sessions, the authorization
+// records (see RunAuthorization), the signing keys of JWT access tokens
+// (see RunSigningKeys), the records of idempotency keys (see
+// RunIdempotency), the lifecycle of clients (see RunLifecycle) and the
+// sessions of signed-in users (see RunSessions).
 //
 // Two capability suites run beside it. RunDurability checks a store's life
 // cycle: a closed store is unavailable, a canceled context writes nothing,
@@ -104,6 +105,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("SigningKeys", func(t *testing.T) { RunSigningKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { RunLifecycle(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { RunSessions(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
