@@ -289,6 +289,12 @@ type Config struct {
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.
 	Fetch FetchPolicy
+	// ClientMetadataDocuments configures Client ID Metadata Documents: a
+	// client_id that is an https URL names the document describing the
+	// client, fetched instead of a registration (docs/behaviour.md §10).
+	// The zero value is on whenever the authorization endpoint is served
+	// and registration is open (see ClientMetadataDocumentPolicy.Enabled).
+	ClientMetadataDocuments ClientMetadataDocumentPolicy
 	// Limits are the abuse limits (rate limits and request limits); the
 	// zero value is on, with generous defaults.
 	Limits Limits
@@ -481,6 +487,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Resources = c.Resources.clone()
 	c.CORS.AllowedOrigins = slices.Clone(c.CORS.AllowedOrigins)
+	c.ClientMetadataDocuments.withDefaults()
 	if c.SecretLifetime == Off {
 		c.SecretLifetime = 0 // never expire, as 0 says
 	}
@@ -584,6 +591,9 @@ func (c Config) checkValues() error {
 		return err
 	}
 	if err := c.CORS.check(); err != nil {
+		return err
+	}
+	if err := c.ClientMetadataDocuments.check(); err != nil {
 		return err
 	}
 	return c.Limits.check()

@@ -63,7 +63,9 @@ type Handler struct {
 	issuerPolicies map[string]string // trusted issuer -> policy name
 	limits         *limiter
 	fetcher        *fetch.Client
-	keyCache       keyCache
+	keyCache       *keyCache
+	documents      *documentCache // nil when client ID metadata documents are off
+	docFetcher     *fetch.Client
 	signing        signingKeys // the keys of JWT access tokens
 	jwksURI        string      // set when cfg.AccessTokenFormat is TokenFormatJWT
 	mux            *http.ServeMux
@@ -139,6 +141,10 @@ func (c Config) build() (*Handler, error) {
 		Transport:    c.Fetch.Transport,
 		Timeout:      c.Fetch.Timeout,
 	})
+	h.keyCache = newKeyCache()
+	if err := h.buildDocuments(); err != nil {
+		return nil, err
+	}
 	// The defaults that are the Store itself, through the handler.
 	def := storeAuth{h: h}
 	if h.cfg.InitialTokens == nil {

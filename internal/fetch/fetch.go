@@ -35,6 +35,8 @@ type Options struct {
 	MaxBytes int64
 	// MaxRedirects bounds redirects; default 3.
 	MaxRedirects int
+	// NoRedirects refuses every redirect: a 3xx answer is an error.
+	NoRedirects bool
 	// Transport replaces the base transport (tests may pass the TLS
 	// transport of an httptest server); the dial guard is still applied
 	// when it is an *http.Transport.
@@ -80,6 +82,9 @@ func New(opts Options) *Client {
 		Transport: rt,
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if opts.NoRedirects {
+				return fmt.Errorf("%w: redirects are not followed", ErrForbiddenDestination)
+			}
 			if len(via) > opts.MaxRedirects {
 				return fmt.Errorf("%w: too many redirects", ErrForbiddenDestination)
 			}
@@ -113,34 +118,41 @@ func (c *Client) checkURL(u *url.URL) error {
 // Get fetches rawURL and returns its body, at most MaxBytes long. A non-2xx
 // status is an error.
 func (c *Client) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	body, _, err := c.GetWithHeader(ctx, rawURL)
+	return body, err
+}
+
+// GetWithHeader is Get that also returns the response's header (for its
+// caching directives).
+func (c *Client) GetWithHeader(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+		return nil, nil, fmt.Errorf("fetch: %w", err)
 	}
 	if err := c.checkURL(u); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+		return nil, nil, fmt.Errorf("fetch: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("fetch: %s answered %s", u.Redacted(), res.Status)
+		return nil, nil, fmt.Errorf("fetch: %s answered %s", u.Redacted(), res.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, c.opts.MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch: read %s: %w", u.Redacted(), err)
+		return nil, nil, fmt.Errorf("fetch: read %s: %w", u.Redacted(), err)
 	}
 	if int64(len(body)) > c.opts.MaxBytes {
-		return nil, fmt.Errorf("fetch: %s is larger than %d bytes", u.Redacted(), c.opts.MaxBytes)
+		return nil, nil, fmt.Errorf("fetch: %s is larger than %d bytes", u.Redacted(), c.opts.MaxBytes)
 	}
-	return body, nil
+	return body, res.Header, nil
 }
 
 // guardControl refuses connections to non-public addresses after DNS
