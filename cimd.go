@@ -181,12 +181,13 @@ func (h *Handler) buildDocuments() error {
 		return nil
 	}
 	h.docFetcher = fetch.New(fetch.Options{
-		AllowHTTP:    false, // the draft requires https
-		AllowPrivate: h.cfg.Fetch.AllowPrivateNetworks,
-		Transport:    h.cfg.Fetch.Transport,
-		Timeout:      p.Timeout,
-		MaxBytes:     p.MaxBytes,
-		NoRedirects:  true,
+		AllowHTTP:     false, // the draft requires https
+		AllowPrivate:  h.cfg.Fetch.AllowPrivateNetworks,
+		AllowLoopback: h.cfg.Fetch.AllowLoopback,
+		Transport:     h.cfg.Fetch.Transport,
+		Timeout:       p.Timeout,
+		MaxBytes:      p.MaxBytes,
+		NoRedirects:   true,
 	})
 	h.documents = &documentCache{
 		failureTTL: p.FailureTTL,

@@ -161,6 +161,10 @@ type FetchPolicy struct {
 	// AllowPrivateNetworks permits loopback, private and link-local
 	// destinations. For tests only.
 	AllowPrivateNetworks bool
+	// AllowLoopback permits loopback destinations (127.0.0.0/8, ::1)
+	// only, for development and tests on one machine; private and
+	// link-local destinations stay refused.
+	AllowLoopback bool
 	// Transport replaces the base transport (for example an httptest TLS
 	// server's); nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper

@@ -136,10 +136,11 @@ func (c Config) build() (*Handler, error) {
 		return nil, err
 	}
 	h.fetcher = fetch.New(fetch.Options{
-		AllowHTTP:    c.Fetch.AllowHTTP,
-		AllowPrivate: c.Fetch.AllowPrivateNetworks,
-		Transport:    c.Fetch.Transport,
-		Timeout:      c.Fetch.Timeout,
+		AllowHTTP:     c.Fetch.AllowHTTP,
+		AllowPrivate:  c.Fetch.AllowPrivateNetworks,
+		AllowLoopback: c.Fetch.AllowLoopback,
+		Transport:     c.Fetch.Transport,
+		Timeout:       c.Fetch.Timeout,
 	})
 	h.keyCache = newKeyCache()
 	if err := h.buildDocuments(); err != nil {

@@ -112,6 +112,8 @@ func (l *headerLogin) Authorize(w http.ResponseWriter, r *http.Request, req *cli
 		Unverified:   req.DynamicallyRegistered,
 		Subject:      sub,
 		RedirectHost: req.RedirectHost,
+		DocumentHost: req.DocumentHost,
+		LoopbackOnly: req.DocumentHost != "" && req.LoopbackRedirectsOnly,
 		Scopes:       req.Scopes,
 		Resources:    req.Resources,
 		Action:       consentPath,
@@ -123,9 +125,13 @@ func (l *headerLogin) Authorize(w http.ResponseWriter, r *http.Request, req *cli
 // consentPage is the data of the consent page.
 type consentPage struct {
 	Title, ClientName, Subject, RedirectHost string
-	Unverified                               bool
-	Scopes, Resources                        []string
-	Action, RequestID, CSRF                  string
+	// DocumentHost is the host of a document client's client_id URL;
+	// LoopbackOnly warns that such a client redirects only to this
+	// machine, so that any local program could be using its name.
+	DocumentHost             string
+	Unverified, LoopbackOnly bool
+	Scopes, Resources        []string
+	Action, RequestID, CSRF  string
 }
 
 // displayName is the name the consent page shows for the client.

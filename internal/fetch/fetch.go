@@ -29,6 +29,9 @@ type Options struct {
 	// AllowPrivate permits loopback, private and link-local destinations
 	// (tests only).
 	AllowPrivate bool
+	// AllowLoopback permits loopback destinations only (development and
+	// tests); private and link-local ones stay refused.
+	AllowLoopback bool
 	// Timeout bounds a whole fetch; default 5s.
 	Timeout time.Duration
 	// MaxBytes bounds the response body; default 256 KiB.
@@ -72,7 +75,7 @@ func New(opts Options) *Client {
 	}
 	var rt http.RoundTripper = opts.Transport
 	if base != nil {
-		dialer := &net.Dialer{Timeout: opts.Timeout, Control: guardControl(opts.AllowPrivate)}
+		dialer := &net.Dialer{Timeout: opts.Timeout, Control: guardControl(opts.AllowPrivate, opts.AllowLoopback)}
 		base.DialContext = dialer.DialContext
 		base.Proxy = nil // a proxy would hide the real destination from the guard
 		rt = base
@@ -108,7 +111,7 @@ func (c *Client) checkURL(u *url.URL) error {
 		return fmt.Errorf("%w: URL with user information", ErrForbiddenDestination)
 	}
 	if !c.opts.AllowPrivate {
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !publicAddr(ip) {
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !allowedAddr(ip, c.opts.AllowLoopback) {
 			return fmt.Errorf("%w: address %s", ErrForbiddenDestination, ip)
 		}
 	}
@@ -157,7 +160,7 @@ func (c *Client) GetWithHeader(ctx context.Context, rawURL string) ([]byte, http
 
 // guardControl refuses connections to non-public addresses after DNS
 // resolution, for every connection including those of redirects.
-func guardControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
+func guardControl(allowPrivate, allowLoopback bool) func(network, address string, _ syscall.RawConn) error {
 	return func(network, address string, _ syscall.RawConn) error {
 		if allowPrivate {
 			return nil
@@ -167,11 +170,17 @@ func guardControl(allowPrivate bool) func(network, address string, _ syscall.Raw
 			return fmt.Errorf("%w: %s", ErrForbiddenDestination, address)
 		}
 		ip, err := netip.ParseAddr(host)
-		if err != nil || !publicAddr(ip) {
+		if err != nil || !allowedAddr(ip, allowLoopback) {
 			return fmt.Errorf("%w: address %s", ErrForbiddenDestination, host)
 		}
 		return nil
 	}
+}
+
+// allowedAddr reports whether the guard lets ip through: a public address,
+// or a loopback one when allowLoopback.
+func allowedAddr(ip netip.Addr, allowLoopback bool) bool {
+	return publicAddr(ip) || (allowLoopback && ip.Unmap().IsLoopback())
 }
 
 // publicAddr reports whether ip is a globally routable unicast address:
