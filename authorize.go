@@ -83,6 +83,17 @@ type AuthorizationRequest struct {
 	// open registration, without a software statement from a trusted
 	// issuer. Nobody vouched for its name or its logo.
 	DynamicallyRegistered bool
+	// DocumentHost is, for a client described by a Client ID Metadata
+	// Document (its ClientID an https URL), the host of that URL, which a
+	// consent page should show as the client's identity; "" for other
+	// clients. Such a client is DynamicallyRegistered.
+	DocumentHost string
+	// LoopbackRedirectsOnly reports that every redirect URI the client
+	// registered is on a loopback host (localhost, 127.0.0.1, [::1]): any
+	// program on the user's machine could be the client, whatever name it
+	// shows, and a consent page should warn (draft-ietf-oauth-client-id-
+	// metadata-document §6).
+	LoopbackRedirectsOnly bool
 	// ExpiresAt ends the request (Config.PendingAuthorizationLifetime).
 	ExpiresAt time.Time
 }
@@ -199,6 +210,10 @@ func (h *Handler) verifyClientAndRedirect(ctx context.Context, params url.Values
 		return nil, "", false, ErrInvalidRequest.WithDescription("client_id is required")
 	}
 	c, err := h.LookupClient(ctx, id)
+	var de *documentError
+	if errors.As(err, &de) {
+		return nil, "", false, ErrInvalidRequest.WithDescription("the client ID metadata document cannot be used: %s", de.why)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", false, ErrInvalidRequest.WithDescription("client_id names no registered client")
 	}
@@ -326,9 +341,23 @@ func (h *Handler) authorizationRequest(id string, c *Client, p *store.PendingAut
 		Scopes:                strings.Fields(p.Scope),
 		Resources:             slices.Clone(p.Resources),
 		State:                 p.State,
-		DynamicallyRegistered: !h.cfg.RequireInitialToken && c.Metadata.SoftwareStatement == "",
+		DynamicallyRegistered: (!h.cfg.RequireInitialToken && c.Metadata.SoftwareStatement == "") || c.Origin == store.OriginMetadataDocument,
+		DocumentHost:          documentHost(c),
+		LoopbackRedirectsOnly: loopbackRedirectsOnly(c.Metadata.RedirectURIs),
 		ExpiresAt:             p.ExpiresAt,
 	}
+}
+
+// loopbackRedirectsOnly reports whether every URI of uris is on a loopback
+// host.
+func loopbackRedirectsOnly(uris []string) bool {
+	for _, raw := range uris {
+		u, err := url.Parse(raw)
+		if err != nil || !isLoopbackHost(u.Hostname()) {
+			return false
+		}
+	}
+	return len(uris) > 0
 }
 
 // redirectHost is what a consent page shows of a redirect URI: its host

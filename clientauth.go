@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clientreg/clientreg/store"
@@ -170,7 +169,7 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpo
 	if id == "" {
 		return nil, "", h.clientAuthFailed(ctx, "", "no client_id")
 	}
-	c, err := getClient(ctx, h.store, id)
+	c, err := h.clientByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, id, h.clientAuthFailed(ctx, id, "unknown client")
 	}
@@ -430,7 +429,7 @@ func (h *Handler) clientKeys(ctx context.Context, c *Client, refresh bool) (*jos
 	if c.Metadata.JWKSURI == "" {
 		return nil, ErrInvalidClient.WithDescription("the client has no keys")
 	}
-	return h.keyCache.get(ctx, h, c.Metadata.JWKSURI, refresh)
+	return getKeys(ctx, h, c.Metadata.JWKSURI, refresh)
 }
 
 const (
@@ -449,134 +448,45 @@ const (
 // keyCache caches the JWK Sets of jwks_uri (clients' and trusted
 // issuers'), by URI, so that requests that anyone can send (a token request
 // naming a private_key_jwt client needs no valid credential to make the
-// server look for its keys) cannot make the server fetch at will:
-//
-//   - fetched keys are used for keyCacheTTL; a refresh (after a signature
-//     that did not verify, perhaps because the keys rotated) fetches again
-//     only keys older than keyRefreshInterval;
-//   - a failed fetch is remembered for keyFailureTTL, by the clock of
-//     Config.Now: within it the URI is not fetched again, and requests get
-//     the keys fetched before, if any, or the failure;
-//   - one fetch per URI is in flight at a time, and every request that
-//     needs it waits for its result, each until its own context ends; the
-//     fetch itself is bounded by Config.Fetch.Timeout, not by the request
-//     that started it;
-//   - at most maxKeyCacheEntries URIs are kept: when full, entries that
-//     have expired are dropped, then an arbitrary one.
-type keyCache struct {
-	mu       sync.Mutex
-	entries  map[string]*keyCacheEntry
-	inflight map[string]*keyFetch
-}
+// server look for its keys) cannot make the server fetch at will. It is a
+// fetchCache (see there for the rules) whose keys are used for
+// keyCacheTTL; a refresh (after a signature that did not verify, perhaps
+// because the keys rotated) fetches again only keys older than
+// keyRefreshInterval; after a failed fetch, requests get the keys fetched
+// before, if any.
+type keyCache = fetchCache[*jose.JSONWebKeySet]
 
-// keyCacheEntry is what is known of one URI; its fields are read and
-// written under keyCache.mu.
-type keyCacheEntry struct {
-	keys    *jose.JSONWebKeySet // the last keys fetched, or nil
-	fetched time.Time           // when keys were fetched
-	failed  time.Time           // when the last fetch failed, zero if it did not
-	err     error               // the answer to the last failure
-}
-
-// keyFetch is a fetch in flight; keys and err are set before done closes.
-type keyFetch struct {
-	done chan struct{}
-	keys *jose.JSONWebKeySet
-	err  error
-}
-
-func (kc *keyCache) get(ctx context.Context, h *Handler, uri string, refresh bool) (*jose.JSONWebKeySet, error) {
-	now := h.now()
-	kc.mu.Lock()
-	if e := kc.entries[uri]; e != nil {
-		age := now.Sub(e.fetched)
-		if e.keys != nil && age < keyCacheTTL && (!refresh || age < keyRefreshInterval) {
-			keys := e.keys
-			kc.mu.Unlock()
-			return keys, nil
-		}
-		if !e.failed.IsZero() && now.Sub(e.failed) < keyFailureTTL {
-			keys, err := e.keys, e.err
-			kc.mu.Unlock()
-			if keys != nil {
-				return keys, nil // keep verifying with what we had
-			}
-			return nil, err
-		}
-	}
-	f := kc.inflight[uri]
-	if f == nil {
-		f = &keyFetch{done: make(chan struct{})}
-		if kc.inflight == nil {
-			kc.inflight = make(map[string]*keyFetch)
-		}
-		kc.inflight[uri] = f
-		go kc.fetch(context.WithoutCancel(ctx), h, uri, f)
-	}
-	kc.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.keys, f.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// newKeyCache returns the key cache of h.
+func newKeyCache() *keyCache {
+	return &keyCache{
+		failureTTL:    keyFailureTTL,
+		maxEntries:    maxKeyCacheEntries,
+		keepOnFailure: true,
+		load:          loadKeys,
 	}
 }
 
-// fetch fetches uri for f, records the result and wakes f's waiters.
-func (kc *keyCache) fetch(ctx context.Context, h *Handler, uri string, f *keyFetch) {
-	defer close(f.done)
-	var ks *jose.JSONWebKeySet
-	var failure error
+// getKeys returns the keys of uri from kc; refresh asks for keys fetched
+// within keyRefreshInterval.
+func getKeys(ctx context.Context, h *Handler, uri string, refresh bool) (*jose.JSONWebKeySet, error) {
+	var maxAge time.Duration
+	if refresh {
+		maxAge = keyRefreshInterval
+	}
+	return h.keyCache.get(ctx, h, uri, maxAge)
+}
+
+// loadKeys fetches the JWK Set at uri.
+func loadKeys(ctx context.Context, h *Handler, uri string) (*jose.JSONWebKeySet, time.Duration, error) {
 	body, err := h.fetcher.Get(ctx, uri)
-	switch {
-	case err != nil:
+	if err != nil {
 		h.log.WarnContext(ctx, "fetch jwks_uri failed", "jwks_uri", uri, "err", err)
-		failure = ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
-	default:
-		ks = new(jose.JSONWebKeySet)
-		if err := json.Unmarshal(body, ks); err != nil {
-			h.log.WarnContext(ctx, "jwks_uri is not a JWK Set", "jwks_uri", uri, "err", err)
-			ks, failure = nil, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
-		}
+		return nil, 0, ErrInvalidClient.WithDescription("the client's jwks_uri could not be fetched")
 	}
-	now := h.now()
-	kc.mu.Lock()
-	defer kc.mu.Unlock()
-	delete(kc.inflight, uri)
-	e := kc.entries[uri]
-	if e == nil {
-		kc.makeRoom(now)
-		e = &keyCacheEntry{}
-		kc.entries[uri] = e
+	ks := new(jose.JSONWebKeySet)
+	if err := json.Unmarshal(body, ks); err != nil {
+		h.log.WarnContext(ctx, "jwks_uri is not a JWK Set", "jwks_uri", uri, "err", err)
+		return nil, 0, ErrInvalidClient.WithDescription("the client's jwks_uri is not a JWK Set")
 	}
-	if failure != nil {
-		e.failed, e.err = now, failure
-		if f.keys = e.keys; f.keys == nil {
-			f.err = failure
-		}
-		return
-	}
-	e.keys, e.fetched, e.failed, e.err = ks, now, time.Time{}, nil
-	f.keys = ks
-}
-
-// makeRoom makes room for one more entry; the caller holds mu.
-func (kc *keyCache) makeRoom(now time.Time) {
-	if kc.entries == nil {
-		kc.entries = make(map[string]*keyCacheEntry)
-	}
-	if len(kc.entries) < maxKeyCacheEntries {
-		return
-	}
-	for uri, e := range kc.entries {
-		if now.Sub(e.fetched) >= keyCacheTTL && now.Sub(e.failed) >= keyFailureTTL {
-			delete(kc.entries, uri)
-		}
-	}
-	for uri := range kc.entries {
-		if len(kc.entries) < maxKeyCacheEntries {
-			break
-		}
-		delete(kc.entries, uri)
-	}
+	return ks, keyCacheTTL, nil
 }

@@ -23,10 +23,13 @@ import (
 // handler's token endpoint redeem its codes (docs/behaviour.md §8): look
 // up a client, check a redirect URI, verify PKCE, issue a code.
 
-// LookupClient returns the registered client id, its metadata decoded. An
-// unknown client is an error wrapping store.ErrNotFound.
+// LookupClient returns the registered client id, its metadata decoded, or,
+// when client ID metadata documents are on and id is an https URL, the
+// client its document describes (fetched or cached, validated, its record
+// stored; see Config.ClientMetadataDocuments). An unknown client, and a
+// document that cannot be used, is an error wrapping store.ErrNotFound.
 func (h *Handler) LookupClient(ctx context.Context, id string) (*Client, error) {
-	c, err := getClient(ctx, h.store, id)
+	c, err := h.clientByID(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("client %q: %w", id, err)

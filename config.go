@@ -161,6 +161,10 @@ type FetchPolicy struct {
 	// AllowPrivateNetworks permits loopback, private and link-local
 	// destinations. For tests only.
 	AllowPrivateNetworks bool
+	// AllowLoopback permits loopback destinations (127.0.0.0/8, ::1)
+	// only, for development and tests on one machine; private and
+	// link-local destinations stay refused.
+	AllowLoopback bool
 	// Transport replaces the base transport (for example an httptest TLS
 	// server's); nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
@@ -289,6 +293,12 @@ type Config struct {
 	// Fetch configures the guarded HTTP client that fetches documents
 	// clients point at (jwks_uri). The zero value is the production policy.
 	Fetch FetchPolicy
+	// ClientMetadataDocuments configures Client ID Metadata Documents: a
+	// client_id that is an https URL names the document describing the
+	// client, fetched instead of a registration (docs/behaviour.md §10).
+	// The zero value is on whenever the authorization endpoint is served
+	// and registration is open (see ClientMetadataDocumentPolicy.Enabled).
+	ClientMetadataDocuments ClientMetadataDocumentPolicy
 	// Limits are the abuse limits (rate limits and request limits); the
 	// zero value is on, with generous defaults.
 	Limits Limits
@@ -481,6 +491,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Resources = c.Resources.clone()
 	c.CORS.AllowedOrigins = slices.Clone(c.CORS.AllowedOrigins)
+	c.ClientMetadataDocuments.withDefaults()
 	if c.SecretLifetime == Off {
 		c.SecretLifetime = 0 // never expire, as 0 says
 	}
@@ -584,6 +595,9 @@ func (c Config) checkValues() error {
 		return err
 	}
 	if err := c.CORS.check(); err != nil {
+		return err
+	}
+	if err := c.ClientMetadataDocuments.check(); err != nil {
 		return err
 	}
 	return c.Limits.check()

@@ -45,6 +45,11 @@ type ServerMetadata struct {
 	// Set to true when the handler serves the endpoint; published as given
 	// otherwise.
 	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// ClientIDMetadataDocumentSupported says that client_id may be the URL
+	// of a Client ID Metadata Document. Set to true when the handler
+	// serves documents (Config.ClientMetadataDocuments); published as given
+	// otherwise.
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 
 	// The members below are those of OpenID Connect Discovery 1.0 §3 that
 	// RFC 8414 §2 admits. The lists are enforced on the client metadata of
@@ -160,6 +165,9 @@ func (m *ServerMetadata) completed(h *Handler) *ServerMetadata {
 		c.AuthorizationEndpoint = h.authzEndpoint
 		c.CodeChallengeMethodsSupported = []string{pkceS256}
 		c.AuthorizationResponseISSParameterSupported = true
+	}
+	if h.cfg.documentsEnabled() {
+		c.ClientIDMetadataDocumentSupported = true
 	}
 	if len(c.GrantTypesSupported) == 0 {
 		c.GrantTypesSupported = h.servedGrantTypes(c.AuthorizationEndpoint != "")

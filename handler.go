@@ -63,7 +63,9 @@ type Handler struct {
 	issuerPolicies map[string]string // trusted issuer -> policy name
 	limits         *limiter
 	fetcher        *fetch.Client
-	keyCache       keyCache
+	keyCache       *keyCache
+	documents      *documentCache // nil when client ID metadata documents are off
+	docFetcher     *fetch.Client
 	signing        signingKeys // the keys of JWT access tokens
 	jwksURI        string      // set when cfg.AccessTokenFormat is TokenFormatJWT
 	mux            *http.ServeMux
@@ -134,11 +136,16 @@ func (c Config) build() (*Handler, error) {
 		return nil, err
 	}
 	h.fetcher = fetch.New(fetch.Options{
-		AllowHTTP:    c.Fetch.AllowHTTP,
-		AllowPrivate: c.Fetch.AllowPrivateNetworks,
-		Transport:    c.Fetch.Transport,
-		Timeout:      c.Fetch.Timeout,
+		AllowHTTP:     c.Fetch.AllowHTTP,
+		AllowPrivate:  c.Fetch.AllowPrivateNetworks,
+		AllowLoopback: c.Fetch.AllowLoopback,
+		Transport:     c.Fetch.Transport,
+		Timeout:       c.Fetch.Timeout,
 	})
+	h.keyCache = newKeyCache()
+	if err := h.buildDocuments(); err != nil {
+		return nil, err
+	}
 	// The defaults that are the Store itself, through the handler.
 	def := storeAuth{h: h}
 	if h.cfg.InitialTokens == nil {

@@ -57,8 +57,8 @@ type PurgedClient struct {
 	ID string
 	// Name is the client_name, "" when it has none.
 	Name string
-	// Origin is how the client was registered (store.OriginAnonymous or
-	// store.OriginInitialToken).
+	// Origin is how the client was registered (store.OriginAnonymous,
+	// store.OriginInitialToken or store.OriginMetadataDocument).
 	Origin string
 	// IssuedAt is when it registered.
 	IssuedAt time.Time
@@ -71,7 +71,8 @@ type PurgedClient struct {
 
 // purgeQuery is the selection of the clients that have expired at now.
 func (h *Handler) purgeQuery(now time.Time, limit int) store.ClientPurge {
-	q := store.ClientPurge{Origins: []string{store.OriginAnonymous}, Now: now, Limit: limit}
+	// A document client's record is made again at its next use.
+	q := store.ClientPurge{Origins: []string{store.OriginAnonymous, store.OriginMetadataDocument}, Now: now, Limit: limit}
 	if h.cfg.ExpireInitialTokenClients {
 		q.Origins = append(q.Origins, store.OriginInitialToken)
 	}

@@ -170,7 +170,7 @@ func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement 
 	}
 	keys := ti.Keys
 	if keys == nil {
-		if keys, err = tr.h.keyCache.get(ctx, tr.h, ti.JWKSURI, false); err != nil {
+		if keys, err = getKeys(ctx, tr.h, ti.JWKSURI, false); err != nil {
 			return nil, fmt.Errorf("fetch keys of statement issuer %s: %w", ti.Issuer, err)
 		}
 	}
@@ -179,7 +179,7 @@ func (tr *trustRegistry) VerifySoftwareStatement(ctx context.Context, statement 
 	ok = verifyWithKeys(tok, keys, &verified, &payload)
 	if !ok && ti.Keys == nil {
 		// The issuer may have rotated its keys: fetch them again.
-		if keys, err = tr.h.keyCache.get(ctx, tr.h, ti.JWKSURI, true); err == nil {
+		if keys, err = getKeys(ctx, tr.h, ti.JWKSURI, true); err == nil {
 			ok = verifyWithKeys(tok, keys, &verified, &payload)
 		}
 	}

@@ -16,6 +16,10 @@ const (
 	// OriginOperator: registered by the operator (clientreg's
 	// Handler.Register), never through the registration endpoint.
 	OriginOperator = "operator"
+	// OriginMetadataDocument: described by a Client ID Metadata Document,
+	// its ID the document's URL; the record is created on first use and
+	// follows the document.
+	OriginMetadataDocument = "metadata_document"
 )
 
 // ClientPurge selects the clients that PurgeClients removes: clients whose

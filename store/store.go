@@ -75,7 +75,7 @@ type Client struct {
 	// updates, and CreateOptions.MaxClients counts clients by it.
 	Policy string
 	// Origin says how the client was registered: OriginAnonymous,
-	// OriginInitialToken, OriginOperator, or "" for a client stored before
+	// OriginInitialToken, OriginOperator, OriginMetadataDocument, or "" for a client stored before
 	// origins were recorded. The lifecycle (PurgeClients) selects clients
 	// by it. Set by CreateClient; UpdateClient keeps the stored one.
 	Origin string

@@ -195,6 +195,8 @@ func (l *login) proceed(w http.ResponseWriter, r *http.Request, req *clientreg.A
 		Unverified:   req.DynamicallyRegistered,
 		Subject:      u.name,
 		RedirectHost: req.RedirectHost,
+		DocumentHost: req.DocumentHost,
+		LoopbackOnly: req.DocumentHost != "" && req.LoopbackRedirectsOnly,
 		Scopes:       req.Scopes,
 		Resources:    req.Resources,
 		Action:       consentPath,
@@ -211,9 +213,13 @@ func (l *login) proceed(w http.ResponseWriter, r *http.Request, req *clientreg.A
 // consentPage is the data of the consent page.
 type consentPage struct {
 	Title, ClientName, Subject, RedirectHost string
-	Unverified                               bool
-	Scopes, Resources                        []string
-	Action, RequestID, CSRF                  string
+	// DocumentHost is the host of a document client's client_id URL;
+	// LoopbackOnly warns that such a client redirects only to this
+	// machine, so that any local program could be using its name.
+	DocumentHost             string
+	Unverified, LoopbackOnly bool
+	Scopes, Resources        []string
+	Action, RequestID, CSRF  string
 	// LogoutAction and LogoutCSRF make the "not you? sign out" form, for
 	// users with a session.
 	LogoutAction, LogoutCSRF string

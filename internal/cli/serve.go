@@ -146,6 +146,13 @@ type serveOptions struct {
 	anonymousPublicOnly                            *bool
 	configFile                                     *string
 
+	// Client ID Metadata Documents (docs/behaviour.md §10); cimdGiven
+	// reports that --cimd was set (on the command line or in the
+	// environment).
+	cimd, fetchAllowLoopback *bool
+	cimdGiven                bool
+	cimdAllow, cimdDeny      *[]string
+
 	// Sign-in and consent at the authorization endpoint.
 	login, loginHeader *string
 	consentTTL         *time.Duration
@@ -304,6 +311,20 @@ func serveFlags() (*flagSet, *serveOptions) {
 	o.allowSubjects = newAppendList(fs, "allow-subject",
 		"with --login oidc: a user who may sign in, as `ISSUER|SUB` or the upstream\n"+
 			"SUB (repeatable)")
+	o.cimd = fs.Bool("cimd", true,
+		"accept Client ID Metadata Documents at the authorization and token\n"+
+			"endpoints (with --login): a client_id that is an https URL names the\n"+
+			"JSON document describing the client, fetched instead of a registration.\n"+
+			"With --registration token it is off unless set explicitly")
+	o.cimdAllow = newAppendList(fs, "cimd-allow-domain",
+		"accept documents only from this `host` (repeatable, or comma-separated;\n"+
+			"*.example.com for its subdomains); default: any host")
+	o.cimdDeny = newAppendList(fs, "cimd-deny-domain",
+		"refuse documents from this `host` (repeatable, or comma-separated;\n"+
+			"*.example.com for its subdomains)")
+	o.fetchAllowLoopback = fs.Bool("fetch-allow-loopback", false,
+		"let the fetcher of documents and keys reach loopback addresses (for\n"+
+			"development and tests only; refused with a non-loopback --addr)")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
 	o.readHeaderTimeout = newDuration(fs, "read-header-timeout", defaultReadHeaderTimeout,
 		"how long (`duration`) a client may take to send a request's headers;\n"+
@@ -428,6 +449,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	log, logBuf := bufferedLogger(*o.logFormat, stderr)
 	defer logBuf.Flush()
 
+	fs.Visit(func(f *flag.Flag) { o.cimdGiven = o.cimdGiven || f.Name == "cimd" })
+	if *o.fetchAllowLoopback && !loopbackAddr(*o.addr) {
+		return serveUsageError("--fetch-allow-loopback is for development on one machine: --addr %s is not a loopback address", *o.addr)
+	}
 	cfg, src, err := o.config(log)
 	if err != nil {
 		return err

@@ -91,7 +91,18 @@ func (o *serveOptions) config(log *slog.Logger) (clientreg.Config, configSource,
 	if grace == 0 {
 		grace = clientreg.Off // --rat-grace 0: no grace (0 in a Config means the default)
 	}
+	cimd := clientreg.ClientMetadataDocumentPolicy{AllowedDomains: *o.cimdAllow, DeniedDomains: *o.cimdDeny}
+	switch {
+	case !*o.cimd:
+		cimd.Enabled = clientreg.Off
+	case o.cimdGiven:
+		cimd.Enabled = clientreg.On
+	}
 	return clientreg.Config{
+		ClientMetadataDocuments: cimd,
+		// TLS roots: the system pool (SSL_CERT_FILE and SSL_CERT_DIR
+		// apply), through the default transport.
+		Fetch: clientreg.FetchPolicy{AllowLoopback: *o.fetchAllowLoopback},
 		Metadata: &clientreg.ServerMetadata{
 			AuthorizationEndpoint: *o.authzEndpoint,
 			ScopesSupported:       *o.scopes,
@@ -156,6 +167,8 @@ var goNames = strings.NewReplacer(
 	"Config.ClientIdleTTL", "--client-idle-ttl",
 	"Config.ClientUnusedTTL", "--client-unused-ttl",
 	"Config.Limits", "--trusted-proxy",
+	"Config.ClientMetadataDocuments.AllowedDomains", "--cimd-allow-domain",
+	"Config.ClientMetadataDocuments.DeniedDomains", "--cimd-deny-domain",
 	"Config.Metadata: ", "",
 	"ScopesSupported", "--scopes",
 	"GrantTypesSupported", "--grant-types",

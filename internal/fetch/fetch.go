@@ -29,12 +29,17 @@ type Options struct {
 	// AllowPrivate permits loopback, private and link-local destinations
 	// (tests only).
 	AllowPrivate bool
+	// AllowLoopback permits loopback destinations only (development and
+	// tests); private and link-local ones stay refused.
+	AllowLoopback bool
 	// Timeout bounds a whole fetch; default 5s.
 	Timeout time.Duration
 	// MaxBytes bounds the response body; default 256 KiB.
 	MaxBytes int64
 	// MaxRedirects bounds redirects; default 3.
 	MaxRedirects int
+	// NoRedirects refuses every redirect: a 3xx answer is an error.
+	NoRedirects bool
 	// Transport replaces the base transport (tests may pass the TLS
 	// transport of an httptest server); the dial guard is still applied
 	// when it is an *http.Transport.
@@ -70,7 +75,7 @@ func New(opts Options) *Client {
 	}
 	var rt http.RoundTripper = opts.Transport
 	if base != nil {
-		dialer := &net.Dialer{Timeout: opts.Timeout, Control: guardControl(opts.AllowPrivate)}
+		dialer := &net.Dialer{Timeout: opts.Timeout, Control: guardControl(opts.AllowPrivate, opts.AllowLoopback)}
 		base.DialContext = dialer.DialContext
 		base.Proxy = nil // a proxy would hide the real destination from the guard
 		rt = base
@@ -80,6 +85,9 @@ func New(opts Options) *Client {
 		Transport: rt,
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if opts.NoRedirects {
+				return fmt.Errorf("%w: redirects are not followed", ErrForbiddenDestination)
+			}
 			if len(via) > opts.MaxRedirects {
 				return fmt.Errorf("%w: too many redirects", ErrForbiddenDestination)
 			}
@@ -103,7 +111,7 @@ func (c *Client) checkURL(u *url.URL) error {
 		return fmt.Errorf("%w: URL with user information", ErrForbiddenDestination)
 	}
 	if !c.opts.AllowPrivate {
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !publicAddr(ip) {
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !allowedAddr(ip, c.opts.AllowLoopback) {
 			return fmt.Errorf("%w: address %s", ErrForbiddenDestination, ip)
 		}
 	}
@@ -113,39 +121,46 @@ func (c *Client) checkURL(u *url.URL) error {
 // Get fetches rawURL and returns its body, at most MaxBytes long. A non-2xx
 // status is an error.
 func (c *Client) Get(ctx context.Context, rawURL string) ([]byte, error) {
+	body, _, err := c.GetWithHeader(ctx, rawURL)
+	return body, err
+}
+
+// GetWithHeader is Get that also returns the response's header (for its
+// caching directives).
+func (c *Client) GetWithHeader(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+		return nil, nil, fmt.Errorf("fetch: %w", err)
 	}
 	if err := c.checkURL(u); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch: %w", err)
+		return nil, nil, fmt.Errorf("fetch: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("fetch: %s answered %s", u.Redacted(), res.Status)
+		return nil, nil, fmt.Errorf("fetch: %s answered %s", u.Redacted(), res.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, c.opts.MaxBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch: read %s: %w", u.Redacted(), err)
+		return nil, nil, fmt.Errorf("fetch: read %s: %w", u.Redacted(), err)
 	}
 	if int64(len(body)) > c.opts.MaxBytes {
-		return nil, fmt.Errorf("fetch: %s is larger than %d bytes", u.Redacted(), c.opts.MaxBytes)
+		return nil, nil, fmt.Errorf("fetch: %s is larger than %d bytes", u.Redacted(), c.opts.MaxBytes)
 	}
-	return body, nil
+	return body, res.Header, nil
 }
 
 // guardControl refuses connections to non-public addresses after DNS
 // resolution, for every connection including those of redirects.
-func guardControl(allowPrivate bool) func(network, address string, _ syscall.RawConn) error {
+func guardControl(allowPrivate, allowLoopback bool) func(network, address string, _ syscall.RawConn) error {
 	return func(network, address string, _ syscall.RawConn) error {
 		if allowPrivate {
 			return nil
@@ -155,11 +170,17 @@ func guardControl(allowPrivate bool) func(network, address string, _ syscall.Raw
 			return fmt.Errorf("%w: %s", ErrForbiddenDestination, address)
 		}
 		ip, err := netip.ParseAddr(host)
-		if err != nil || !publicAddr(ip) {
+		if err != nil || !allowedAddr(ip, allowLoopback) {
 			return fmt.Errorf("%w: address %s", ErrForbiddenDestination, host)
 		}
 		return nil
 	}
+}
+
+// allowedAddr reports whether the guard lets ip through: a public address,
+// or a loopback one when allowLoopback.
+func allowedAddr(ip netip.Addr, allowLoopback bool) bool {
+	return publicAddr(ip) || (allowLoopback && ip.Unmap().IsLoopback())
 }
 
 // publicAddr reports whether ip is a globally routable unicast address:

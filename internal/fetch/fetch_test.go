@@ -162,7 +162,7 @@ func TestGuardRefusesEmbeddedIPv4(t *testing.T) {
 			t.Errorf("Get(%s) = %v, want ErrForbiddenDestination", u, err)
 		}
 	}
-	control := guardControl(false)
+	control := guardControl(false, false)
 	for _, a := range []string{"[::127.0.0.1]:443", "[::ffff:0:a00:1]:443", "[64:ff9b::a9fe:a9fe]:443", "[fec0::1]:443"} {
 		if err := control("tcp", a, nil); !errors.Is(err, ErrForbiddenDestination) {
 			t.Errorf("dial %s: %v, want ErrForbiddenDestination", a, err)
@@ -173,3 +173,32 @@ func TestGuardRefusesEmbeddedIPv4(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestAllowLoopbackOnly(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer srv.Close()
+	c := New(Options{Transport: srv.Client().Transport, AllowLoopback: true})
+	if _, err := c.Get(context.Background(), srv.URL); err != nil {
+		t.Fatalf("loopback with AllowLoopback: %v", err)
+	}
+	for _, u := range []string{"https://10.1.2.3/x", "https://169.254.169.254/x", "https://[fd00::1]/x"} {
+		if _, err := c.Get(context.Background(), u); !errors.Is(err, ErrForbiddenDestination) {
+			t.Errorf("%s with AllowLoopback: %v", u, err)
+		}
+	}
+}
+
+func TestNoRedirects(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/to" {
+			w.Write([]byte(`{}`))
+			return
+		}
+		http.Redirect(w, r, "/to", http.StatusFound)
+	}))
+	defer srv.Close()
+	c := New(Options{Transport: srv.Client().Transport, AllowPrivate: true, NoRedirects: true})
+	if _, err := c.Get(context.Background(), srv.URL+"/from"); !errors.Is(err, ErrForbiddenDestination) {
+		t.Fatalf("redirect followed: %v", err)
+	}
+}
