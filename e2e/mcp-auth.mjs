@@ -2,17 +2,24 @@
 // version in package-lock.json) runs its whole auth() flow against a real
 // `clientreg serve --login header`: it discovers the authorization server
 // through an MCP server's protected resource metadata (RFC 9728), registers
-// (RFC 7591), sends the user to the authorization endpoint with PKCE S256
-// and an RFC 8707 resource, exchanges the code and refreshes the token.
+// (RFC 7591) — or, with CIMD_CERT and CIMD_KEY set, uses a Client ID
+// Metadata Document instead, served here over https on loopback with that
+// certificate (the server must trust its CA and run with
+// --fetch-allow-loopback) —, sends the user to the authorization endpoint
+// with PKCE S256 and an RFC 8707 resource, exchanges the code and refreshes
+// the token.
 //
 // This script plays the two parts no SDK plays: the MCP server's metadata
 // document (a loopback HTTP server of its own) and the browser behind a
 // trusted sign-in proxy (it sends the login header, keeps the cookies and
 // submits the consent form). It exits non-zero on the first failure.
 //
-// Usage: CLIENTREG_URL=http://127.0.0.1:PORT [LOGIN_HEADER=X-Forwarded-User] node mcp-auth.mjs
+// Usage: CLIENTREG_URL=http://127.0.0.1:PORT [LOGIN_HEADER=X-Forwarded-User]
+// [CIMD_CERT=cert.pem CIMD_KEY=key.pem] node mcp-auth.mjs
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 
 const issuer = process.env.CLIENTREG_URL;
@@ -38,6 +45,29 @@ const serverUrl = new URL(`http://127.0.0.1:${prm.address().port}/mcp`);
 // The client's storage, in memory, as an MCP client keeps it.
 const saved = {};
 const redirectUrl = 'http://127.0.0.1:33418/callback';
+
+// With CIMD_CERT and CIMD_KEY: the client's metadata document, over https.
+let documentUrl;
+let docServer;
+if (process.env.CIMD_CERT) {
+  docServer = https.createServer({ cert: fs.readFileSync(process.env.CIMD_CERT), key: fs.readFileSync(process.env.CIMD_KEY) }, (req, res) => {
+    if (req.url !== '/mcp-client.json') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'max-age=600' });
+    res.end(JSON.stringify({
+      client_id: documentUrl,
+      client_name: 'MCP SDK e2e',
+      redirect_uris: [redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }));
+  });
+  await new Promise((resolve) => docServer.listen(0, '127.0.0.1', resolve));
+  documentUrl = `https://127.0.0.1:${docServer.address().port}/mcp-client.json`;
+}
 let authorizationUrl;
 const provider = {
   get redirectUrl() { return redirectUrl; },
@@ -50,6 +80,7 @@ const provider = {
       token_endpoint_auth_method: 'none',
     };
   },
+  clientMetadataUrl: documentUrl,
   state: () => 'e2e-state-1',
   clientInformation: () => saved.client,
   saveClientInformation: (c) => { saved.client = c; },
@@ -63,7 +94,10 @@ const provider = {
 try {
   // 1. Discovery, registration and the start of the authorization.
   assert.equal(await auth(provider, { serverUrl }), 'REDIRECT');
-  assert.ok(saved.client?.client_id, 'the SDK registered a client');
+  assert.ok(saved.client?.client_id, 'the SDK has a client');
+  if (documentUrl) {
+    assert.equal(saved.client.client_id, documentUrl, 'the client_id is the metadata document URL, with no registration');
+  }
   const u = new URL(authorizationUrl);
   assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
   assert.equal(u.searchParams.get('resource'), serverUrl.href, 'the resource indicator is the MCP server');
@@ -120,6 +154,7 @@ try {
   console.log('mcp-auth: ok');
 } finally {
   prm.close();
+  docServer?.close();
 }
 
 // parseForm reads the consent page's form: its action, its hidden fields and
