@@ -6,7 +6,9 @@
 // *clientreg.Handler itself when the authorization server runs in the same
 // process (no HTTP, one store read), or an *Introspector, which asks a
 // remote authorization server's RFC 7662 introspection endpoint and caches
-// the answers for a short, bounded time.
+// the answers for a short, bounded time, or a *JWTVerifier, which checks
+// JWT access tokens (RFC 9068) offline with the keys of the authorization
+// server's JWKS (revocation is then not seen before the token's exp).
 //
 //	rs, err := resource.New(resource.Config{
 //		Resource:             "https://mcp.example/mcp",
@@ -40,7 +42,7 @@ import (
 // clientreg.ErrTokenUnknown, ErrTokenExpired, ErrTokenRevoked or
 // ErrWrongAudience when the token is refused; any other error is a failure
 // of the verifier itself (a store or a network), not a verdict on the
-// token. *clientreg.Handler and *Introspector implement it.
+// token. *clientreg.Handler, *Introspector and *JWTVerifier implement it.
 type Verifier interface {
 	VerifyAccessToken(ctx context.Context, token, resource string) (*clientreg.TokenInfo, error)
 }

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		}()
 	}
 	code := m.Run()
-	for _, b := range []*builtBinary{&binary, &hardBinary} {
+	for _, b := range []*builtBinary{&binary, &hardBinary, &mcpExample} {
 		b.once.Do(func() {}) // wait for a build in progress
 		if b.dir != "" {
 			os.RemoveAll(b.dir)

@@ -10,7 +10,15 @@
 // (clientreg serve --login header behind a sign-in proxy, or its own
 // Authorizer) and keeps its store and secret key (here in memory).
 //
-// Usage: go run ./examples/mcp-server [-addr 127.0.0.1:8090]
+// With -authorization-server ISSUER it runs no authorization server of
+// its own (and no demo login): its protected resource metadata names
+// ISSUER, a separate authorization server such as `clientreg serve
+// --access-token-format jwt`, and it verifies that server's JWT access
+// tokens offline with resource.NewJWTVerifier (the keys of its JWKS,
+// discovered from its metadata). Users then sign in and consent at that
+// server.
+//
+// Usage: go run ./examples/mcp-server [-addr 127.0.0.1:8090] [-authorization-server ISSUER]
 //
 // It prints "listening on URL" once it serves; an MCP client connects to
 // URL/mcp.
@@ -36,6 +44,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8090", "listen address")
+	external := flag.String("authorization-server", "", "issuer `URL` of a separate authorization server issuing JWT access tokens\n(clientreg serve --access-token-format jwt); default: clientreg in this process, with the demo login")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -44,20 +53,35 @@ func main() {
 	base := "http://" + ln.Addr().String()
 	mcpURL := base + "/mcp"
 
-	// The authorization server: every token is for the MCP endpoint.
-	key := make([]byte, 32)
-	rand.Read(key)
-	var h *clientreg.Handler
-	h, err = clientreg.New(clientreg.Config{
-		Issuer: base, Store: memory.New(), SecretKey: key,
-		ServeTokenEndpoints: true,
-		Resources:           clientreg.ResourcePolicy{Allowed: []string{mcpURL}, Default: []string{mcpURL}},
-		Authorizer: clientreg.AuthorizerFunc(func(w http.ResponseWriter, r *http.Request, req *clientreg.AuthorizationRequest) {
-			demoLogin(h, w, r, req)
-		}),
-	})
-	if err != nil {
-		log.Fatal(err)
+	var (
+		issuer   string
+		verifier resource.Verifier
+		authz    http.Handler // the in-process authorization server, or nil
+	)
+	if *external != "" {
+		// Another process issues the tokens; they are verified offline.
+		issuer = *external
+		verifier, err = resource.NewJWTVerifier(resource.JWTVerifierConfig{Issuer: issuer})
+		if err != nil {
+			log.Fatal(err)
+		}
+	} else {
+		// The authorization server: every token is for the MCP endpoint.
+		key := make([]byte, 32)
+		rand.Read(key)
+		var h *clientreg.Handler
+		h, err = clientreg.New(clientreg.Config{
+			Issuer: base, Store: memory.New(), SecretKey: key,
+			ServeTokenEndpoints: true,
+			Resources:           clientreg.ResourcePolicy{Allowed: []string{mcpURL}, Default: []string{mcpURL}},
+			Authorizer: clientreg.AuthorizerFunc(func(w http.ResponseWriter, r *http.Request, req *clientreg.AuthorizationRequest) {
+				demoLogin(h, w, r, req)
+			}),
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		issuer, verifier, authz = h.Issuer(), h, h
 	}
 
 	// The MCP server and its one tool.
@@ -69,7 +93,7 @@ func main() {
 		})
 
 	// The glue: RFC 9728 metadata, and /mcp behind a bearer token.
-	rs, err := resource.New(resource.Config{Resource: mcpURL, AuthorizationServers: []string{h.Issuer()}, Verifier: h})
+	rs, err := resource.New(resource.Config{Resource: mcpURL, AuthorizationServers: []string{issuer}, Verifier: verifier})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,9 +101,11 @@ func main() {
 	for _, p := range rs.MetadataPaths() {
 		mux.Handle(p, rs.MetadataHandler())
 	}
-	requireToken := auth.RequireBearerToken(mcpauth.TokenVerifier(h, mcpURL), &auth.RequireBearerTokenOptions{ResourceMetadataURL: rs.MetadataURL()})
+	requireToken := auth.RequireBearerToken(mcpauth.TokenVerifier(verifier, mcpURL), &auth.RequireBearerTokenOptions{ResourceMetadataURL: rs.MetadataURL()})
 	mux.Handle("/mcp", requireToken(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)))
-	mux.Handle("/", h) // registration, metadata, authorize, token, ...
+	if authz != nil {
+		mux.Handle("/", authz) // registration, metadata, authorize, token, ...
+	}
 
 	fmt.Println("listening on", base)
 	log.Fatal(http.Serve(ln, mux))
