@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clientreg/clientreg/internal/oauthsyntax"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -473,20 +474,8 @@ func checkScope(_ context.Context, _ *Handler, m *Metadata, v *validation) error
 	return nil
 }
 
-// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token.
+func validScopeToken(s string) bool { return oauthsyntax.ScopeToken(s) }
 
 func checkContacts(_ context.Context, _ *Handler, m *Metadata, _ *validation) error {
 	for i, c := range m.Contacts {

@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/internal/oauthsyntax"
 )
 
 // Verifier verifies an access token presented to resource (an absolute URI,
@@ -122,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	for _, s := range cfg.ScopesSupported {
-		if !validScope(s) {
+		if !oauthsyntax.ScopeToken(s) {
 			return nil, fmt.Errorf("resource: Config.ScopesSupported: %q is not a scope token", s)
 		}
 	}
@@ -246,7 +247,7 @@ func ContextWithToken(ctx context.Context, t *clientreg.TokenInfo) context.Conte
 //     challenge: the token may be good.
 func (s *Server) Middleware(scopes ...string) func(http.Handler) http.Handler {
 	for _, sc := range scopes {
-		if !validScope(sc) {
+		if !oauthsyntax.ScopeToken(sc) {
 			panic(fmt.Sprintf("resource: Middleware: %q is not a scope token", sc))
 		}
 	}
@@ -367,21 +368,6 @@ func validB64Token(s string) bool {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
 		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validScope reports whether s is a scope-token (RFC 6749 §3.3): %x21 /
-// %x23-5B / %x5D-7E.
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
 			return false
 		}
 	}

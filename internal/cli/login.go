@@ -158,13 +158,8 @@ func (l *login) Authorize(w http.ResponseWriter, r *http.Request, req *clientreg
 // serveContinue resumes a pending request after a sign-in: GET
 // continuePath?request=ID.
 func (l *login) serveContinue(w http.ResponseWriter, r *http.Request) {
-	u, why, err := l.currentUser(r)
-	if err != nil {
-		l.serverError(w, r, "look up the session", err)
-		return
-	}
-	if u == nil {
-		l.pages.renderError(w, r, http.StatusForbidden, "Sign-in required", why, "")
+	u, ok := l.requireUser(w, r)
+	if !ok {
 		return
 	}
 	req, err := l.h.PendingAuthorization(r, r.URL.Query().Get("request"))
@@ -280,13 +275,8 @@ func (l *login) formPost(w http.ResponseWriter, r *http.Request, what string) bo
 // serveConsent answers the consent form: POST with the pending request,
 // the anti-forgery token and the decision.
 func (l *login) serveConsent(w http.ResponseWriter, r *http.Request) {
-	u, why, err := l.currentUser(r)
-	if err != nil {
-		l.serverError(w, r, "look up the session", err)
-		return
-	}
-	if u == nil {
-		l.pages.renderError(w, r, http.StatusForbidden, "Sign-in required", why, "")
+	u, ok := l.requireUser(w, r)
+	if !ok {
 		return
 	}
 	if !l.formPost(w, r, "consent page") {
@@ -396,4 +386,19 @@ func (l *login) serverError(w http.ResponseWriter, r *http.Request, what string,
 	l.log.ErrorContext(r.Context(), "authorization failed", "step", what, "err", err)
 	l.pages.renderError(w, r, http.StatusServiceUnavailable, "Something went wrong",
 		"This server could not finish the sign-in. Try again in a moment.", "")
+}
+
+// requireUser returns the signed-in user of r, or answers r (a sign-in
+// page, or the server's error) and returns false.
+func (l *login) requireUser(w http.ResponseWriter, r *http.Request) (*user, bool) {
+	u, why, err := l.currentUser(r)
+	if err != nil {
+		l.serverError(w, r, "look up the session", err)
+		return nil, false
+	}
+	if u == nil {
+		l.pages.renderError(w, r, http.StatusForbidden, "Sign-in required", why, "")
+		return nil, false
+	}
+	return u, true
 }
