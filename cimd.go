@@ -193,6 +193,7 @@ func (h *Handler) buildDocuments() error {
 		failureTTL: p.FailureTTL,
 		maxEntries: p.MaxCacheEntries,
 		load:       loadDocument,
+		stats:      h.metrics.documentStats(),
 	}
 	return nil
 }

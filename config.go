@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -198,6 +199,25 @@ type Config struct {
 	// Store keeps clients, initial access tokens and access tokens (see
 	// package store). Required.
 	Store store.Store
+
+	// Metrics, when set, receives the handler's Prometheus collectors
+	// (New registers them; a second Handler needs its own Registerer).
+	// Nil records no metrics and touches no global registry. All are
+	// prefixed clientreg_:
+	//
+	//   - http_requests_total{endpoint,code} and
+	//     http_request_duration_seconds{endpoint}: the endpoint is one of
+	//     metadata, registration, configuration, token, introspection,
+	//     revocation, authorization, recovery, jwks and other (never the path);
+	//   - client_operations_total{operation,outcome}: register, update and
+	//     delete, through HTTP or Go, by outcome ok, refused (an *Error
+	//     below 500) or error;
+	//   - tokens_issued_total{grant_type}, refresh_token_reuse_total;
+	//   - client_metadata_document_fetches_total{outcome} and
+	//     client_metadata_document_cache_hits_total;
+	//   - rate_limited_total{limit}: registration or failed_auth;
+	//   - store_duration_seconds{method}: every Store call of the handler.
+	Metrics prometheus.Registerer
 	// SecretKey keys the hashes under which secrets and tokens are stored;
 	// at least MinSecretKeyLen random bytes, kept outside the Store.
 	// Required. Changing it invalidates every issued credential.

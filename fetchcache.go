@@ -28,6 +28,8 @@ type fetchCache[T any] struct {
 	keepOnFailure bool
 	// load fetches uri and returns its value and how long it may be used.
 	load func(ctx context.Context, h *Handler, uri string) (T, time.Duration, error)
+	// stats counts hits and fetches; nil counts nothing.
+	stats *fetchStats
 
 	mu       sync.Mutex
 	entries  map[string]*cacheEntry[T]
@@ -63,6 +65,7 @@ func (fc *fetchCache[T]) get(ctx context.Context, h *Handler, uri string, maxAge
 		if e.has && now.Before(e.expires) && (maxAge <= 0 || now.Sub(e.fetched) < maxAge) {
 			v := e.val
 			fc.mu.Unlock()
+			fc.stats.hit()
 			return v, nil
 		}
 		if !e.failed.IsZero() && now.Sub(e.failed) < fc.failureTTL {
@@ -96,6 +99,7 @@ func (fc *fetchCache[T]) get(ctx context.Context, h *Handler, uri string, maxAge
 func (fc *fetchCache[T]) fetch(ctx context.Context, h *Handler, uri string, f *cacheFetch[T]) {
 	defer close(f.done)
 	v, ttl, failure := fc.load(ctx, h, uri)
+	fc.stats.fetch(failure)
 	now := h.now()
 	fc.mu.Lock()
 	defer fc.mu.Unlock()

@@ -167,6 +167,7 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 			// after its successor was used: RFC 9700 §4.14.2, the
 			// family is revoked.
 			h.log.InfoContext(ctx, "refresh token reuse: grant revoked", "client_id", c.ID, "grant", g.ID)
+			h.metrics.refreshReuse()
 			h.revokeGrant(ctx, g.ID)
 			return nil, bad
 		}

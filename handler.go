@@ -69,6 +69,7 @@ type Handler struct {
 	signing        signingKeys // the keys of JWT access tokens
 	jwksURI        string      // set when cfg.AccessTokenFormat is TokenFormatJWT
 	mux            *http.ServeMux
+	metrics        *metrics // nil without Config.Metrics
 
 	// Shorthands for cfg fields that nearly every request reads.
 	store store.Store
@@ -86,7 +87,17 @@ func New(cfg Config) (*Handler, error) {
 	if len(cfg.SecretKey) < MinSecretKeyLen {
 		return nil, fmt.Errorf("clientreg: Config.SecretKey must be at least %d bytes", MinSecretKeyLen)
 	}
-	return cfg.withDefaults().build()
+	h, err := cfg.withDefaults().build()
+	if err != nil {
+		return nil, err
+	}
+	// Registered here, not in build, which Validate runs too.
+	if h.metrics != nil {
+		if err := h.metrics.register(cfg.Metrics); err != nil {
+			return nil, fmt.Errorf("clientreg: Config.Metrics: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // build checks c, whose defaults are applied, and derives the Handler from
@@ -121,6 +132,12 @@ func (c Config) build() (*Handler, error) {
 		log:         c.Logger,
 	}
 	h.signing.h = h
+	if c.Metrics != nil {
+		h.metrics = newMetrics()
+		if c.Store != nil {
+			h.store = newTimedStore(c.Store, h.metrics.storeTime)
+		}
+	}
 	if c.AccessTokenFormat == TokenFormatJWT {
 		h.jwksURI = h.issuer + JWKSPath
 	}
@@ -161,6 +178,7 @@ func (c Config) build() (*Handler, error) {
 		h.cfg.Revoker = def
 	}
 	h.limits = newLimiter(c.Limits)
+	h.limits.metrics = h.metrics
 	switch {
 	case len(c.TrustedIssuers) > 0 && c.SoftwareStatements != nil:
 		return nil, errors.New("clientreg: set Config.TrustedIssuers or Config.SoftwareStatements, not both")
@@ -231,7 +249,7 @@ func (c Config) build() (*Handler, error) {
 // needs and the browser binding cookie from h.cfg.
 func (h *Handler) buildAuthorization(iss *url.URL) error {
 	c := h.cfg
-	h.authz = c.Store // nil in Validate
+	h.authz = h.store // nil in Validate; timed with metrics
 	// The token endpoint serves the code grant when codes can be issued:
 	// by the handler's authorization endpoint, or by one the operator
 	// states, which issues them with IssueCode (a MetadataProvider may
@@ -305,18 +323,18 @@ func (h *Handler) RegistrationEndpoint() string { return h.regEndpoint }
 // route answers paths the handler does not serve with a JSON 404.
 func (h *Handler) routes(issPath string) {
 	h.mux = http.NewServeMux()
-	endpoint := func(path string, methods map[string]http.HandlerFunc, allow ...string) {
+	endpoint := func(name, path string, methods map[string]http.HandlerFunc, allow ...string) {
 		for _, m := range allow {
-			h.mux.Handle(m+" "+path, methods[m])
+			h.mux.Handle(m+" "+path, h.metrics.instrument(name, methods[m]))
 		}
-		h.mux.Handle(path, methodNotAllowed(allow...))
+		h.mux.Handle(path, h.metrics.instrument(name, methodNotAllowed(allow...)))
 	}
 	// The endpoints browsers call cross-origin (docs/behaviour.md §12):
 	// each method's answer carries the CORS headers, and OPTIONS answers
 	// the preflight.
-	cors := func(path string, methods map[string]http.HandlerFunc, allow ...string) {
+	cors := func(name, path string, methods map[string]http.HandlerFunc, allow ...string) {
 		if h.cors.disabled {
-			endpoint(path, methods, allow...)
+			endpoint(name, path, methods, allow...)
 			return
 		}
 		wrapped := make(map[string]http.HandlerFunc, len(methods))
@@ -325,16 +343,16 @@ func (h *Handler) routes(issPath string) {
 		}
 		// The 405 answer's Allow names the methods of the endpoint's
 		// function; OPTIONS, always there, is named in its own answer.
-		h.mux.Handle(http.MethodOptions+" "+path, h.cors.preflight(allow))
-		endpoint(path, wrapped, allow...)
+		h.mux.Handle(http.MethodOptions+" "+path, h.metrics.instrument(name, h.cors.preflight(allow)))
+		endpoint(name, path, wrapped, allow...)
 	}
 	// RFC 8414 §3: the metadata document is retrieved with GET (and HEAD).
-	cors(h.wellKnown, map[string]http.HandlerFunc{http.MethodGet: h.serveMetadata, http.MethodHead: h.serveMetadata}, http.MethodGet, http.MethodHead)
+	cors(endpointMetadata, h.wellKnown, map[string]http.HandlerFunc{http.MethodGet: h.serveMetadata, http.MethodHead: h.serveMetadata}, http.MethodGet, http.MethodHead)
 	// RFC 7591 §3: "To register, the client or developer sends an HTTP POST
 	// to the client registration endpoint".
-	cors(h.regPath, map[string]http.HandlerFunc{http.MethodPost: h.serveRegistration}, http.MethodPost)
+	cors(endpointRegistration, h.regPath, map[string]http.HandlerFunc{http.MethodPost: h.serveRegistration}, http.MethodPost)
 	// RFC 7592 §2: read with GET, update with PUT, delete with DELETE.
-	cors(h.regPath+"/{client_id}", map[string]http.HandlerFunc{
+	cors(endpointConfiguration, h.regPath+"/{client_id}", map[string]http.HandlerFunc{
 		http.MethodGet:    h.configurationEndpoint(h.serveRead),
 		http.MethodPut:    h.configurationEndpoint(h.serveUpdate),
 		http.MethodDelete: h.configurationEndpoint(h.serveDelete),
@@ -343,22 +361,22 @@ func (h *Handler) routes(issPath string) {
 		post := func(f http.HandlerFunc) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{http.MethodPost: f}
 		}
-		cors(issPath+"/token", post(h.serveToken), http.MethodPost)
+		cors(endpointToken, issPath+"/token", post(h.serveToken), http.MethodPost)
 		// RFC 7662 §4: introspection is for resource servers, never a
 		// browser; no CORS.
-		endpoint(issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
-		cors(issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
-		endpoint(h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
+		endpoint(endpointIntrospection, issPath+"/introspect", post(h.serveIntrospection), http.MethodPost)
+		cors(endpointRevocation, issPath+"/revoke", post(h.serveRevocation), http.MethodPost)
+		endpoint(endpointRecovery, h.regPath+"/{client_id}/"+recoveryPathSegment, post(h.serveTokenRecovery), http.MethodPost)
 	}
 	if h.jwksURI != "" {
 		// Public, for any origin (serveJWKS sets the header itself).
-		endpoint(issPath+JWKSPath, map[string]http.HandlerFunc{http.MethodGet: h.serveJWKS, http.MethodHead: h.serveJWKS}, http.MethodGet, http.MethodHead)
+		endpoint(endpointJWKS, issPath+JWKSPath, map[string]http.HandlerFunc{http.MethodGet: h.serveJWKS, http.MethodHead: h.serveJWKS}, http.MethodGet, http.MethodHead)
 	}
 	if h.cfg.Authorizer != nil {
 		// A navigation, not a CORS request (docs/behaviour.md §12).
-		endpoint(h.authzPath, map[string]http.HandlerFunc{http.MethodGet: h.serveAuthorize, http.MethodPost: h.serveAuthorize}, http.MethodGet, http.MethodPost)
+		endpoint(endpointAuthorization, h.authzPath, map[string]http.HandlerFunc{http.MethodGet: h.serveAuthorize, http.MethodPost: h.serveAuthorize}, http.MethodGet, http.MethodPost)
 	}
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	h.mux.Handle("/", h.metrics.instrument(endpointOther, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorBody(w, errNotFound)
-	})
+	})))
 }

@@ -261,6 +261,7 @@ type limiter struct {
 	cfg          Limits
 	registration *buckets // keys: "addr:", "iat:", "sw:"
 	failedAuth   *buckets // keys: "addr:", "client:"
+	metrics      *metrics // counts refusals; nil counts nothing
 }
 
 func newLimiter(cfg Limits) *limiter {
@@ -278,6 +279,7 @@ func (l *limiter) allowRegistration(now time.Time, keys ...string) error {
 		return nil
 	}
 	if ok, wait := l.registration.takeAll(keys, now); !ok {
+		l.metrics.rateLimited(limitRegistration)
 		return rateError(wait)
 	}
 	return nil
@@ -298,6 +300,7 @@ func (l *limiter) recordFailedAuth(now time.Time, addr, clientID string) error {
 		ok, wait = ok && okID, max(wait, waitID)
 	}
 	if !ok {
+		l.metrics.rateLimited(limitFailedAuth)
 		return rateError(wait)
 	}
 	return nil

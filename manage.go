@@ -185,7 +185,8 @@ const maxUpdateAttempts = 3
 // token the first update handed out working: its new token is a sibling of
 // that one (see store.Client.SiblingTokenHashes), and the first of them to
 // be used becomes the only one.
-func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (*ClientInformation, error) {
+func (h *Handler) Update(ctx context.Context, token, clientID string, req UpdateRequest) (_ *ClientInformation, err error) {
+	defer func() { h.metrics.operation(string(OpUpdate), err) }()
 	for attempt := 1; ; attempt++ {
 		info, err := h.update(ctx, token, clientID, req)
 		if attempt > 1 && errors.Is(err, ErrInvalidToken) {
@@ -361,7 +362,8 @@ func accessTokensEndedBy(old, u *Client, rotated bool) *store.AccessTokenRevocat
 // registration access token. Its client ID, secret and registration access
 // token stop working at once. With Config.DisableDelete it returns
 // ErrMethodNotAllowed.
-func (h *Handler) Delete(ctx context.Context, token, clientID string) error {
+func (h *Handler) Delete(ctx context.Context, token, clientID string) (err error) {
+	defer func() { h.metrics.operation(string(OpDelete), err) }()
 	// RFC 7592 §2.3: "If the server does not support the delete method, the
 	// server MUST respond with HTTP 405 Not Supported."
 	if h.cfg.DisableDelete {

@@ -140,7 +140,8 @@ func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata)
 // starve a software_id or a token by sending invalid requests naming it.
 //
 // origin is recorded as the client's store.Client.Origin.
-func (h *Handler) register(ctx context.Context, initialToken string, m Metadata, limited bool, origin string) (*ClientInformation, error) {
+func (h *Handler) register(ctx context.Context, initialToken string, m Metadata, limited bool, origin string) (info *ClientInformation, err error) {
+	defer func() { h.metrics.operation(metricRegister, err) }()
 	var opts store.CreateOptions
 	policy, err := h.checkInitialToken(ctx, initialToken)
 	if err != nil {

@@ -97,7 +97,8 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res *TokenResponse
-	switch gt := r.PostForm.Get("grant_type"); {
+	gt := r.PostForm.Get("grant_type")
+	switch {
 	case gt == "":
 		err = ErrInvalidRequest.WithDescription("grant_type is required")
 	case gt == grantClientCredentials:
@@ -118,6 +119,7 @@ func (h *Handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	h.metrics.tokenIssued(gt)
 	h.noteUse(ctx, ac.Client)
 	writeJSON(w, http.StatusOK, res)
 }

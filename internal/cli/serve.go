@@ -125,6 +125,7 @@ func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, store.
 // serveOptions are the flags of clientreg serve.
 type serveOptions struct {
 	addr, issuer, authzEndpoint       *string
+	metricsAddr                       *string
 	registration, rotation, logFormat *string
 	scopes, defaultScopes, grantTypes *[]string
 	ratGrace, secretLifetime          *time.Duration
@@ -182,6 +183,9 @@ func serveFlags() (*flagSet, *serveOptions) {
 			"opened or bound.")
 	o := &serveOptions{}
 	o.addr = fs.String("addr", "127.0.0.1:8080", "TCP `address` to listen on")
+	o.metricsAddr = fs.String("metrics-addr", "",
+		"TCP `address` to serve Prometheus metrics on, at /metrics, on a listener of\n"+
+			"its own (never the public port); default off")
 	o.issuer = newURL(fs, "issuer",
 		"issuer `URL` (RFC 8414), e.g. https://auth.example.com; clients are told to\n"+
 			"use ISSUER/register (default: http:// and the address actually listened on)")
@@ -392,7 +396,7 @@ func purgeExpiredClients(ctx context.Context, h *clientreg.Handler) (int, error)
 
 // sweepExpired deletes expired tokens and expired clients every
 // expiredTokenSweep until ctx ends.
-func sweepExpired(ctx context.Context, st store.Store, h *clientreg.Handler, log *slog.Logger) {
+func sweepExpired(ctx context.Context, st store.Store, h *clientreg.Handler, log *slog.Logger, m *serverMetrics) {
 	t := time.NewTicker(expiredTokenSweep)
 	defer t.Stop()
 	for {
@@ -408,10 +412,12 @@ func sweepExpired(ctx context.Context, st store.Store, h *clientreg.Handler, log
 			if n > 0 {
 				log.Info("deleted expired tokens", "count", n)
 			}
-			if n, err := purgeExpiredClients(ctx, h); err != nil {
+			purged, err := purgeExpiredClients(ctx, h)
+			m.swept(n, purged)
+			if err != nil {
 				log.Warn("purging expired clients failed", "err", err)
-			} else if n > 0 {
-				log.Info("purged expired clients", "count", n)
+			} else if purged > 0 {
+				log.Info("purged expired clients", "count", purged)
 			}
 		}
 	}
@@ -493,6 +499,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			login.oidc.aead = newLoginStateAEAD(deriveKey(key, "clientreg oidc login state"))
 		}
 	}
+	// The metrics registry takes one Handler's collectors: the final one.
+	var metrics *serverMetrics
+	if *o.metricsAddr != "" {
+		metrics = newServerMetrics()
+		if final {
+			cfg.Metrics = metrics.reg
+		}
+	}
 	h, err := clientreg.New(cfg)
 	if err != nil {
 		st.Close()
@@ -513,6 +527,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	listenURL, wildcard := deriveIssuer(*o.addr, ln.Addr())
 	if !final {
 		cfg.Issuer = listenURL
+		if metrics != nil {
+			cfg.Metrics = metrics.reg
+		}
 		if h, err = clientreg.New(cfg); err != nil {
 			return fmt.Errorf("serve: %w", src.explain(err))
 		}
@@ -546,10 +563,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go sweepExpired(ctx, st, h, log)
+	// Printed with the ready line, before it: tests and scripts read the
+	// address bound from it.
+	metricsLine := ""
+	if metrics != nil {
+		mln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --metrics-addr: %w", err)
+		}
+		mctx, stopMetrics := context.WithCancel(ctx)
+		defer stopMetrics()
+		go serveMetrics(mctx, metricsServer(metrics, log), mln, log)
+		metricsLine = "metrics on http://" + mln.Addr().String() + "/metrics"
+	}
+	go sweepExpired(ctx, st, h, log, metrics)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	_ = logBuf.Flush() // the lines before it come before it
+	if metricsLine != "" {
+		fmt.Fprintln(stderr, metricsLine)
+	}
 	fmt.Fprintln(stderr, readyLine(listenURL, cfg.Issuer))
 	log.Info("serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "registration", *o.registration, "db", o.store.db.describe())
 
