@@ -51,14 +51,7 @@ func readmeBlock(t *testing.T, name string) string {
 // that server's URL; nothing else of the text is changed.
 func TestREADMEWalkthrough(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"bash", "curl", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed to run the README walk-through: %v", tool, err)
-			}
-			t.Skipf("%s is needed to run the README walk-through: %v", tool, err)
-		}
-	}
+	needREADMETools(t)
 	script := walkthrough(t)
 	if strings.Contains(script, "jq") {
 		t.Error("the walk-through uses jq, which a fresh machine may lack")
@@ -70,17 +63,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	s := startServer(t, nil, "--db", dbIn(t))
 	script = strings.ReplaceAll(script, readmeAddr, s.issuer)
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, "walkthrough.sh")
-	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", path)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("walk-through failed: %v\noutput:\n%s\nserver log:\n%s", err, out, s.stderr)
-	}
+	out := runREADMEScript(t, s, "walkthrough", script)
 
 	var statuses []string
 	for _, m := range regexp.MustCompile(`(?m)^HTTP (\d{3})$`).FindAllStringSubmatch(string(out), -1) {
@@ -220,14 +203,7 @@ func TestREADMEFlagTable(t *testing.T) {
 // token is new and works.
 func TestREADMERecovery(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"bash", "curl", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed to run the README's commands: %v", tool, err)
-			}
-			t.Skipf("%s is needed to run the README's commands: %v", tool, err)
-		}
-	}
+	needREADMETools(t)
 	creds, recovery := readmeBlock(t, "client-credentials"), readmeBlock(t, "token-recovery")
 	if !strings.Contains(creds, readmeAddr) {
 		t.Fatalf("the client credentials block does not talk to %s, the default address", readmeAddr)
@@ -237,17 +213,7 @@ func TestREADMERecovery(t *testing.T) {
 	script := strings.ReplaceAll(creds, readmeAddr, s.issuer) + recovery +
 		`echo "CLIENT_ID=$CLIENT_ID"; echo "CLIENT_URI=$CLIENT_URI"` + "\n"
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, "recovery.sh")
-	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), "bash", "-euo", "pipefail", path)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the README's commands failed: %v\noutput:\n%s\nserver log:\n%s", err, out, s.stderr)
-	}
+	out := runREADMEScript(t, s, "recovery", script)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != 4 {
 		t.Fatalf("want 4 lines (token response, recovery response, two variables), got:\n%s", out)
@@ -274,7 +240,23 @@ func TestREADMERecovery(t *testing.T) {
 // development sign-in), on a free port.
 func TestREADMEMCPDevLogin(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"bash", "curl", "sed", "openssl", "base64"} {
+	needREADMETools(t, "openssl", "base64")
+	script := readmeBlock(t, "mcp-dev-login")
+	s := startServer(t, nil, "--db", dbIn(t))
+	script = strings.ReplaceAll(script, readmeAddr, s.issuer)
+	out := runREADMEScript(t, s, "mcp", script)
+	for _, want := range []string{"redirected to http://127.0.0.1:33418/callback?code=", `"access_token":"`, `"refresh_token":"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the block's output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// needREADMETools skips t (fails it under CI) unless the tools the README's
+// commands use (bash, curl, sed and more) are installed.
+func needREADMETools(t *testing.T, more ...string) {
+	t.Helper()
+	for _, tool := range append([]string{"bash", "curl", "sed"}, more...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") != "" {
 				t.Fatalf("%s is needed to run the README's commands: %v", tool, err)
@@ -282,11 +264,15 @@ func TestREADMEMCPDevLogin(t *testing.T) {
 			t.Skipf("%s is needed to run the README's commands: %v", tool, err)
 		}
 	}
-	script := readmeBlock(t, "mcp-dev-login")
-	s := startServer(t, nil, "--db", dbIn(t))
-	script = strings.ReplaceAll(script, readmeAddr, s.issuer)
+}
+
+// runREADMEScript runs script, README commands aimed at the server s, with
+// bash -euo pipefail in a new directory, and returns what it printed. A
+// failure fails t with the output and the server's log.
+func runREADMEScript(t *testing.T, s *server, name, script string) []byte {
+	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "mcp.sh")
+	path := filepath.Join(dir, name+".sh")
 	if err := os.WriteFile(path, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -294,11 +280,7 @@ func TestREADMEMCPDevLogin(t *testing.T) {
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the block failed: %v\n%s\nserver log:\n%s", err, out, s.stderr)
+		t.Fatalf("the README's %s commands failed: %v\noutput:\n%s\nserver log:\n%s", name, err, out, s.stderr)
 	}
-	for _, want := range []string{"redirected to http://127.0.0.1:33418/callback?code=", `"access_token":"`, `"refresh_token":"`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the block's output lacks %s:\n%s", want, out)
-		}
-	}
+	return out
 }
