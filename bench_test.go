@@ -31,7 +31,7 @@ func benchHandler(b *testing.B) *clientreg.Handler {
 	}
 	b.Cleanup(func() { st.Close() })
 	h, err := clientreg.New(clientreg.Config{
-		Issuer:    "http://127.0.0.1:8080",
+		Issuer:    benchIssuer,
 		Store:     st,
 		SecretKey: bytes.Repeat([]byte{7}, 32),
 		Limits:    clientreg.Limits{Disabled: true}, // one address makes every request
@@ -66,7 +66,7 @@ func benchRegister(b *testing.B, h http.Handler) (benchClient, bool) {
 		b.Error(err)
 		return benchClient{}, false
 	}
-	return benchClient{r.ID, r.Token, strings.TrimPrefix(r.URI, "http://127.0.0.1:8080")}, true
+	return benchClient{r.ID, r.Token, strings.TrimPrefix(r.URI, benchIssuer)}, true
 }
 
 func BenchmarkRegister(b *testing.B) {

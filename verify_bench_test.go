@@ -22,14 +22,14 @@ import (
 //
 //	go test -run '^$' -bench 'Verify|Middleware' -benchmem .
 
-const benchResource = "http://127.0.0.1:8080/mcp"
+const benchResource = benchIssuer + "/mcp"
 
 // benchVerifyToken returns a handler over st and a client_credentials token for
 // benchResource.
 func benchVerifyToken(b *testing.B, st store.Store, mutate ...func(*clientreg.Config)) (*clientreg.Handler, string) {
 	b.Helper()
 	cfg := clientreg.Config{
-		Issuer: "http://127.0.0.1:8080", Store: st, SecretKey: bytes.Repeat([]byte{7}, 32),
+		Issuer: benchIssuer, Store: st, SecretKey: bytes.Repeat([]byte{7}, 32),
 		ServeTokenEndpoints: true, Limits: clientreg.Limits{Disabled: true},
 		Resources: clientreg.ResourcePolicy{Default: []string{benchResource}},
 	}
