@@ -140,8 +140,8 @@ func (h *Handler) signAccessToken(ctx context.Context, t *store.AccessToken) (st
 	return jws.CompactSerialize()
 }
 
-// verifyJWT checks the signature and claims of a JWT access token, before
-// its record is looked up: ErrTokenUnknown when it is not a token this
+// verifyJWT checks the signature and claims of a JWT access token whose
+// record VerifyAccessToken did not find: ErrTokenUnknown when it is not a token this
 // server signed (a bad signature, an unknown kid, the wrong typ, alg or
 // iss), ErrTokenExpired when its exp has passed.
 func (h *Handler) verifyJWT(ctx context.Context, token string) error {

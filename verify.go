@@ -102,18 +102,20 @@ func (h *Handler) VerifyAccessToken(ctx context.Context, token, resource string)
 	if token == "" {
 		return nil, ErrTokenUnknown
 	}
-	// A JWT (RFC 9068) is checked first by its signature and claims; one
-	// this server signed whose record is gone was revoked.
-	gone := ErrTokenUnknown
-	if h.jwksURI != "" && isJWT(token) {
-		if err := h.verifyJWT(ctx, token); err != nil {
-			return nil, err
-		}
-		gone = ErrTokenRevoked
-	}
+	// The record, found by the keyed hash of the whole token, is the
+	// proof: a token whose record exists was issued here, JWT or opaque,
+	// so its signature needs no check. Only when the record is missing is
+	// a JWT's signature checked, to tell a token this server signed and
+	// revoked (or that expired and was swept) from one it never issued.
 	t, err := h.store.GetAccessToken(ctx, h.keys.hash(purposeAccessToken, token))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, gone
+		if h.jwksURI == "" || !isJWT(token) {
+			return nil, ErrTokenUnknown
+		}
+		if err := h.verifyJWT(ctx, token); err != nil {
+			return nil, err // ErrTokenUnknown, ErrTokenExpired, or a failure to read the keys
+		}
+		return nil, ErrTokenRevoked
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clientreg: look up access token: %w", err)
