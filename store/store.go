@@ -79,6 +79,13 @@ type Client struct {
 	// origins were recorded. The lifecycle (PurgeClients) selects clients
 	// by it. Set by CreateClient; UpdateClient keeps the stored one.
 	Origin string
+	// DisabledAt is when the operator disabled the client
+	// (ClientAdminStore.SetClientDisabled); zero when it is enabled. A
+	// disabled client cannot authenticate, gets no token, and is
+	// refused at every endpoint until it is enabled again. Set by
+	// CreateClient (normally zero) and SetClientDisabled; UpdateClient
+	// keeps the stored one.
+	DisabledAt time.Time
 	// LastUsedAt is when the client was last used (a token issued to it,
 	// an authorization completed for it), recorded coarsely by TouchClient;
 	// zero when it has never been used. Set by CreateClient and
@@ -334,9 +341,10 @@ type AccessToken struct {
 // of ClientStore.
 type AccessTokenStore interface {
 	// CreateAccessToken stores a new token. It returns ErrNotFound when the
-	// client, or the grant its GrantID names, does not exist (so no token
-	// outlives a concurrent delete) and ErrAlreadyExists when the hash is
-	// taken.
+	// client does not exist or is disabled (ClientAdminStore.
+	// SetClientDisabled), or the grant its GrantID names does not exist (so
+	// no token outlives a concurrent delete or disable), and
+	// ErrAlreadyExists when the hash is taken.
 	CreateAccessToken(ctx context.Context, t *AccessToken) error
 	// GetAccessToken returns the token with the given hash, or ErrNotFound.
 	// Expiry is the caller's concern.
@@ -382,6 +390,7 @@ type Store interface {
 	SigningKeyStore
 	IdempotencyStore
 	ClientLifecycleStore
+	ClientAdminStore
 	SessionStore
 	// Ping reports whether the store can serve requests: nil when it can,
 	// an error wrapping ErrUnavailable when it cannot (a closed store, a

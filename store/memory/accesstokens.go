@@ -18,7 +18,8 @@ type accessToken struct {
 }
 
 // CreateAccessToken stores a copy of t. It returns store.ErrNotFound
-// when no client t.ClientID, or no grant t.GrantID, exists and
+// when no client t.ClientID, or no grant t.GrantID, exists, or the client
+// is disabled, and
 // store.ErrAlreadyExists when a token with the same Hash exists.
 func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	if err := s.usable(ctx, "create access token"); err != nil {
@@ -38,7 +39,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) err
 // does not exist, store.ErrAlreadyExists when its hash is taken. The caller
 // holds s.mu.
 func (s *Store) checkAccessToken(t *store.AccessToken, newGrant string) error {
-	if _, ok := s.clients[t.ClientID]; !ok {
+	if c, ok := s.clients[t.ClientID]; !ok || !c.DisabledAt.IsZero() {
 		return fmt.Errorf("client %q: %w", t.ClientID, store.ErrNotFound)
 	}
 	if t.GrantID != "" && t.GrantID != newGrant {

@@ -207,8 +207,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	}
 	s.remove(old)
 	s.put(c)
-	// The origin and the last use are the store's: an update keeps them.
-	s.clients[c.ID].Origin, s.clients[c.ID].LastUsedAt = old.Origin, old.LastUsedAt
+	// The origin, the last use and the disabling are the store's: an
+	// update keeps them.
+	s.clients[c.ID].Origin, s.clients[c.ID].LastUsedAt, s.clients[c.ID].DisabledAt = old.Origin, old.LastUsedAt, old.DisabledAt
 	s.clients[c.ID].Revision++
 	c.Revision++
 	if r := c.RevokeAccessTokens; r != nil {
@@ -312,6 +313,7 @@ func (s *Store) put(c *store.Client) {
 	d.PreviousSecretExpiresAt = d.PreviousSecretExpiresAt.UTC()
 	d.PreviousTokenExpiresAt = d.PreviousTokenExpiresAt.UTC()
 	d.LastUsedAt = d.LastUsedAt.UTC()
+	d.DisabledAt = d.DisabledAt.UTC()
 	d.RevokeAccessTokens = nil // an instruction, not a field
 	if len(d.SiblingTokenHashes) == 0 {
 		d.SiblingTokenHashes = nil // an empty list reads back as nil
