@@ -2,8 +2,11 @@ package clientreg
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/clientreg/clientreg/store"
 )
 
 // Audit events (docs/behaviour.md, "Audit events"): every state change the
@@ -165,4 +168,46 @@ func WithOperator(ctx context.Context, name string) context.Context {
 func operatorActor(ctx context.Context) AuditActor {
 	name, _ := ctx.Value(operatorKey{}).(string)
 	return AuditActor{Kind: ActorOperator, ID: name}
+}
+
+// requestInfo is what an audit event records of the HTTP request that made
+// a change; the handler puts it into the request's context.
+type requestInfo struct{ id, addr string }
+
+type requestInfoKey struct{}
+
+// withRequestInfo returns ctx carrying the request ID and peer address of
+// an HTTP request.
+func withRequestInfo(ctx context.Context, id, addr string) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, requestInfo{id: id, addr: addr})
+}
+
+// emit hands e to Config.Audit, stamped with the time (unless set) and
+// the request ctx carries. Without Config.Audit it does nothing.
+func (h *Handler) emit(ctx context.Context, e AuditEvent) {
+	if h.audit == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = h.now().UTC()
+	}
+	if ri, ok := ctx.Value(requestInfoKey{}).(requestInfo); ok {
+		e.RequestID, e.RemoteAddr = ri.id, ri.addr
+	}
+	h.audit.Audit(ctx, e)
+}
+
+// InitialTokenID is the name of an initial access token in audit events
+// and the operator's listings: the first 16 hexadecimal digits of its
+// stored keyed hash, which identify it and cannot be used as it.
+func InitialTokenID(t *store.InitialToken) string {
+	return initialTokenID(t.Hash)
+}
+
+func initialTokenID(hash []byte) string {
+	const n = 8
+	if len(hash) > n {
+		hash = hash[:n]
+	}
+	return hex.EncodeToString(hash)
 }

@@ -446,6 +446,9 @@ type Config struct {
 	// Rand is the source of randomness of the default generators; default
 	// crypto/rand.Reader.
 	Rand io.Reader
+	// Audit receives an AuditEvent for every state change (audit.go,
+	// docs/behaviour.md "Audit events"); nil: no events.
+	Audit AuditSink
 	// Logger receives internal errors (never a secret or token); default:
 	// logs are discarded.
 	Logger *slog.Logger

@@ -69,7 +69,8 @@ type Handler struct {
 	signing        signingKeys // the keys of JWT access tokens
 	jwksURI        string      // set when cfg.AccessTokenFormat is TokenFormatJWT
 	mux            *http.ServeMux
-	metrics        *metrics // nil without Config.Metrics
+	metrics        *metrics  // nil without Config.Metrics
+	audit          AuditSink // nil without Config.Audit
 
 	// Shorthands for cfg fields that nearly every request reads.
 	store store.Store
@@ -130,6 +131,7 @@ func (c Config) build() (*Handler, error) {
 		store:       c.Store,
 		now:         c.Now,
 		log:         c.Logger,
+		audit:       c.Audit,
 	}
 	h.signing.h = h
 	if c.Metrics != nil {
