@@ -364,33 +364,43 @@ func (h *Handler) documentTTL(header http.Header) time.Duration {
 // the document is fetched (or taken from the cache) and validated, and the
 // client's record (which the codes, pending requests and grants of the
 // client refer to) is created on first use and updated when the document
-// changed.
+// changed. A disabled record is returned as it is, before any fetch: its
+// document is neither fetched nor followed until it is enabled.
 func (h *Handler) documentClient(ctx context.Context, id string) (*Client, error) {
 	if err := h.checkDocumentURL(id); err != nil {
 		return nil, err
 	}
-	doc, err := h.documents.get(ctx, h, id, 0)
-	if err != nil {
-		return nil, err
-	}
-	want, err := encodeStoredMetadata(doc.metadata)
-	if err != nil {
-		return nil, fmt.Errorf("client %q: %w", id, err)
-	}
+	var (
+		doc  *clientDocument
+		want []byte
+	)
 	for attempt := 0; ; attempt++ {
 		c, err := getClient(ctx, h.store, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case !c.DisabledAt.IsZero():
+			return c, nil // clientByID refuses it
+		case c.Origin != store.OriginMetadataDocument:
+			return nil, docErr("the client_id names a client that is not described by a document")
+		}
+		if doc == nil {
+			if doc, err = h.documents.get(ctx, h, id, 0); err != nil {
+				return nil, err
+			}
+			if want, err = encodeStoredMetadata(doc.metadata); err != nil {
+				return nil, fmt.Errorf("client %q: %w", id, err)
+			}
+		}
+		if c == nil {
 			c, err = h.createDocumentClient(ctx, id, doc)
 			if errors.Is(err, store.ErrAlreadyExists) && attempt < 2 {
 				continue // created meanwhile
 			}
 			return c, err
-		case err != nil:
-			return nil, err
-		case c.Origin != store.OriginMetadataDocument:
-			return nil, docErr("the client_id names a client that is not described by a document")
-		case string(c.Client.Metadata) == string(want):
+		}
+		if string(c.Client.Metadata) == string(want) {
 			return c, nil
 		}
 		u := c.Clone()
@@ -441,10 +451,16 @@ func (h *Handler) createDocumentClient(ctx context.Context, id string, doc *clie
 }
 
 // clientByID returns the client id: a document client when documents are
-// on and id is an https URL, else the registered one.
-func (h *Handler) clientByID(ctx context.Context, id string) (*Client, error) {
+// on and id is an https URL, else the registered one. A disabled client is
+// refused as an unknown one (errDisabled wraps store.ErrNotFound).
+func (h *Handler) clientByID(ctx context.Context, id string) (c *Client, err error) {
 	if h.documents != nil && isDocumentID(id) {
-		return h.documentClient(ctx, id)
+		c, err = h.documentClient(ctx, id)
+	} else {
+		c, err = getClient(ctx, h.store, id)
 	}
-	return getClient(ctx, h.store, id)
+	if err == nil && !c.DisabledAt.IsZero() {
+		return nil, errDisabled
+	}
+	return c, err
 }

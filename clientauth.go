@@ -70,7 +70,7 @@ type AuthenticatedClient struct {
 //
 // Every failed authentication returns the same error, ErrClientAuthFailed:
 // 401 invalid_client with a Basic challenge, whatever the cause (an unknown
-// client, a wrong secret, another method than the registered one, a bad
+// or disabled client, a wrong secret, another method than the registered one, a bad
 // signature, an expired or replayed assertion, malformed credentials), so
 // that no answer tells an unknown client from a wrong credential. The cause
 // is logged at debug level. A request that uses more than one method is
@@ -171,7 +171,11 @@ func (h *Handler) authenticateClient(ctx context.Context, r *http.Request, endpo
 	}
 	c, err := h.clientByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, id, h.clientAuthFailed(ctx, id, "unknown client")
+		why := "unknown client"
+		if errors.Is(err, errDisabled) {
+			why = "disabled client" // refused like an unknown one
+		}
+		return nil, id, h.clientAuthFailed(ctx, id, why)
 	}
 	if err != nil {
 		return nil, id, fmt.Errorf("load client: %w", err)

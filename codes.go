@@ -26,8 +26,9 @@ import (
 // LookupClient returns the registered client id, its metadata decoded, or,
 // when client ID metadata documents are on and id is an https URL, the
 // client its document describes (fetched or cached, validated, its record
-// stored; see Config.ClientMetadataDocuments). An unknown client, and a
-// document that cannot be used, is an error wrapping store.ErrNotFound.
+// stored; see Config.ClientMetadataDocuments). An unknown client, a
+// disabled one (Handler.DisableClient) and a document that cannot be used
+// are errors wrapping store.ErrNotFound.
 func (h *Handler) LookupClient(ctx context.Context, id string) (*Client, error) {
 	c, err := h.clientByID(ctx, id)
 	if err != nil {

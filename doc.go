@@ -54,6 +54,10 @@
 //     generation, shared across instances) and the jwks_uri document.
 //   - cors.go: CORS for the endpoints browsers call (CORSPolicy).
 //   - limits.go: rate limits and request limits (RFC 7592 §5).
+//   - operator.go: the operator's methods (ListClients, Client,
+//     DeleteClient, DisableClient and EnableClient, RevokeClientTokens,
+//     ListInitialTokens and RevokeInitialToken) and disabled clients
+//     (docs/behaviour.md §11).
 //   - secrets.go: how credentials are generated, hashed and encrypted;
 //     storedecode.go the stored form of metadata; store.go the glue to
 //     the store package.

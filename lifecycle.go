@@ -90,7 +90,8 @@ func (h *Handler) purgeQuery(now time.Time, limit int) store.ClientPurge {
 // registration, or not used within Config.ClientIdleTTL, and holding no
 // live grant (refresh token). Clients registered by the operator
 // (Register) never expire, nor, unless Config.ExpireInitialTokenClients,
-// those registered with an initial access token. A removed client is gone
+// those registered with an initial access token, nor disabled clients
+// (DisableClient). A removed client is gone
 // with everything it owns: its tokens stop working and the token endpoint
 // answers it 401 invalid_client.
 //

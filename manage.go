@@ -107,6 +107,12 @@ func (h *Handler) authorize(ctx context.Context, token, clientID string, op Oper
 	if err != nil {
 		return nil, nil, fmt.Errorf("find client: %w", err)
 	}
+	if !c.DisabledAt.IsZero() {
+		// A disabled client's registration access token is a credential
+		// of the client: refused as any failed token (docs/behaviour.md
+		// §11), and kept for when the client is enabled again.
+		return nil, nil, ErrInvalidToken
+	}
 	if err := h.cfg.Permissions.CheckPermission(ctx, p, c, op); err != nil {
 		if p.retirePrevious && op != OpRead && p.ClientID == c.ID {
 			// The new token was used, even if the operation is refused.
@@ -417,6 +423,9 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 	}
 	c := ac.Client
 	for attempt := 1; ; attempt++ {
+		if !c.DisabledAt.IsZero() {
+			return nil, ErrInvalidClient
+		}
 		token, err := h.cfg.NewSecret(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("generate registration access token: %w", err)

@@ -23,7 +23,10 @@ const (
 )
 
 // ClientPurge selects the clients that PurgeClients removes: clients whose
-// Origin is one of Origins, that hold no grant live at Now (ExpiresAt, and
+// Origin is one of Origins, that are not disabled (DisabledAt zero: the
+// operator's decision stays until the operator undoes it, and a disabled
+// Client ID Metadata Document client must not be made again, enabled, at
+// its next use), that hold no grant live at Now (ExpiresAt, and
 // IdleExpiresAt when set, not before Now), and that are either never used
 // (LastUsedAt zero) and issued before UnusedBefore, or last used before
 // IdleBefore. A zero UnusedBefore or IdleBefore selects nobody by that
@@ -69,7 +72,7 @@ func (q *ClientPurge) Selects(c *Client) bool {
 	for _, o := range q.Origins {
 		origin = origin || o == c.Origin
 	}
-	if !origin {
+	if !origin || !c.DisabledAt.IsZero() {
 		return false
 	}
 	if c.LastUsedAt.IsZero() {
