@@ -44,6 +44,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = iat(ctx, rest, stdout, stderr, getenv)
 	case "clients":
 		err = clients(ctx, rest, stdout, stderr, getenv)
+	case "tokens":
+		err = tokens(ctx, rest, stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		if len(rest) > 0 {
 			err = usageErrorf("version takes no arguments")
@@ -100,13 +102,20 @@ func printUsage(w io.Writer) {
 
 Usage:
 
-	clientreg serve [flags]         run the registration server
-	clientreg iat create [flags]    create an initial access token
-	clientreg clients purge [flags] remove expired clients (--dry-run: list them)
-	clientreg version               print the version (also --version)
-	clientreg help [COMMAND]        print this help, or the help of COMMAND
+	clientreg serve [flags]                 run the registration server
+	clientreg iat create [flags]            create an initial access token
+	clientreg iat list|revoke [flags]       list or revoke initial access tokens
+	clientreg clients list|show [flags]     list the clients, or print one
+	clientreg clients delete|disable|enable ID [flags]
+	                                        delete, disable or enable a client
+	clientreg clients purge [flags]         remove expired clients (--dry-run: list them)
+	clientreg tokens revoke --client ID     revoke every token of a client
+	clientreg version                       print the version (also --version)
+	clientreg help [COMMAND]                print this help, or the help of COMMAND
 
-Run "clientreg help serve" or "clientreg help iat create" for the flags.
+Run "clientreg help serve" or "clientreg help iat create" for the flags
+(and so for every command). The operator's commands work while servers
+run on the same database; see the README's "Administration".
 Every flag can also be set with the environment variable CLIENTREG_<FLAG>
 (upper case, dashes as underscores, e.g. CLIENTREG_ADDR); a flag given on
 the command line wins over the environment.
@@ -130,6 +139,8 @@ func help(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return iat(ctx, append(rest, "-help"), stdout, stderr, getenv)
 	case "clients":
 		return clients(ctx, append(rest, "-help"), stdout, stderr, getenv)
+	case "tokens":
+		return tokens(ctx, append(rest, "-help"), stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "Usage: clientreg version\n\nPrints the version of clientreg and the Go version it was built with.")
 		return nil

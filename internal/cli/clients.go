@@ -11,15 +11,22 @@ import (
 	"github.com/clientreg/clientreg"
 )
 
-const clientsUsage = `Usage: clientreg clients purge [flags]
+const clientsUsage = `Usage:
 
-Manages registered clients.
+	clientreg clients list [flags]       list the clients (filters; --json)
+	clientreg clients show ID [flags]    print one client (--json)
+	clientreg clients delete ID [flags]  delete a client
+	clientreg clients disable ID [flags] disable a client: no token, no authentication
+	clientreg clients enable ID [flags]  enable a disabled client again
+	clientreg clients purge [flags]      remove expired clients (--dry-run: list them)
 
-Run "clientreg clients purge -help" for the flags.
+Manages registered clients, also while servers run on the database.
+
+Run "clientreg clients SUBCOMMAND -help" for the flags of each.
 `
 
 // clientsHint is the hint of clients' usage errors.
-const clientsHint = `Run "clientreg clients purge -help" for usage.`
+const clientsHint = `Run "clientreg clients help" for usage.`
 
 // clients runs "clientreg clients SUBCOMMAND".
 func clients(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -29,6 +36,12 @@ func clients(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	switch args[0] {
 	case "purge":
 		return clientsPurge(ctx, args[1:], stdout, stderr, getenv)
+	case "list":
+		return clientsList(ctx, args[1:], stdout, stderr, getenv)
+	case "show":
+		return clientsShow(ctx, args[1:], stdout, stderr, getenv)
+	case "delete", "disable", "enable":
+		return clientChange(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, clientsUsage)
 		return nil

@@ -17,6 +17,10 @@ type flagSet struct {
 	*flag.FlagSet
 	usage   string // e.g. "clientreg serve [flags]"
 	summary string // paragraph printed by -help
+	// positional names the arguments the command takes besides its flags
+	// (e.g. "ID"), each required; parse sets values to them, in order.
+	positional []string
+	values     []string
 }
 
 func newFlagSet(name, usage, summary string) *flagSet {
@@ -37,16 +41,27 @@ func envName(name string) string {
 // over the environment. An empty variable counts as unset. -help prints the
 // flags to stdout and returns errHelpShown.
 func (fs *flagSet) parse(args []string, stdout io.Writer, getenv func(string) string) error {
-	hint := fmt.Sprintf("Run %q for usage.", strings.TrimSuffix(fs.usage, " [flags]")+" -help")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.printHelp(stdout)
-			return errHelpShown
+	hint := fmt.Sprintf("Run %q for usage.", "clientreg "+fs.Name()+" -help")
+	// Flags may come before, between and after the positional arguments;
+	// an argument that starts with "-" goes after "--".
+	for rest := args; ; rest = fs.Args()[1:] {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.printHelp(stdout)
+				return errHelpShown
+			}
+			return &usageError{err: fmt.Errorf("%s: %w", fs.Name(), err), hint: hint}
 		}
-		return &usageError{err: fmt.Errorf("%s: %w", fs.Name(), err), hint: hint}
+		if fs.NArg() == 0 {
+			break
+		}
+		if len(fs.values) == len(fs.positional) {
+			return &usageError{err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)), hint: hint}
+		}
+		fs.values = append(fs.values, fs.Arg(0))
 	}
-	if fs.NArg() > 0 {
-		return &usageError{err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)), hint: hint}
+	if n := len(fs.values); n < len(fs.positional) {
+		return &usageError{err: fmt.Errorf("%s: missing %s", fs.Name(), fs.positional[n]), hint: hint}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

@@ -16,12 +16,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const iatUsage = `Usage: clientreg iat create [flags]
+const iatUsage = `Usage:
+
+	clientreg iat create [flags]     create an initial access token
+	clientreg iat list [flags]       list the initial access tokens (--json)
+	clientreg iat revoke ID [flags]  revoke an initial access token
 
 Manages initial access tokens (RFC 7591 section 3), which registration
 requires when the server runs with --registration token.
 
-Run "clientreg iat create -help" for the flags.
+Run "clientreg iat SUBCOMMAND -help" for the flags of each.
 `
 
 // iat runs "clientreg iat SUBCOMMAND".
@@ -32,6 +36,10 @@ func iat(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "create":
 		return iatCreate(ctx, args[1:], stdout, stderr, getenv)
+	case "list":
+		return iatList(ctx, args[1:], stdout, stderr, getenv)
+	case "revoke":
+		return iatRevoke(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, iatUsage)
 		return nil
