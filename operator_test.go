@@ -308,8 +308,16 @@ func TestDisabledClient(t *testing.T) {
 		if sc := e.stored(conf.creds.id); !sc.DisabledAt.Equal(disabledAt) {
 			t.Errorf("disabled twice: DisabledAt = %v, want the first, %v", sc.DisabledAt, disabledAt)
 		}
-		if c, err := e.h.Client(ctx, conf.creds.id); err != nil || c.DisabledAt.IsZero() {
-			t.Errorf("Client of a disabled client: %+v, %v", c, err)
+		c, err := e.h.Client(ctx, conf.creds.id)
+		if err != nil || c.DisabledAt.IsZero() {
+			t.Fatalf("Client of a disabled client: %+v, %v", c, err)
+		}
+		// The building blocks of an embedding server see it as unknown.
+		if _, err := e.h.LookupClient(ctx, conf.creds.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("LookupClient of a disabled client: %v, want store.ErrNotFound", err)
+		}
+		if _, err := e.h.RecoverRegistrationToken(ctx, &clientreg.AuthenticatedClient{Client: c, Method: "client_secret_basic"}); !errors.Is(err, clientreg.ErrInvalidClient) {
+			t.Errorf("RecoverRegistrationToken of a disabled client: %v, want ErrInvalidClient", err)
 		}
 
 		// Client authentication, at every endpoint that takes it: the one
