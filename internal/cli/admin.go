@@ -404,7 +404,7 @@ func clientChange(ctx context.Context, verb string, args []string, stdout, stder
 	}
 	name := "clients " + verb
 	fs, o := newAdminFlags(name, "clientreg "+name+" ID [flags]",
-		summaries[verb]+"\nEmits its audit event (--audit-log, --operator). An ID that starts with\n\"-\" goes after \"--\".", false, true, "ID")
+		summaries[verb]+"\nEmits its audit event (--audit-log, --operator).", false, true, "ID")
 	if err := fs.parse(args, stdout, getenv); err != nil {
 		return err
 	}
@@ -430,7 +430,7 @@ func clientChange(ctx context.Context, verb string, args []string, stdout, stder
 		if document {
 			fmt.Fprintln(stderr, "clientreg: note: a Client ID Metadata Document client is made again at its next use; \"clientreg clients disable\" keeps it out")
 		}
-		_, err = fmt.Fprintf(stdout, "%sd client %s\n", strings.TrimSuffix(verb, "e"), id)
+		_, err = fmt.Fprintf(stdout, "%sd client %s\n", verb, id) // deleted, disabled, enabled
 		return err
 	})
 }

@@ -467,7 +467,8 @@ func TestAdminCommandLine(t *testing.T) {
 		t.Error("clients list created the database")
 	}
 
-	// An ID that starts with "-", after "--"; flags before and after.
+	// An ID that starts with "-": as it is, or after "--"; flags before
+	// and after.
 	if code, _, stderr := run(t, nil, "iat", "create", "--db", db, "--create-db"); code != ExitOK {
 		t.Fatal(stderr)
 	}
@@ -482,19 +483,23 @@ func TestAdminCommandLine(t *testing.T) {
 	for _, args := range [][]string{
 		{"clients", "show", "--db", db, "--json", "--", "-dash"},
 		{"clients", "show", "--json", "--db=" + db, "--", "-dash"},
+		{"clients", "show", "-dash", "--json", "--db", db},
+		{"clients", "show", "--json", "-dash", "--db", db},
 	} {
 		code, out, stderr := run(t, nil, args...)
 		if code != ExitOK || !strings.Contains(out, `"client_id": "-dash"`) {
 			t.Errorf("%v: exit %d, %s %s", args, code, out, stderr)
 		}
 	}
-	if code, out, stderr := run(t, nil, "clients", "disable", "--db", db, "--operator", "x", "--", "-dash"); code != ExitOK || out != "disabled client -dash\n" ||
+	if code, out, stderr := run(t, nil, "clients", "disable", "--db", db, "--operator", "x", "-dash"); code != ExitOK || out != "disabled client -dash\n" ||
 		!strings.Contains(stderr, "audit") {
 		t.Errorf("disable -dash: exit %d, %q, stderr (the audit event, logged) %s", code, out, stderr)
 	}
-	code, _, stderr = run(t, nil, "clients", "show", "--db", db, "-dash")
-	if code != ExitUsage || !strings.Contains(stderr, "-dash") {
-		t.Errorf("-dash before --: exit %d: %s", code, stderr)
+	// A flag that does not exist is still one, once the ID is given.
+	for _, args := range [][]string{{"clients", "show", "-dash", "--jsn", "--db", db}, {"clients", "list", "--jsn", "--db", db}} {
+		if code, _, stderr := run(t, nil, args...); code != ExitUsage || !strings.Contains(stderr, "flag provided but not defined: -jsn") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
 	}
 }
 

@@ -42,14 +42,23 @@ func envName(name string) string {
 // flags to stdout and returns errHelpShown.
 func (fs *flagSet) parse(args []string, stdout io.Writer, getenv func(string) string) error {
 	hint := fmt.Sprintf("Run %q for usage.", "clientreg "+fs.Name()+" -help")
-	// Flags may come before, between and after the positional arguments;
-	// an argument that starts with "-" goes after "--".
-	for rest := args; ; rest = fs.Args()[1:] {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.printHelp(stdout)
-				return errHelpShown
-			}
+	// Flags may come before, between and after the positional arguments.
+	// An argument that starts with "-" but is no flag of the command (a
+	// client ID may start with "-") is taken for the next positional
+	// argument while one is missing; after "--", every argument is one.
+	for rest := args; ; {
+		err := fs.Parse(rest)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.printHelp(stdout)
+			return errHelpShown
+		}
+		if err != nil && strings.HasPrefix(err.Error(), "flag provided but not defined") && len(fs.values) < len(fs.positional) {
+			// The flag package stopped after the unknown argument.
+			fs.values = append(fs.values, rest[len(rest)-fs.NArg()-1])
+			rest = fs.Args()
+			continue
+		}
+		if err != nil {
 			return &usageError{err: fmt.Errorf("%s: %w", fs.Name(), err), hint: hint}
 		}
 		if fs.NArg() == 0 {
@@ -59,6 +68,7 @@ func (fs *flagSet) parse(args []string, stdout io.Writer, getenv func(string) st
 			return &usageError{err: fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)), hint: hint}
 		}
 		fs.values = append(fs.values, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
 	if n := len(fs.values); n < len(fs.positional) {
 		return &usageError{err: fmt.Errorf("%s: missing %s", fs.Name(), fs.positional[n]), hint: hint}
