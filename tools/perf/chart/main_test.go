@@ -24,7 +24,7 @@ func writeReport(t *testing.T, dir, file string, r bench.Report) {
 
 func report(label string, rps, p99 [4]float64) bench.Report {
 	r := bench.Report{Tool: "clientreg-bench", Label: label}
-	for i, name := range bench.AllPhases {
+	for i, name := range bench.RegistrationPhases {
 		r.Phases = append(r.Phases, bench.Phase{Name: name, RPS: rps[i], P99ms: p99[i], Requests: 100, OK: 100})
 	}
 	return r
