@@ -75,6 +75,10 @@ func (r *runner) authorize(ctx context.Context, seq int64, c *oauthClient) *auth
 	}
 	target := r.target(r.disc.AuthorizationEndpoint+sep+q.Encode(), seq)
 	origin := originOf(target)
+	// The Origin of the form posts is the server's, also when the request
+	// goes to another instance (Config.Bases): a browser would have
+	// reached them all at one origin, the issuer's.
+	serverOrigin := originOf(r.disc.AuthorizationEndpoint)
 
 	jar, _ := cookiejar.New(nil) // no error without options
 	browser := &http.Client{
@@ -106,7 +110,7 @@ func (r *runner) authorize(ctx context.Context, seq int64, c *oauthClient) *auth
 		}
 		if method == http.MethodPost {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Origin", origin)
+			req.Header.Set("Origin", serverOrigin)
 		}
 		a.steps++
 		resp, err := roundTrip(browser, req)

@@ -71,7 +71,8 @@ type Settings struct {
 	InitialAccessToken bool            `json:"initial_access_token"`
 	SendSecret         bool            `json:"send_secret"`
 	Body               json.RawMessage `json:"body"`
-	// The settings of the token phases, set when a run has any.
+	// The settings of the token phases, set when a run has any;
+	// TokenAuth is the method the confidential clients used.
 	TokenClients int      `json:"token_clients,omitempty"`
 	TokenAuth    string   `json:"token_auth,omitempty"`
 	Introspector string   `json:"introspector,omitempty"`

@@ -112,6 +112,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		rep.Aborted = err.Error()
 	}
+	if r.tok.method != "" {
+		rep.Settings.TokenAuth = r.tok.method
+	}
 	rep.WallS = roundS(time.Since(rep.Started))
 	rep.Clients = make([]Client, len(r.clients))
 	for i, c := range r.clients {

@@ -30,7 +30,9 @@ type Phase struct {
 	MaxMs  float64 `json:"max_ms"`
 	MeanMs float64 `json:"mean_ms"`
 	// Status counts every response by HTTP status code ("201", "401");
-	// requests that got no response are counted under "none".
+	// requests that got no response are counted under "none", and so are
+	// the code phase's flows that failed before the exchange (their
+	// ErrorKinds say where).
 	Status map[string]int `json:"status,omitempty"`
 	// ErrorKinds counts the failed requests by reason: "http_NNN" for an
 	// unexpected status, "timeout", "conn_refused", "conn_reset", "eof",
