@@ -1,6 +1,7 @@
 package clientreg
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -128,6 +129,52 @@ func (k keyring) hash(p purpose, value string) []byte {
 // matches reports in constant time whether value hashes to want.
 func (k keyring) matches(p purpose, value string, want []byte) bool {
 	return want != nil && hmac.Equal(k.hash(p, value), want)
+}
+
+// ClientSecretHash returns the keyed hash under which the handler keeps
+// the client secret secret: the value that store.Client.SecretHash (or
+// PreviousSecretHash) holds for it, HMAC-SHA256 under Config.SecretKey with
+// the purpose of client secrets in its input, so that it equals the hash of
+// no other kind of credential (docs/behaviour.md §7). It is for an
+// authorization server that authenticates the handler's clients itself,
+// such as the nested modules adapters/fosite and adapters/gooauth2: a
+// secret authenticates client c at a token endpoint when its hash equals,
+// by hmac.Equal (constant time), one of TokenSecretHashes(c).
+func (h *Handler) ClientSecretHash(secret string) []byte {
+	return h.keys.hash(purposeClientSecret, secret)
+}
+
+// TokenSecretHashes returns the keyed hashes (see ClientSecretHash) of the
+// secrets with which c authenticates now, at a token endpoint, by sending
+// its secret (client_secret_basic or client_secret_post): the rule of
+// AuthenticateTokenClient. They are the hash of c's current secret, unless
+// its SecretExpiresAt has passed, and the hash of the secret that c's last
+// rotation replaced, until its PreviousSecretExpiresAt (the overlap,
+// Config.SecretOverlap). It returns none when c is disabled
+// (store.Client.DisabledAt is set) and when c registered another method
+// than client_secret_basic and client_secret_post, since the secret of a
+// client_secret_jwt client only signs assertions. "Now" is Config.Now.
+//
+// The caller enforces which of the two methods c registered
+// (c.Metadata.TokenEndpointAuthMethod), and compares every hash, so that
+// the time taken does not tell which one matched. The hashes are copies.
+func (h *Handler) TokenSecretHashes(c *Client) [][]byte {
+	if !c.DisabledAt.IsZero() {
+		return nil
+	}
+	if m := c.Metadata.TokenEndpointAuthMethod; m != "client_secret_basic" && m != "client_secret_post" {
+		return nil
+	}
+	// The same rule as secretMatches (clientauth.go), with previous set.
+	now := h.now()
+	var out [][]byte
+	if c.SecretHash != nil && (c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt)) {
+		out = append(out, bytes.Clone(c.SecretHash))
+	}
+	if c.PreviousSecretHash != nil && now.Before(c.PreviousSecretExpiresAt) {
+		out = append(out, bytes.Clone(c.PreviousSecretHash))
+	}
+	return out
 }
 
 // randomString returns n random bytes from r, base64url-encoded without
