@@ -11,7 +11,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -51,6 +53,10 @@ var zeroTime time.Time
 type keyring struct {
 	key  []byte
 	aead cipher.AEAD // AES-256-GCM under a key derived from key, for secrets kept encrypted
+	// macs holds HMAC-SHA256 states keyed with key, so that a hash does
+	// not derive the key's pads again (every request hashes at least one
+	// credential).
+	macs *sync.Pool
 }
 
 func newKeyring(key []byte) keyring {
@@ -64,7 +70,8 @@ func newKeyring(key []byte) keyring {
 	if err != nil {
 		panic(err)
 	}
-	return keyring{key: key, aead: aead}
+	macs := &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	return keyring{key: key, aead: aead, macs: macs}
 }
 
 // encrypt seals secret with a random nonce: nonce || ciphertext.
@@ -119,11 +126,14 @@ func sealAD(p purpose, label string) []byte {
 
 // hash returns the keyed hash of value for purpose p.
 func (k keyring) hash(p purpose, value string) []byte {
-	m := hmac.New(sha256.New, k.key)
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(p))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
-	return m.Sum(nil)
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	k.macs.Put(m)
+	return sum
 }
 
 // matches reports in constant time whether value hashes to want.
