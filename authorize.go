@@ -446,7 +446,12 @@ func (h *Handler) take(r *http.Request, id string) (*store.PendingAuthorization,
 // foreign request; ErrInvalidRequest for an approval without a subject;
 // ErrInvalidScope for a scope that was not requested. Nothing is consumed
 // when the approval is refused.
+//
+// The request ID of r (docs/behaviour.md §14) is the one the handler gave
+// it when r came through the handler or RequestIDHandler; otherwise r is
+// given one here (its valid X-Request-Id or a fresh one), set on w.
 func (h *Handler) CompleteAuthorization(w http.ResponseWriter, r *http.Request, id string, a Approval) (string, error) {
+	r = h.withRequestID(w, r)
 	if a.Subject == "" {
 		return "", ErrInvalidRequest.WithDescription("the approval has no subject")
 	}
@@ -499,8 +504,9 @@ func (h *Handler) CompleteAuthorization(w http.ResponseWriter, r *http.Request, 
 // that makes r: it consumes the request and returns the URL to send the
 // browser to, the client's redirect URI with error=access_denied, the
 // description (ASCII; others are replaced), state and iss. The errors are
-// those of CompleteAuthorization.
+// those of CompleteAuthorization, and so is the request ID of r.
 func (h *Handler) DenyAuthorization(w http.ResponseWriter, r *http.Request, id, description string) (string, error) {
+	r = h.withRequestID(w, r)
 	p, _, err := h.take(r, id)
 	if err != nil {
 		return "", err
@@ -640,6 +646,7 @@ func isBase64URL(c byte) bool {
 // answers 404 when Config.Authorizer is nil.
 func (h *Handler) AuthorizationHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = h.withRequestID(w, r)
 		switch {
 		case h.cfg.Authorizer == nil:
 			writeErrorBody(w, errNotFound)

@@ -415,6 +415,10 @@ func (h *Handler) documentClient(ctx context.Context, id string) (*Client, error
 			return nil, fmt.Errorf("update document client: %w", err)
 		}
 		u.RevokeAccessTokens = nil
+		if h.audit != nil {
+			h.emit(ctx, AuditEvent{Kind: AuditClientUpdated, Actor: AuditActor{Kind: ActorClient, ID: id}, ClientID: id,
+				Policy: u.Policy, Changes: memberChanges(c.Client.Metadata, u.Client.Metadata), Reason: "metadata_document"})
+		}
 		return u, nil
 	}
 }
@@ -447,6 +451,8 @@ func (h *Handler) createDocumentClient(ctx context.Context, id string, doc *clie
 	if err != nil {
 		return nil, err
 	}
+	h.emit(ctx, AuditEvent{Kind: AuditClientRegistered, Actor: AuditActor{Kind: ActorClient, ID: id}, ClientID: id,
+		Policy: c.Policy, Reason: "metadata_document"})
 	return c, nil
 }
 

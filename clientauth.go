@@ -271,21 +271,24 @@ func basicCredentials(r *http.Request) (id, secret string, ok bool, err error) {
 	if !strings.EqualFold(scheme, "Basic") {
 		return "", "", false, nil
 	}
-	bad := ErrInvalidClient.WithDescription("malformed Basic credentials")
-	bad.Challenge = `Basic charset="UTF-8"`
+	bad := func() (string, string, bool, error) {
+		e := ErrInvalidClient.WithDescription("malformed Basic credentials")
+		e.Challenge = `Basic charset="UTF-8"`
+		return "", "", true, e
+	}
 	raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 	if derr != nil {
-		return "", "", true, bad
+		return bad()
 	}
 	u, p, found := strings.Cut(string(raw), ":")
 	if !found {
-		return "", "", true, bad
+		return bad()
 	}
 	if id, err = url.QueryUnescape(u); err != nil {
-		return "", "", true, bad
+		return bad()
 	}
 	if secret, err = url.QueryUnescape(p); err != nil {
-		return "", "", true, bad
+		return bad()
 	}
 	return id, secret, true, nil
 }

@@ -446,8 +446,10 @@ type Config struct {
 	// Rand is the source of randomness of the default generators; default
 	// crypto/rand.Reader.
 	Rand io.Reader
-	// Audit receives an AuditEvent for every state change (audit.go,
-	// docs/behaviour.md "Audit events"); nil: no events.
+	// Audit receives an AuditEvent for every state change, after it is
+	// stored, with the actor, the request ID and the client's address and
+	// never a credential (audit.go, docs/behaviour.md §14); nil: no
+	// events.
 	Audit AuditSink
 	// Logger receives internal errors (never a secret or token); default:
 	// logs are discarded.

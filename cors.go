@@ -66,7 +66,7 @@ func newCORSPolicy(p CORSPolicy) (corsPolicy, error) {
 const corsRequestHeaders = "Authorization, Content-Type, Idempotency-Key, If-Match, MCP-Protocol-Version"
 
 // corsExposedHeaders are the response headers a script may read.
-const corsExposedHeaders = "ETag, Location, Retry-After, WWW-Authenticate"
+const corsExposedHeaders = "ETag, Location, Retry-After, WWW-Authenticate, X-Request-Id"
 
 // allowOrigin sets Access-Control-Allow-Origin for the request's Origin,
 // if the policy allows it, and reports whether it did.

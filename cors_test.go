@@ -46,6 +46,9 @@ func TestCORSPreflight(t *testing.T) {
 		req.Header.Set("Origin", "https://web.example")
 		if r := e.send(req); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "*" || r.header.Get("Access-Control-Allow-Credentials") != "" {
 			t.Errorf("metadata: %d %v", r.status, r.header)
+		} else if exp := r.header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "X-Request-Id") || !strings.Contains(exp, "WWW-Authenticate") || r.header.Get("X-Request-Id") == "" {
+			// A script may read the request's ID, to quote it in a report.
+			t.Errorf("metadata: exposed headers %q, request id %q", exp, r.header.Get("X-Request-Id"))
 		}
 		// No CORS for introspection and the authorization endpoint.
 		for _, path := range []string{"/introspect", "/authorize"} {

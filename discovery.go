@@ -335,6 +335,7 @@ func (h *Handler) serverMetadata(ctx context.Context) (*ServerMetadata, error) {
 // MetadataHandler returns the RFC 8414 metadata document endpoint alone.
 func (h *Handler) MetadataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = h.withRequestID(w, r)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			methodNotAllowed(http.MethodGet, http.MethodHead).ServeHTTP(w, r)
 			return

@@ -62,6 +62,10 @@
 //     storedecode.go the stored form of metadata; store.go the glue to
 //     the store package.
 //   - errors.go: every OAuth error; hooks.go the extension points.
+//   - audit.go: audit events (docs/behaviour.md §14): AuditEvent and its
+//     kinds and actors, Config.Audit's AuditSink, WithOperator, request
+//     IDs (X-Request-Id, RequestIDHandler, RequestID) and the diff of an
+//     update's metadata members.
 //
 // # Extension points
 //

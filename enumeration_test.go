@@ -16,8 +16,9 @@ import (
 // authentication at the client configuration endpoint (a client that never
 // existed, a deleted client, a wrong token, another client's token, a
 // rotated token past its grace or retired by the use of its successor) is
-// answered with one response, identical in status, every header but Date,
-// and body bytes, for GET, PUT and DELETE alike.
+// answered with one response, identical in status, every header but Date
+// and X-Request-Id (each request's own), and body bytes, for GET, PUT and
+// DELETE alike.
 
 // enumResponse is the part of a response an observer can compare.
 type enumResponse struct {
@@ -40,6 +41,7 @@ func (r enumResponse) String() string {
 func enumSnapshot(r *response) enumResponse {
 	h := r.header.Clone()
 	h.Del("Date")
+	h.Del(clientreg.RequestIDHeader) // each request's own (docs/behaviour.md §14)
 	return enumResponse{status: r.status, header: h, body: r.body}
 }
 

@@ -126,6 +126,10 @@ var (
 	// handle tells nothing to a browser that did not start the request.
 	ErrAuthorizationNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound,
 		Description: "the authorization request is unknown, expired or already completed, or was started in another browser"}
+	// ErrConsentNotFound: RevokeConsent found no remembered consent of the
+	// user for the client (404).
+	ErrConsentNotFound = &Error{Code: "invalid_request", Status: http.StatusNotFound,
+		Description: "no consent of this user for this client is remembered"}
 	// ErrUnsupportedTokenType: revocation of this token type is not
 	// supported (RFC 7009 §2.2.1).
 	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}

@@ -66,7 +66,7 @@ func (h *Handler) exchangeCode(ctx context.Context, ac *AuthenticatedClient, for
 		// once, the authorization server MUST deny the request and SHOULD
 		// revoke (when possible) all tokens previously issued based on
 		// that authorization code."
-		h.revokeGrant(ctx, ac2.GrantID)
+		h.revokeGrant(ctx, ac2.GrantID, ac2.ClientID, ac2.Subject, "code_reuse")
 		return nil, bad
 	case !now.Before(ac2.ExpiresAt):
 		return nil, bad
@@ -114,7 +114,7 @@ func (h *Handler) exchangeCode(ctx context.Context, ac *AuthenticatedClient, for
 	switch err := h.authz.RedeemCode(ctx, hash, now, g, at); {
 	case errors.Is(err, store.ErrUsed):
 		// A concurrent redemption won: this is a second use.
-		h.revokeGrant(ctx, ac2.GrantID)
+		h.revokeGrant(ctx, ac2.GrantID, ac2.ClientID, ac2.Subject, "code_reuse")
 		return nil, bad
 	case errors.Is(err, store.ErrNotFound):
 		return nil, bad // the client or the code went meanwhile
@@ -157,7 +157,7 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 		}
 		now := h.now().UTC().Truncate(time.Microsecond)
 		if expired(g.ExpiresAt, now) || expired(g.IdleExpiresAt, now) {
-			h.revokeGrant(ctx, g.ID)
+			h.revokeGrant(ctx, g.ID, g.ClientID, g.Subject, "expired")
 			return nil, bad
 		}
 		current := containsHash(g.RefreshHashes, hash)
@@ -168,7 +168,7 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 			// family is revoked.
 			h.log.InfoContext(ctx, "refresh token reuse: grant revoked", "client_id", c.ID, "grant", g.ID)
 			h.metrics.refreshReuse()
-			h.revokeGrant(ctx, g.ID)
+			h.revokeGrant(ctx, g.ID, g.ClientID, g.Subject, "refresh_token_reuse")
 			return nil, bad
 		}
 		scope, resources, err := h.refreshScope(c, g, form)
@@ -307,14 +307,18 @@ func (h *Handler) tokenResponse(access, scope, refresh string) *TokenResponse {
 	}
 }
 
-// revokeGrant deletes grant id with its refresh and access tokens. It runs
-// on the way to an invalid_grant answer, so a failure is logged, not
-// returned.
-func (h *Handler) revokeGrant(ctx context.Context, id string) {
+// revokeGrant deletes grant id of clientID and subject with its refresh
+// and access tokens, and emits its grant.revoked event (the system's, for
+// reason) when it was there. It runs on the way to an invalid_grant
+// answer, so a failure is logged, not returned.
+func (h *Handler) revokeGrant(ctx context.Context, id, clientID, subject, reason string) {
 	if id == "" {
 		return
 	}
-	if err := h.authz.DeleteGrant(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch err := h.authz.DeleteGrant(ctx, id); {
+	case err == nil:
+		h.emit(ctx, AuditEvent{Kind: AuditGrantRevoked, Actor: AuditActor{Kind: ActorSystem}, ClientID: clientID, Subject: subject, GrantID: id, Reason: reason})
+	case !errors.Is(err, store.ErrNotFound):
 		h.log.ErrorContext(ctx, "revoke grant", "grant", id, "err", err)
 	}
 }

@@ -294,15 +294,19 @@ func (h *Handler) buildAuthorization(iss *url.URL) error {
 }
 
 // ServeHTTP routes the request to the registration, configuration or
-// metadata endpoint.
+// metadata endpoint. Every request, here and at the endpoints mounted
+// alone (RegistrationHandler and the others), gets a request ID, answered
+// in X-Request-Id and recorded in the audit events of what it changes
+// (see RequestIDHandler).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(w, h.withRequestID(w, r))
 }
 
 // RegistrationHandler returns the RFC 7591 registration endpoint alone (POST;
 // other methods get 405).
 func (h *Handler) RegistrationHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = h.withRequestID(w, r)
 		if r.Method != http.MethodPost {
 			methodNotAllowed(http.MethodPost).ServeHTTP(w, r)
 			return
@@ -314,7 +318,11 @@ func (h *Handler) RegistrationHandler() http.Handler {
 // ConfigurationHandler returns the RFC 7592 client configuration endpoint
 // alone. It takes the client ID from the path value "client_id" when the
 // router set one, and from the last path segment otherwise.
-func (h *Handler) ConfigurationHandler() http.Handler { return http.HandlerFunc(h.serveConfiguration) }
+func (h *Handler) ConfigurationHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.serveConfiguration(w, h.withRequestID(w, r))
+	})
+}
 
 // RegistrationEndpoint returns the absolute URL of the registration endpoint.
 func (h *Handler) RegistrationEndpoint() string { return h.regEndpoint }

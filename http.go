@@ -109,11 +109,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if internal && errors.Is(r.Context().Err(), context.Canceled) {
 		// The client went away; nothing failed on our side. (A deadline
 		// that ended is ours, not the client's: it is logged below.)
-		h.log.DebugContext(r.Context(), "request canceled", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.DebugContext(r.Context(), "request canceled", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if internal {
-		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if oe.Unwrap() != nil {
-		h.log.DebugContext(r.Context(), "request rejected", "method", r.Method, "path", r.URL.Path, "err", oe.Unwrap())
+		h.log.DebugContext(r.Context(), "request rejected", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", oe.Unwrap())
 	}
 	writeErrorBody(w, oe)
 }

@@ -98,6 +98,9 @@ func (h *Handler) purgeQuery(now time.Time, limit int) store.ClientPurge {
 // Call it repeatedly until it returns fewer than the limit; several
 // instances may call it at once (each client is removed by one of them).
 // With opts.DryRun it returns the batch that would go and removes nothing.
+//
+// Each removed client is an audit event (client.purged) whose actor is the
+// operator when ctx names one (WithOperator), the system otherwise.
 func (h *Handler) PurgeClients(ctx context.Context, opts PurgeOptions) ([]PurgedClient, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("clientreg: PurgeOptions.Limit must not be negative")
@@ -115,6 +118,7 @@ func (h *Handler) PurgeClients(ctx context.Context, opts PurgeOptions) ([]Purged
 		return nil, fmt.Errorf("clientreg: purge clients: %w", err)
 	}
 	out := make([]PurgedClient, 0, len(cs))
+	actor := operatorOrSystem(ctx)
 	for _, sc := range cs {
 		p := PurgedClient{ID: sc.ID, Origin: sc.Origin, IssuedAt: sc.IssuedAt, LastUsedAt: sc.LastUsedAt, Reason: "idle"}
 		if sc.LastUsedAt.IsZero() {
@@ -124,6 +128,9 @@ func (h *Handler) PurgeClients(ctx context.Context, opts PurgeOptions) ([]Purged
 			p.Name = c.Metadata.ClientName
 		}
 		out = append(out, p)
+		if !opts.DryRun {
+			h.emit(ctx, AuditEvent{Kind: AuditClientPurged, Actor: actor, ClientID: sc.ID, Policy: sc.Policy, Reason: p.Reason})
+		}
 	}
 	return out, nil
 }

@@ -322,17 +322,50 @@ func (l *limiter) clientAddr(r *http.Request) string {
 	if !l.trusted(addr) {
 		return l.addrKey(addr)
 	}
+	if a, ok := l.forwardedFor(r); ok {
+		return l.addrKey(a)
+	}
+	return l.addrKey(addr)
+}
+
+// forwardedFor returns the nearest address in r's X-Forwarded-For that is
+// not a trusted proxy, for a request whose connection comes from one; ok
+// is false when there is none, or a malformed hop comes first (nothing
+// beyond the proxy is trusted then).
+func (l *limiter) forwardedFor(r *http.Request) (netip.Addr, bool) {
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
-			return l.addrKey(addr) // a malformed hop: trust nothing beyond the proxy
+			return netip.Addr{}, false
 		}
 		if !l.trusted(a) {
-			return l.addrKey(a)
+			return a, true
 		}
 	}
-	return l.addrKey(addr)
+	return netip.Addr{}, false
+}
+
+// peerAddr is the client address of r that audit events record: the
+// connection's peer as is (r.RemoteAddr, host:port), or, when that is a
+// trusted proxy, the client address its X-Forwarded-For names (the
+// address of clientAddr, not its per-address key), without a port.
+func (l *limiter) peerAddr(r *http.Request) string {
+	if len(l.cfg.TrustedProxies) == 0 {
+		return r.RemoteAddr
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(addr) {
+		return r.RemoteAddr
+	}
+	if a, ok := l.forwardedFor(r); ok {
+		return a.Unmap().WithZone("").String()
+	}
+	return r.RemoteAddr
 }
 
 // addrKey is the per-address key of a: an IPv4 address (IPv4-mapped ones

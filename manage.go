@@ -338,7 +338,32 @@ func (h *Handler) update(ctx context.Context, token, clientID string, req Update
 		}
 		return nil, fmt.Errorf("update client: %w", err)
 	}
+	h.auditUpdated(ctx, p, c, u, secret != "", req.RotateSecret)
 	return h.information(u, secret, newToken), nil
+}
+
+// auditUpdated emits the events of the stored update of old to u by the
+// token of p: client.updated with the members that changed, then
+// registration_token.rotated when the update issued a new token, then
+// client_secret.rotated when it issued a secret (newSecret), because the
+// client asked (rotate) or its new authentication method needed one.
+func (h *Handler) auditUpdated(ctx context.Context, p *Principal, old, u *Client, newSecret, rotate bool) {
+	if h.audit == nil {
+		return
+	}
+	actor := AuditActor{Kind: ActorClient, ID: p.ClientID}
+	h.emit(ctx, AuditEvent{Kind: AuditClientUpdated, Actor: actor, ClientID: u.ID, Policy: u.Policy,
+		Changes: memberChanges(old.Client.Metadata, u.Client.Metadata)})
+	if h.cfg.TokenRotation == RotateOnUpdate {
+		h.emit(ctx, AuditEvent{Kind: AuditRegistrationTokenRotated, Actor: actor, ClientID: u.ID})
+	}
+	if newSecret {
+		reason := "auth_method"
+		if rotate {
+			reason = "rotate_secret"
+		}
+		h.emit(ctx, AuditEvent{Kind: AuditClientSecretRotated, Actor: actor, ClientID: u.ID, Reason: reason})
+	}
 }
 
 // accessTokensEndedBy returns the access tokens of old that the update to
@@ -385,6 +410,7 @@ func (h *Handler) Delete(ctx context.Context, token, clientID string) (err error
 		}
 		return fmt.Errorf("delete client: %w", err)
 	}
+	h.emit(ctx, AuditEvent{Kind: AuditClientDeleted, Actor: AuditActor{Kind: ActorClient, ID: p.ClientID}, ClientID: c.ID})
 	if err := h.cfg.Revoker.RevokeToken(ctx, p); err != nil {
 		return fmt.Errorf("revoke token of deleted client: %w", err)
 	}
@@ -437,6 +463,7 @@ func (h *Handler) RecoverRegistrationToken(ctx context.Context, ac *Authenticate
 		err = updateClient(ctx, h.store, u)
 		switch {
 		case err == nil:
+			h.emit(ctx, AuditEvent{Kind: AuditRegistrationTokenRecovered, Actor: AuditActor{Kind: ActorClient, ID: u.ID}, ClientID: u.ID})
 			return h.information(u, "", token), nil
 		case errors.Is(err, store.ErrNotFound):
 			return nil, ErrInvalidClient

@@ -128,6 +128,8 @@ func ETag(c *Client) string {
 // stored when Register fails.
 //
 // Register applies no rate limit; the HTTP endpoint does (see Limits).
+// Its audit event (client.registered) names the operator as the actor,
+// with the name WithOperator put into ctx.
 func (h *Handler) Register(ctx context.Context, initialToken string, m Metadata) (*ClientInformation, error) {
 	return h.register(ctx, initialToken, m, false, store.OriginOperator)
 }
@@ -216,7 +218,27 @@ func (h *Handler) register(ctx context.Context, initialToken string, m Metadata,
 			return nil, fmt.Errorf("save client: %w", err)
 		}
 	}
+	h.auditRegistered(ctx, c, initialToken)
 	return h.information(c, secret, token), nil
+}
+
+// auditRegistered emits the client.registered event of c, registered
+// with initialToken ("" for none): the operator registered it
+// (Handler.Register), or its initial access token, named by its
+// InitialTokenID, or nobody (open registration).
+func (h *Handler) auditRegistered(ctx context.Context, c *Client, initialToken string) {
+	if h.audit == nil {
+		return
+	}
+	e := AuditEvent{Kind: AuditClientRegistered, ClientID: c.ID, Policy: c.Policy, Actor: AuditActor{Kind: ActorAnonymous}}
+	if initialToken != "" {
+		e.InitialTokenID = initialTokenID(h.keys.hash(purposeInitialToken, initialToken))
+		e.Actor = AuditActor{Kind: ActorInitialToken, ID: e.InitialTokenID}
+	}
+	if c.Origin == store.OriginOperator {
+		e.Actor = operatorActor(ctx)
+	}
+	h.emit(ctx, e)
 }
 
 // endpointOrigin is the origin of a client registered at the registration
@@ -329,7 +351,8 @@ type InitialTokenOptions struct {
 
 // CreateInitialToken creates an initial access token (RFC 7591 §3) in the
 // Store and returns it. Only its keyed hash is stored: the returned string
-// is the only copy of the token.
+// is the only copy of the token. Its audit event (initial_token.created)
+// names the operator of ctx (WithOperator) and the token's InitialTokenID.
 func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptions) (string, *store.InitialToken, error) {
 	if opts.MaxUses < 0 || opts.ExpiresIn < 0 {
 		return "", nil, errors.New("clientreg: initial token limits must not be negative")
@@ -349,6 +372,7 @@ func (h *Handler) CreateInitialToken(ctx context.Context, opts InitialTokenOptio
 	if err := h.store.CreateInitialToken(ctx, t); err != nil {
 		return "", nil, fmt.Errorf("save initial access token: %w", err)
 	}
+	h.emit(ctx, AuditEvent{Kind: AuditInitialTokenCreated, Actor: operatorActor(ctx), InitialTokenID: InitialTokenID(t), Policy: t.Policy})
 	return token, t, nil
 }
 

@@ -33,7 +33,11 @@ func (h *Handler) Revoke(ctx context.Context, caller *Client, token string) (boo
 	if t.ClientID != caller.ID {
 		return false, nil
 	}
-	if err := h.store.DeleteAccessToken(ctx, hash); err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch err := h.store.DeleteAccessToken(ctx, hash); {
+	case err == nil:
+		h.emit(ctx, AuditEvent{Kind: AuditAccessTokenRevoked, Actor: AuditActor{Kind: ActorClient, ID: caller.ID}, ClientID: t.ClientID,
+			Subject: t.Subject, GrantID: t.GrantID, Reason: "revocation"})
+	case !errors.Is(err, store.ErrNotFound):
 		return false, fmt.Errorf("revoke access token: %w", err)
 	}
 	return true, nil
@@ -73,7 +77,11 @@ func (h *Handler) revokeRefresh(ctx context.Context, caller *Client, token strin
 	if g.ClientID != caller.ID {
 		return false, nil
 	}
-	if err := h.authz.DeleteGrant(ctx, g.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	switch err := h.authz.DeleteGrant(ctx, g.ID); {
+	case err == nil:
+		h.emit(ctx, AuditEvent{Kind: AuditGrantRevoked, Actor: AuditActor{Kind: ActorClient, ID: caller.ID}, ClientID: g.ClientID,
+			Subject: g.Subject, GrantID: g.ID, Reason: "revocation"})
+	case !errors.Is(err, store.ErrNotFound):
 		return false, fmt.Errorf("revoke grant: %w", err)
 	}
 	return true, nil

@@ -1,6 +1,7 @@
 package clientreg
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -10,7 +11,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -50,6 +53,10 @@ var zeroTime time.Time
 type keyring struct {
 	key  []byte
 	aead cipher.AEAD // AES-256-GCM under a key derived from key, for secrets kept encrypted
+	// macs holds HMAC-SHA256 states keyed with key, so that a hash does
+	// not derive the key's pads again (every request hashes at least one
+	// credential).
+	macs *sync.Pool
 }
 
 func newKeyring(key []byte) keyring {
@@ -63,7 +70,8 @@ func newKeyring(key []byte) keyring {
 	if err != nil {
 		panic(err)
 	}
-	return keyring{key: key, aead: aead}
+	macs := &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
+	return keyring{key: key, aead: aead, macs: macs}
 }
 
 // encrypt seals secret with a random nonce: nonce || ciphertext.
@@ -118,16 +126,65 @@ func sealAD(p purpose, label string) []byte {
 
 // hash returns the keyed hash of value for purpose p.
 func (k keyring) hash(p purpose, value string) []byte {
-	m := hmac.New(sha256.New, k.key)
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(p))
 	m.Write([]byte{0})
 	m.Write([]byte(value))
-	return m.Sum(nil)
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	k.macs.Put(m)
+	return sum
 }
 
 // matches reports in constant time whether value hashes to want.
 func (k keyring) matches(p purpose, value string, want []byte) bool {
 	return want != nil && hmac.Equal(k.hash(p, value), want)
+}
+
+// ClientSecretHash returns the keyed hash under which the handler keeps
+// the client secret secret: the value that store.Client.SecretHash (or
+// PreviousSecretHash) holds for it, HMAC-SHA256 under Config.SecretKey with
+// the purpose of client secrets in its input, so that it equals the hash of
+// no other kind of credential (docs/behaviour.md §7). It is for an
+// authorization server that authenticates the handler's clients itself,
+// such as the nested modules adapters/fosite and adapters/gooauth2: a
+// secret authenticates client c at a token endpoint when its hash equals,
+// by hmac.Equal (constant time), one of TokenSecretHashes(c).
+func (h *Handler) ClientSecretHash(secret string) []byte {
+	return h.keys.hash(purposeClientSecret, secret)
+}
+
+// TokenSecretHashes returns the keyed hashes (see ClientSecretHash) of the
+// secrets with which c authenticates now, at a token endpoint, by sending
+// its secret (client_secret_basic or client_secret_post): the rule of
+// AuthenticateTokenClient. They are the hash of c's current secret, unless
+// its SecretExpiresAt has passed, and the hash of the secret that c's last
+// rotation replaced, until its PreviousSecretExpiresAt (the overlap,
+// Config.SecretOverlap). It returns none when c is disabled
+// (store.Client.DisabledAt is set) and when c registered another method
+// than client_secret_basic and client_secret_post, since the secret of a
+// client_secret_jwt client only signs assertions. "Now" is Config.Now.
+//
+// The caller enforces which of the two methods c registered
+// (c.Metadata.TokenEndpointAuthMethod), and compares every hash, so that
+// the time taken does not tell which one matched. The hashes are copies.
+func (h *Handler) TokenSecretHashes(c *Client) [][]byte {
+	if !c.DisabledAt.IsZero() {
+		return nil
+	}
+	if m := c.Metadata.TokenEndpointAuthMethod; m != "client_secret_basic" && m != "client_secret_post" {
+		return nil
+	}
+	// The same rule as secretMatches (clientauth.go), with previous set.
+	now := h.now()
+	var out [][]byte
+	if c.SecretHash != nil && (c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt)) {
+		out = append(out, bytes.Clone(c.SecretHash))
+	}
+	if c.PreviousSecretHash != nil && now.Before(c.PreviousSecretExpiresAt) {
+		out = append(out, bytes.Clone(c.PreviousSecretHash))
+	}
+	return out
 }
 
 // randomString returns n random bytes from r, base64url-encoded without

@@ -1,35 +1,59 @@
-// Command clientreg-bench measures an OAuth 2.0 Dynamic Client Registration
-// server: the registration endpoint of RFC 7591 and the client
-// configuration endpoint of RFC 7592, of clientreg or of any other server.
+// Command clientreg-bench measures an OAuth 2.0 server: the registration
+// endpoint of RFC 7591 and the client configuration endpoint of RFC 7592,
+// and the token, introspection and authorization endpoints, of clientreg
+// or of any other server.
 //
 // Usage:
 //
 //	clientreg-bench -base http://127.0.0.1:8080 [flags]
 //
-// It finds the registration endpoint in <base>/.well-known/oauth-authorization-server
-// (or <base>/.well-known/openid-configuration), then measures four phases
-// in order, each with -c concurrent clients for at most -n requests or -d,
-// whichever ends first:
+// It finds the endpoints in <base>/.well-known/oauth-authorization-server
+// (or <base>/.well-known/openid-configuration), then measures the phases
+// of -phases in order, each with -c concurrent clients for at most -n
+// requests or -d, whichever ends first. By default the four registration
+// phases:
 //
 //	register  POST the registration request (-body FILE, or a built-in one)
 //	read      GET each registered client with its registration access token
 //	update    PUT the registration request + client_id, client_name changed
 //	delete    DELETE each registered client
 //
+// and, when named in -phases, the token phases, whose clients (-token-clients
+// of each kind) are registered with RFC 7591 before the first of them:
+//
+//	token       client_credentials grants (RFC 6749 §4.4) of confidential clients,
+//	            client_secret_basic (or client_secret_post, -token-auth)
+//	introspect  RFC 7662 introspection of the token phase's tokens, as their
+//	            own clients (or -introspector ID:SECRET)
+//	code        authorization code flows with PKCE S256 of a public client with
+//	            the loopback redirect URI -redirect-uri (never connected to): the
+//	            authorization endpoint, the server's sign-in and consent forms,
+//	            which the tool fills (-user, -password) and submits, or a
+//	            trusted header (-login-header, e.g. for clientreg serve --login
+//	            header), up to the redirect with the code; then the exchange.
+//	            The table has the exchanges; a line after it the whole flows
+//	refresh     refresh_token grants, each worker's grant from one code flow
+//	            before the phase, the newest (rotated) refresh token each time
+//
+// -scope and -resource (RFC 8707) add a scope and resource indicators to the
+// requests of the code flow (authorization, exchange and refresh; the
+// public client registers the scope).
+//
 // Every registration access token (and client secret) that a response
 // returns replaces the one held for that client, as RFC 7592 requires, so
 // servers that rotate tokens on update are measured correctly.
 //
 // The report gives, per phase, the requests, errors (any status other than
-// the one the RFC names, or a transport error), successful requests per
-// second and the p50, p90, p99 and maximum latency of the successful
-// requests, as text or, with -json, as JSON.
+// the one the RFC names, a response without the expected members, or a
+// transport error), successful requests per second and the p50, p90, p99
+// and maximum latency of the successful requests, as text or, with -json,
+// as JSON.
 //
 // Several instances of one server that share a database and an issuer are
-// measured together by giving -base once for each: the registration
-// endpoint is discovered from the first, and request i of a phase goes to
-// base i mod (number of bases), whatever URL the server handed out
-// (scheme and host:port replaced).
+// measured together by giving -base once for each: the endpoints are
+// discovered from the first, and request i of a phase goes to base i mod
+// (number of bases), whatever URL the server handed out (scheme and
+// host:port replaced).
 //
 // -clients-out FILE writes the clients still registered at the end (with
 // their latest registration access tokens) as JSON lines; -clients-in FILE
@@ -80,6 +104,24 @@ type options struct {
 	clientsOut string
 }
 
+// listFlag is a repeatable flag.
+type listFlag struct{ vals *[]string }
+
+func (l listFlag) String() string {
+	if l.vals == nil {
+		return ""
+	}
+	return strings.Join(*l.vals, " ")
+}
+
+func (l listFlag) Set(s string) error {
+	if s == "" {
+		return errors.New("empty value")
+	}
+	*l.vals = append(*l.vals, s)
+	return nil
+}
+
 // baseList is the repeatable -base flag.
 type baseList struct{ bases *[]string }
 
@@ -103,13 +145,24 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: clientreg-bench -base URL [flags]\n\n"+
-			"Measures the RFC 7591 registration and RFC 7592 client configuration\n"+
-			"endpoints of a server: register, read, update and delete.\n\nFlags:\n")
+			"Measures an OAuth 2.0 server's endpoints, found in its metadata document.\n"+
+			"Phases (-phases, in the order given):\n"+
+			"  register, read, update, delete   RFC 7591 registration and RFC 7592\n"+
+			"                                   client configuration (the default)\n"+
+			"  token       client_credentials grants (RFC 6749 section 4.4)\n"+
+			"  introspect  RFC 7662 introspection of the token phase's tokens\n"+
+			"  code        authorization code flows with PKCE: the authorization\n"+
+			"              endpoint, its sign-in and consent forms (filled and\n"+
+			"              submitted) or -login-header, then the code exchange; the\n"+
+			"              table has the exchanges, a line after it the whole flows\n"+
+			"  refresh     refresh_token grants with rotation, one grant per worker\n"+
+			"Example: clientreg-bench -base http://127.0.0.1:8080 -phases token,introspect,code,refresh \\\n"+
+			"           -login-header X-Forwarded-User   # clientreg serve --login header\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	o := &options{}
 	c := &o.cfg
-	var phases string
+	var phases, introspector string
 	fs.Var(baseList{&c.Bases}, "base", "base `URL` (issuer) of the server, e.g. http://127.0.0.1:8080; repeat it for\n"+
 		"instances of one server (same database and issuer) to spread requests round-robin")
 	fs.StringVar(&c.RegistrationEndpoint, "reg", "", "registration endpoint `URL`; skips discovery")
@@ -118,10 +171,24 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.Requests, "n", bench.DefaultRequests, "requests per phase (at most)")
 	fs.DurationVar(&c.Duration, "d", bench.DefaultDuration, "time bound per phase: no request starts after it")
 	fs.DurationVar(&c.Timeout, "timeout", bench.DefaultTimeout, "timeout of each request")
-	fs.StringVar(&phases, "phases", strings.Join(bench.AllPhases, ","), "comma-separated `phases` to measure, in order")
+	fs.StringVar(&phases, "phases", strings.Join(bench.RegistrationPhases, ","), "comma-separated `phases` to measure, in order: "+strings.Join(bench.AllPhases, ", "))
 	fs.StringVar(&o.bodyFile, "body", "", "`file` with the JSON registration request (default: a built-in web client)")
 	fs.BoolVar(&c.SendSecret, "send-secret", false, "send the client's latest client_secret in update requests")
 	fs.IntVar(&c.Warmup, "warmup", 0, "unmeasured register/read/update/delete `cycles` before the phases")
+	fs.StringVar(&c.TokenEndpoint, "token-endpoint", "", "token endpoint `URL`, instead of the discovered one")
+	fs.StringVar(&c.IntrospectionEndpoint, "introspection-endpoint", "", "introspection endpoint `URL`, instead of the discovered one")
+	fs.StringVar(&c.AuthorizationEndpoint, "authorization-endpoint", "", "authorization endpoint `URL`, instead of the discovered one")
+	fs.IntVar(&c.TokenClients, "token-clients", 1, "`number` of clients of each kind the token phases register and cycle over")
+	fs.StringVar(&c.TokenAuth, "token-auth", "", "client authentication of token and introspect (`method`): client_secret_basic or\n"+
+		"client_secret_post (default: basic, unless the server's metadata lists only post)")
+	fs.StringVar(&introspector, "introspector", "", "`ID:SECRET` of the client that introspects (default: each token's own client)")
+	fs.StringVar(&c.Scope, "scope", "", "`scope` the code flow's public client registers and asks for (default none)")
+	fs.Var(listFlag{&c.Resources}, "resource", "RFC 8707 resource indicator `URI` of the code flow (repeatable)")
+	fs.StringVar(&c.LoginHeader, "login-header", "", "request `header` naming the user (-user) on every request of the authorization,\n"+
+		"as a sign-in proxy sets it (clientreg serve --login header: X-Forwarded-User)")
+	fs.StringVar(&c.User, "user", bench.DefaultUser, "user `name` of the code flow: the -login-header value and the user name field")
+	fs.StringVar(&c.Password, "password", "", "what the code flow types into password fields (default: the user name)")
+	fs.StringVar(&c.RedirectURI, "redirect-uri", bench.DefaultRedirectURI, "loopback redirect `URI` of the public client (never connected to)")
 	fs.StringVar(&c.Label, "label", "", "`name` stored in the report, e.g. the server measured")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow servers that are not on a loopback address")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout (the text table goes to stderr)")
@@ -150,6 +217,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if len(c.Phases) == 0 && c.Warmup == 0 {
 		return nil, errors.New("-phases names no phase")
+	}
+	if introspector != "" {
+		var err error
+		if c.Introspector, err = bench.ParseCredentials(introspector); err != nil {
+			return nil, fmt.Errorf("-introspector: %w", err)
+		}
 	}
 	if o.bodyFile != "" {
 		b, err := os.ReadFile(o.bodyFile)
@@ -180,6 +253,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-d must be positive")
 	case c.Timeout <= 0:
 		return nil, errors.New("-timeout must be positive")
+	case c.TokenClients < 1:
+		return nil, errors.New("-token-clients must be at least 1")
 	}
 	return o, nil
 }

@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/internal/bench"
+	"github.com/clientreg/clientreg/internal/cli"
 	"github.com/clientreg/clientreg/store/memory"
 )
 
@@ -201,5 +207,119 @@ func TestClientsFilesAndBases(t *testing.T) {
 	}
 	if code, _, stderr := runCmd(t, "-base", ts.URL, "-clients-in", filepath.Join(dir, "missing.jsonl")); code != 2 || stderr == "" {
 		t.Errorf("missing -clients-in file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: the server writes
+// its log while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs "clientreg serve" in-process on 127.0.0.1:0 with a
+// SQLite database in a temporary directory and the extra flags, and
+// returns its URL once it listens. The server stops at the end of the
+// test.
+func startServe(t *testing.T, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	stderr := &syncBuffer{}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "clientreg.db")}, flags...)
+	go func() { done <- cli.Main(ctx, args, io.Discard, stderr, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop within 30s")
+		}
+	})
+	re := regexp.MustCompile(`(?m)^listening on (\S+)`)
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d:\n%s", code, stderr)
+		case <-deadline:
+			t.Fatalf("serve did not listen within 30s:\n%s", stderr)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// TestTokenPhasesAgainstServe: the token phases against clientreg serve
+// with the sign-in proxy's header (--login header) and its real consent
+// page, asked every time (--consent-ttl 0), as tools/perf/run.sh runs it.
+func TestTokenPhasesAgainstServe(t *testing.T) {
+	base := startServe(t, "--login", "header", "--trusted-proxy", "127.0.0.1/32", "--consent-ttl", "0", "--rate-limits=false")
+	code, stdout, stderr := runCmd(t, "-base", base, "-phases", "token,introspect,code,refresh", "-c", "3", "-n", "24",
+		"-login-header", "X-Forwarded-User", "-user", "ada", "-scope", "read", "-resource", "https://mcp.example/", "-json", "-label", "clientreg")
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Phases) != 4 || rep.Label != "clientreg" || rep.Settings.LoginHeader != "X-Forwarded-User" || rep.Settings.Scope != "read" {
+		t.Fatalf("report %+v %+v", rep.Phases, rep.Settings)
+	}
+	for i, ph := range rep.Phases {
+		if ph.Name != bench.TokenPhases[i] || ph.OK != 24 || ph.Errors != 0 || ph.P99ms <= 0 {
+			t.Errorf("%s: %+v", ph.Name, ph)
+		}
+	}
+	// The consent page is a form to submit: two requests per flow.
+	if f := rep.Phases[2].Flow; f == nil || f.OK != 24 || f.RequestsPerFlow != 2 {
+		t.Errorf("code flow %+v", f)
+	}
+	for _, want := range []string{"code done: 24 requests, 0 errors", "code: the table has the exchanges; whole flows: 24, 24 ok", "refresh counters: rt_rotated=24"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	// Without the header the sign-in fails: counted, exit status 1.
+	code, stdout, _ = runCmd(t, "-base", base, "-phases", "code", "-c", "2", "-n", "4", "-q")
+	if code != 1 || !strings.Contains(stdout, "code errors: authorize_http_403=4") {
+		t.Errorf("exit %d without the login header:\n%s", code, stdout)
+	}
+}
+
+func TestTokenUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-token-clients", "0"},
+		{"-introspector", "no-secret"},
+		{"-token-auth", "private_key_jwt"},
+		{"-resource", "https://mcp.example/#frag"},
+		{"-resource", "not-absolute"},
+		{"-login-header", "Bad Header"},
+		{"-redirect-uri", "/relative"},
+		{"-phases", "token,authorize"},
+	} {
+		args = append([]string{"-base", "http://127.0.0.1:1"}, args...)
+		if code, _, stderr := runCmd(t, args...); code != 2 || stderr == "" {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and a message", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runCmd(t, "-help"); code != 0 || !strings.Contains(stderr, "-login-header") || !strings.Contains(stderr, "introspect") {
+		t.Errorf("-help: exit %d, stderr %q", code, stderr)
 	}
 }

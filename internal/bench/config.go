@@ -1,30 +1,49 @@
-// Package bench is a load generator for OAuth 2.0 Dynamic Client
-// Registration servers: the registration endpoint of RFC 7591 and the
-// client configuration endpoint of RFC 7592. It backs the
+// Package bench is a load generator for OAuth 2.0 servers: the registration
+// endpoint of RFC 7591 and the client configuration endpoint of RFC 7592,
+// and the token, introspection and authorization endpoints. It backs the
 // clientreg-bench command and works against any server that implements
 // those RFCs, not only clientreg.
 //
-// A run discovers the registration endpoint from the server's metadata
-// document, then measures phases in order:
+// A run discovers the endpoints from the server's metadata document, then
+// measures phases in order. The registration phases (RegistrationPhases,
+// the default):
 //
 //	register  POST registration_endpoint                   (2xx expected, 201 by RFC 7591)
 //	read      GET  registration_client_uri, Bearer token   (200)
 //	update    PUT  registration_client_uri, Bearer token   (200)
 //	delete    DELETE registration_client_uri, Bearer token (204)
 //
+// and the token phases (TokenPhases), whose clients are registered with
+// RFC 7591 before the first of them runs, unmeasured:
+//
+//	token       POST token_endpoint, grant_type=client_credentials (RFC 6749 §4.4),
+//	            as one of Config.TokenClients confidential clients (200, a Bearer token)
+//	introspect  POST introspection_endpoint (RFC 7662) with a token of the token
+//	            phase (or obtained for it), as that token's client (200, active true)
+//	code        a whole authorization code flow with PKCE S256 (RFC 7636) of a public
+//	            client: the authorization endpoint, the server's sign-in and consent
+//	            pages, the redirect to the client (code, state, iss), then the
+//	            exchange at the token endpoint (200, a Bearer token); the phase's
+//	            figures are those of the exchange, Phase.Flow those of the whole flow
+//	refresh     POST token_endpoint, grant_type=refresh_token (RFC 6749 §6) of the
+//	            public client, each worker's grant obtained by a code flow before
+//	            the phase; a rotated refresh token replaces the one held (200)
+//
 // Each phase runs Config.Concurrency workers until Config.Requests requests
 // were started or Config.Duration has passed, whichever comes first. The
 // clients that register builds are the ones read, update and delete work
 // on; each client is used by one worker at a time, so a registration access
 // token that an update response rotates is never raced by its predecessor.
+// Likewise each refresh token is used by one worker at a time.
 //
 // Every measured request is counted. A request counts as successful when
 // the server answered the status the RFC names for the operation (any 2xx
-// for registration, 200 for read and update, 2xx for delete) with a usable
-// body; anything else (a non-2xx status, a transport error, a body without
-// client_id) counts as an error, by status code or error kind. Throughput
-// (Phase.RPS) and the latency percentiles are those of the successful
-// requests.
+// for registration, 200 for read and update, 2xx for delete, 200 at the
+// token and introspection endpoints) with a usable body; anything else (a
+// non-2xx status, a transport error, a body without client_id, a token
+// response that is not a Bearer token, an inactive token) counts as an
+// error, by status code or error kind. Throughput (Phase.RPS) and the
+// latency percentiles are those of the successful requests.
 package bench
 
 import (
@@ -32,7 +51,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -42,14 +63,26 @@ const DefaultBody = `{"redirect_uris":["https://client.example.org/cb"],"client_
 
 // The phases, in the order a full run measures them.
 const (
-	PhaseRegister = "register"
-	PhaseRead     = "read"
-	PhaseUpdate   = "update"
-	PhaseDelete   = "delete"
+	PhaseRegister   = "register"
+	PhaseRead       = "read"
+	PhaseUpdate     = "update"
+	PhaseDelete     = "delete"
+	PhaseToken      = "token"
+	PhaseIntrospect = "introspect"
+	PhaseCode       = "code"
+	PhaseRefresh    = "refresh"
 )
 
-// AllPhases lists every phase in run order.
-var AllPhases = []string{PhaseRegister, PhaseRead, PhaseUpdate, PhaseDelete}
+// RegistrationPhases are the phases of RFC 7591 and RFC 7592, in run
+// order: what a run measures unless Config.Phases says otherwise.
+var RegistrationPhases = []string{PhaseRegister, PhaseRead, PhaseUpdate, PhaseDelete}
+
+// TokenPhases are the phases of the token, introspection and
+// authorization endpoints, in run order.
+var TokenPhases = []string{PhaseToken, PhaseIntrospect, PhaseCode, PhaseRefresh}
+
+// AllPhases lists every phase: RegistrationPhases, then TokenPhases.
+var AllPhases = append(slices.Clone(RegistrationPhases), TokenPhases...)
 
 // Defaults of Config fields left zero.
 const (
@@ -57,14 +90,21 @@ const (
 	DefaultRequests    = 2000
 	DefaultDuration    = 30 * time.Second
 	DefaultTimeout     = 10 * time.Second
+	// DefaultUser is the user name the code flow signs in as.
+	DefaultUser = "bench"
+	// DefaultRedirectURI is the loopback redirect URI of the public client
+	// of the code and refresh phases. Nothing listens there: a run stops
+	// at the redirect and reads the code from its Location.
+	DefaultRedirectURI = "http://127.0.0.1:9/clientreg-bench/callback"
 )
 
 // Hard limits, so that no run is unbounded.
 const (
-	MaxConcurrency = 1024
-	MaxRequests    = 1_000_000
-	MaxDuration    = 10 * time.Minute
-	MaxTimeout     = time.Minute
+	MaxConcurrency  = 1024
+	MaxRequests     = 1_000_000
+	MaxDuration     = 10 * time.Minute
+	MaxTimeout      = time.Minute
+	MaxTokenClients = 1000
 )
 
 // Config describes one load run. Base (or RegistrationEndpoint) is
@@ -107,7 +147,7 @@ type Config struct {
 	Duration time.Duration
 	// Timeout bounds each request; default DefaultTimeout.
 	Timeout time.Duration
-	// Phases are measured in the given order; default AllPhases.
+	// Phases are measured in the given order; default RegistrationPhases.
 	Phases []string
 	// Body is the registration request, a JSON object; default DefaultBody.
 	// Update requests send the same object with client_id added and
@@ -123,6 +163,53 @@ type Config struct {
 	// By default every connection, including to a registration_client_uri
 	// a server hands out, must go to 127.0.0.0/8, ::1 or localhost.
 	AllowRemote bool
+	// TokenEndpoint, IntrospectionEndpoint and AuthorizationEndpoint, when
+	// set, are used instead of the discovered ones (and are needed with
+	// RegistrationEndpoint, which skips discovery).
+	TokenEndpoint         string
+	IntrospectionEndpoint string
+	AuthorizationEndpoint string
+	// TokenClients is the number of clients the token phases register:
+	// confidential clients for token and introspect (requests cycle over
+	// them), and public clients for code and refresh (flows cycle over
+	// them). Default 1.
+	TokenClients int
+	// TokenAuth is how the confidential clients authenticate at the token
+	// and introspection endpoints: "client_secret_basic" or
+	// "client_secret_post". Default: client_secret_basic, unless the
+	// server's token_endpoint_auth_methods_supported lists only
+	// client_secret_post.
+	TokenAuth string
+	// Introspector, when its ID is set, is the confidential client that
+	// authenticates at the introspection endpoint instead of each token's
+	// own client (e.g. a client of clientreg serve --introspector), with
+	// TokenAuth.
+	Introspector Credentials
+	// Scope is the scope the public client of the code and refresh phases
+	// registers and the authorization requests ask for; empty asks for
+	// none. (node-oidc-provider refuses an authorization that grants no
+	// scope: see tools/perf/README.md.)
+	Scope string
+	// Resources are the RFC 8707 resource indicators the code flow asks
+	// for, at the authorization endpoint and in the exchange and refresh
+	// requests; none by default.
+	Resources []string
+	// LoginHeader, when set, is a request header sent with every request
+	// of the authorization flow, with User as its value: the sign-in of a
+	// server behind a sign-in proxy (clientreg serve --login header, whose
+	// --login-header is X-Forwarded-User by default).
+	LoginHeader string
+	// User is the user name of the code flow: the LoginHeader value, and
+	// what the sign-in forms the flow meets get in their user name field.
+	// Default DefaultUser.
+	User string
+	// Password is what the flow types into a password field; default
+	// User. Servers with development sign-ins (node-oidc-provider's dev
+	// interactions) take any value.
+	Password string
+	// RedirectURI is the public client's redirect URI; default
+	// DefaultRedirectURI. It is never connected to.
+	RedirectURI string
 	// Label is copied into the report, to tell runs apart.
 	Label string
 	// OnPhase, when set, is called with each phase's result as soon as the
@@ -156,7 +243,19 @@ func (c Config) withDefaults() (Config, error) {
 		c.Timeout = DefaultTimeout
 	}
 	if c.Phases == nil {
-		c.Phases = AllPhases
+		c.Phases = RegistrationPhases
+	}
+	if c.TokenClients == 0 {
+		c.TokenClients = 1
+	}
+	if c.User == "" {
+		c.User = DefaultUser
+	}
+	if c.Password == "" {
+		c.Password = c.User
+	}
+	if c.RedirectURI == "" {
+		c.RedirectURI = DefaultRedirectURI
 	}
 	if c.Body == nil {
 		c.Body = []byte(DefaultBody)
@@ -172,17 +271,33 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configError(fmt.Errorf("bench: request timeout must be in (0, %s]", MaxTimeout))
 	case c.Warmup < 0 || c.Warmup > MaxRequests:
 		return c, configError(fmt.Errorf("bench: warmup must be in [0, %d]", MaxRequests))
+	case c.TokenClients < 1 || c.TokenClients > MaxTokenClients:
+		return c, configError(fmt.Errorf("bench: token clients must be in [1, %d]", MaxTokenClients))
+	case c.TokenAuth != "" && c.TokenAuth != authBasic && c.TokenAuth != authPost:
+		return c, configError(fmt.Errorf("bench: token auth %q: want %s or %s", c.TokenAuth, authBasic, authPost))
+	case c.Introspector.ID == "" && c.Introspector.Secret != "":
+		return c, configError(errors.New("bench: the introspector's client_id is missing"))
+	case c.LoginHeader != "" && !validHeaderName(c.LoginHeader):
+		return c, configError(fmt.Errorf("bench: %q is not a header name", c.LoginHeader))
 	}
 	for _, p := range c.Phases {
 		if !slices.Contains(AllPhases, p) {
-			return c, configError(fmt.Errorf("bench: unknown phase %q (want register, read, update or delete)", p))
+			return c, configError(fmt.Errorf("bench: unknown phase %q (want one of %s)", p, strings.Join(AllPhases, ", ")))
 		}
+	}
+	for _, res := range c.Resources {
+		if u, err := url.Parse(res); err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
+			return c, configError(fmt.Errorf("bench: resource %q: want an absolute URI without a fragment (RFC 8707 section 2)", res))
+		}
+	}
+	if u, err := url.Parse(c.RedirectURI); err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return c, configError(fmt.Errorf("bench: redirect URI %q: want an absolute URI with a host, without query or fragment", c.RedirectURI))
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(c.Body, &obj); err != nil || obj == nil {
 		return c, configError(errors.New("bench: the registration request body must be a JSON object"))
 	}
-	for _, u := range append([]string{c.Base, c.RegistrationEndpoint}, c.Bases...) {
+	for _, u := range append([]string{c.Base, c.RegistrationEndpoint, c.TokenEndpoint, c.IntrospectionEndpoint, c.AuthorizationEndpoint}, c.Bases...) {
 		if u == "" {
 			continue
 		}
@@ -214,3 +329,21 @@ func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 func configError(err error) error { return &ConfigError{Err: err} }
+
+// validHeaderName reports whether s is an HTTP field name (RFC 9110 §5.1:
+// a token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -71,6 +71,16 @@ type Settings struct {
 	InitialAccessToken bool            `json:"initial_access_token"`
 	SendSecret         bool            `json:"send_secret"`
 	Body               json.RawMessage `json:"body"`
+	// The settings of the token phases, set when a run has any;
+	// TokenAuth is the method the confidential clients used.
+	TokenClients int      `json:"token_clients,omitempty"`
+	TokenAuth    string   `json:"token_auth,omitempty"`
+	Introspector string   `json:"introspector,omitempty"`
+	Scope        string   `json:"scope,omitempty"`
+	Resources    []string `json:"resources,omitempty"`
+	LoginHeader  string   `json:"login_header,omitempty"`
+	User         string   `json:"user,omitempty"`
+	RedirectURI  string   `json:"redirect_uri,omitempty"`
 }
 
 // newReport starts the report of a run of cfg (which has its defaults).
@@ -79,7 +89,7 @@ func newReport(cfg Config) *Report {
 	if !json.Valid(body) {
 		body = nil
 	}
-	return &Report{
+	rep := &Report{
 		Tool:    "clientreg-bench",
 		Label:   cfg.Label,
 		Started: time.Now().UTC(),
@@ -97,6 +107,16 @@ func newReport(cfg Config) *Report {
 			Body:               body,
 		},
 	}
+	for _, p := range cfg.Phases {
+		if !slices.Contains(TokenPhases, p) {
+			continue
+		}
+		st := &rep.Settings
+		st.TokenClients, st.TokenAuth, st.Introspector, st.Scope = cfg.TokenClients, cfg.TokenAuth, cfg.Introspector.ID, cfg.Scope
+		st.Resources, st.LoginHeader, st.User, st.RedirectURI = slices.Clone(cfg.Resources), cfg.LoginHeader, cfg.User, cfg.RedirectURI
+		break
+	}
+	return rep
 }
 
 // ThisHost describes the machine the program runs on. CPUModel comes from
@@ -148,17 +168,27 @@ func (r *Report) WriteText(w io.Writer) error {
 		label = " [" + r.Label + "]"
 	}
 	fmt.Fprintf(bw, "clientreg-bench%s: %s (from %s)\n", label, r.Discovery.RegistrationEndpoint, r.Discovery.Source)
+	if r.Settings.TokenClients > 0 {
+		d := r.Discovery
+		fmt.Fprintf(bw, "token %s, introspection %s, authorization %s\n", orNone(d.TokenEndpoint), orNone(d.IntrospectionEndpoint), orNone(d.AuthorizationEndpoint))
+	}
 	fmt.Fprintf(bw, "concurrency %d, at most %d requests or %gs per phase, warm-up %d cycles\n",
 		r.Settings.Concurrency, r.Settings.Requests, r.Settings.DurationS, r.Settings.Warmup)
-	fmt.Fprintf(bw, "%-8s %8s %8s %7s %10s %8s %8s %8s %8s  %s\n",
+	fmt.Fprintf(bw, "%-10s %8s %8s %7s %10s %8s %8s %8s %8s  %s\n",
 		"phase", "requests", "ok", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "stopped by")
 	for _, ph := range r.Phases {
 		if ph.Note != "" {
-			fmt.Fprintf(bw, "%-8s %s\n", ph.Name, ph.Note)
+			fmt.Fprintf(bw, "%-10s %s\n", ph.Name, ph.Note)
 			continue
 		}
-		fmt.Fprintf(bw, "%-8s %8d %8d %7d %10.1f %8.2f %8.2f %8.2f %8.2f  %s\n",
+		fmt.Fprintf(bw, "%-10s %8d %8d %7d %10.1f %8.2f %8.2f %8.2f %8.2f  %s\n",
 			ph.Name, ph.Requests, ph.OK, ph.Errors, ph.RPS, ph.P50ms, ph.P90ms, ph.P99ms, ph.MaxMs, ph.StoppedBy)
+	}
+	for _, ph := range r.Phases {
+		if f := ph.Flow; f != nil {
+			fmt.Fprintf(bw, "%s: the table has the exchanges; whole flows: %d, %d ok, %.1f flows/s, p50 %.2f p90 %.2f p99 %.2f max %.2f ms, %.2f requests per authorization\n",
+				ph.Name, f.Flows, f.OK, f.RPS, f.P50ms, f.P90ms, f.P99ms, f.MaxMs, f.RequestsPerFlow)
+		}
 	}
 	for _, ph := range r.Phases {
 		if ph.Errors > 0 {
@@ -176,6 +206,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "wall %.1fs, load generator CPU %.1fs\n", r.WallS, r.LoadgenCPUS)
 	return bw.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -223,6 +260,10 @@ type PhaseSummary struct {
 	// Requests and Errors are summed over the runs.
 	Requests int `json:"requests"`
 	Errors   int `json:"errors"`
+	// FlowRPS and FlowP99ms are the medians of the whole flows' figures
+	// (Phase.Flow) of the code phase.
+	FlowRPS   float64 `json:"flow_rps,omitempty"`
+	FlowP99ms float64 `json:"flow_p99_ms,omitempty"`
 }
 
 // Summarize returns the per-phase medians of reps, which should be runs
@@ -258,10 +299,15 @@ func Summarize(label string, reps []*Report) Summary {
 		ps.P90ms = pick(func(p Phase) float64 { return p.P90ms })
 		ps.P99ms = pick(func(p Phase) float64 { return p.P99ms })
 		ps.MaxMs = pick(func(p Phase) float64 { return p.MaxMs })
+		var flowRPS, flowP99 []float64
 		for _, ph := range phs {
 			ps.Requests += ph.Requests
 			ps.Errors += ph.Errors
+			if ph.Flow != nil {
+				flowRPS, flowP99 = append(flowRPS, ph.Flow.RPS), append(flowP99, ph.Flow.P99ms)
+			}
 		}
+		ps.FlowRPS, ps.FlowP99ms = Median(flowRPS), Median(flowP99)
 		s.Phases = append(s.Phases, ps)
 	}
 	return s

@@ -26,6 +26,8 @@ type regClient struct {
 type runner struct {
 	cfg         Config
 	regEndpoint string
+	// disc is the discovered (or configured) endpoints.
+	disc Discovery
 	// bodyMeta is cfg.Body decoded, the base of every update request.
 	bodyMeta map[string]json.RawMessage
 
@@ -37,12 +39,16 @@ type runner struct {
 
 	mu      sync.Mutex
 	clients []*regClient // registered and not deleted, in registration order
+
+	// tok is the state of the token phases.
+	tok tokenState
 }
 
 // Run measures the configured phases against the server and returns the
 // report. It returns an error only when the run cannot start (an invalid
 // Config, or no registration endpoint); failed requests are counted in the
-// report. When ctx ends, the phase in progress stops, the remaining phases
+// report, and a token phase whose endpoint is unknown, or whose clients
+// cannot be registered, has a Note. When ctx ends, the phase in progress stops, the remaining phases
 // are skipped and Report.Aborted says why.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg, err := cfg.withDefaults()
@@ -63,7 +69,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	for _, o := range []struct{ set, to *string }{
+		{&cfg.TokenEndpoint, &rep.Discovery.TokenEndpoint},
+		{&cfg.IntrospectionEndpoint, &rep.Discovery.IntrospectionEndpoint},
+		{&cfg.AuthorizationEndpoint, &rep.Discovery.AuthorizationEndpoint},
+	} {
+		if *o.set != "" {
+			*o.to = *o.set
+		}
+	}
 	r.regEndpoint = rep.Discovery.RegistrationEndpoint
+	r.disc = rep.Discovery
 	if len(cfg.Bases) > 1 {
 		rep.Bases = slices.Clone(cfg.Bases)
 		r.origin = originOf(r.regEndpoint)
@@ -82,7 +98,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		ph := r.phase(ctx, name)
+		var ph Phase
+		if slices.Contains(TokenPhases, name) {
+			ph = r.tokenPhase(ctx, name)
+		} else {
+			ph = r.phase(ctx, name)
+		}
 		rep.Phases = append(rep.Phases, ph)
 		if cfg.OnPhase != nil {
 			cfg.OnPhase(ph)
@@ -90,6 +111,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		rep.Aborted = err.Error()
+	}
+	if r.tok.method != "" {
+		rep.Settings.TokenAuth = r.tok.method
 	}
 	rep.WallS = roundS(time.Since(rep.Started))
 	rep.Clients = make([]Client, len(r.clients))

@@ -9,7 +9,7 @@ import (
 
 // Phase is the result of one measured phase.
 type Phase struct {
-	// Name is the phase: register, read, update or delete.
+	// Name is the phase: one of AllPhases.
 	Name string `json:"phase"`
 	// Requests is the number of requests sent; OK of them succeeded and
 	// Errors did not (Requests = OK + Errors).
@@ -17,7 +17,8 @@ type Phase struct {
 	OK       int `json:"ok"`
 	Errors   int `json:"errors"`
 	// ElapsedS is the phase's wall time in seconds, from its first request
-	// to the end of its last.
+	// to the end of its last; for the code phase, the time spent
+	// exchanging codes (see Flow).
 	ElapsedS float64 `json:"elapsed_s"`
 	// RPS is successful requests per second: OK / ElapsedS.
 	RPS float64 `json:"rps"`
@@ -29,25 +30,94 @@ type Phase struct {
 	MaxMs  float64 `json:"max_ms"`
 	MeanMs float64 `json:"mean_ms"`
 	// Status counts every response by HTTP status code ("201", "401");
-	// requests that got no response are counted under "none".
+	// requests that got no response are counted under "none", and so are
+	// the code phase's flows that failed before the exchange (their
+	// ErrorKinds say where).
 	Status map[string]int `json:"status,omitempty"`
 	// ErrorKinds counts the failed requests by reason: "http_NNN" for an
 	// unexpected status, "timeout", "conn_refused", "conn_reset", "eof",
 	// "transport" for other transport errors, "bad_body" for a success
-	// status whose body is not the expected JSON object.
+	// status whose body is not the expected JSON object (a client
+	// information response without client_id, a token response without
+	// access_token or whose token_type is not Bearer), "inactive" for an
+	// introspection response with active false. The code phase adds the
+	// failures of the authorization before the exchange, prefixed
+	// "authorize_": "authorize_http_NNN" (a page answered NNN),
+	// "authorize_error_CODE" (the server redirected to the client with
+	// error=CODE), "authorize_no_form" (a page with no form to submit),
+	// "authorize_offsite" (a redirect to another origin than the
+	// server's), "authorize_state", "authorize_iss", "authorize_no_code"
+	// (a redirect to the client without the expected state, iss or code),
+	// "authorize_loop" (too many steps) and the transport errors.
 	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
 	// ErrorSamples holds the start of the first failed response body (or
 	// the transport error) of each error kind.
 	ErrorSamples map[string]string `json:"error_samples,omitempty"`
 	// Counters count what the responses changed: "rat_rotated" (a new
 	// registration access token, used from then on), "secret_rotated",
-	// "secret_returned", "uri_changed".
+	// "secret_returned", "uri_changed"; in the code phase
+	// "refresh_token_issued"; in the refresh phase "rt_rotated" (a new
+	// refresh token, used from then on) and "rt_kept" (none, or the same),
+	// and "grants_missing" (workers whose code flow before the phase
+	// failed, so that fewer grants were refreshed).
 	Counters map[string]int `json:"counters,omitempty"`
 	// StoppedBy says what ended the phase: "count", "duration" or
 	// "canceled".
 	StoppedBy string `json:"stopped_by,omitempty"`
 	// Note explains a phase that could not run (e.g. no clients to read).
 	Note string `json:"note,omitempty"`
+	// Flow, for the code phase, has the figures of the whole flows.
+	Flow *Flow `json:"flow,omitempty"`
+}
+
+// Flow is the figures of the whole authorization code flows of the code
+// phase: from the first request to the authorization endpoint to the end of
+// the token response, the server's sign-in and consent pages included, but
+// not the wait between the authorization and the exchange (the phase
+// authorizes a batch of flows, then exchanges their codes).
+type Flow struct {
+	// Flows were started; OK of them ended with a token.
+	Flows int `json:"flows"`
+	OK    int `json:"ok"`
+	// ElapsedS is the phase's whole wall time, authorizations and
+	// exchanges; RPS is OK / ElapsedS.
+	ElapsedS float64 `json:"elapsed_s"`
+	RPS      float64 `json:"rps"`
+	// Latencies of the successful flows in milliseconds.
+	P50ms  float64 `json:"p50_ms"`
+	P90ms  float64 `json:"p90_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+	MeanMs float64 `json:"mean_ms"`
+	// RequestsPerFlow is the mean number of HTTP requests of an
+	// authorization, the exchange not included.
+	RequestsPerFlow float64 `json:"requests_per_flow"`
+}
+
+// flowSummary returns the Flow of flows started flows, of which lats are
+// the latencies of the successful ones, that made steps HTTP requests in
+// their authorizations, in a phase of elapsed wall time.
+func flowSummary(flows int, lats []time.Duration, steps int, elapsed time.Duration) *Flow {
+	f := &Flow{Flows: flows, OK: len(lats), ElapsedS: math.Round(elapsed.Seconds()*1e4) / 1e4}
+	if elapsed > 0 {
+		f.RPS = math.Round(float64(f.OK)/elapsed.Seconds()*10) / 10
+	}
+	if flows > 0 {
+		f.RequestsPerFlow = math.Round(float64(steps)/float64(flows)*100) / 100
+	}
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		var sum time.Duration
+		for _, l := range lats {
+			sum += l
+		}
+		f.P50ms = ms(Percentile(lats, 50))
+		f.P90ms = ms(Percentile(lats, 90))
+		f.P99ms = ms(Percentile(lats, 99))
+		f.MaxMs = ms(lats[len(lats)-1])
+		f.MeanMs = ms(sum / time.Duration(len(lats)))
+	}
+	return f
 }
 
 // outcome is the record of one measured request.

@@ -176,3 +176,23 @@ func TestSummarizeReports(t *testing.T) {
 		t.Error("Phase(delete) found a phase that never ran")
 	}
 }
+
+func TestSummarizeFlows(t *testing.T) {
+	rep := func(rps, flowRPS, flowP99 float64) *Report {
+		return &Report{Phases: []Phase{{Name: PhaseCode, RPS: rps, OK: 1, Requests: 1,
+			Flow: &Flow{Flows: 1, OK: 1, RPS: flowRPS, P99ms: flowP99}}}}
+	}
+	s := Summarize("x", []*Report{rep(1000, 300, 9), rep(3000, 100, 30), rep(2000, 200, 12)})
+	code, ok := s.Phase(PhaseCode)
+	if !ok || code.RPS != 2000 || code.FlowRPS != 200 || code.FlowP99ms != 12 {
+		t.Errorf("code summary %+v, want the medians 2000 req/s, 200 flows/s, flow p99 12 ms", code)
+	}
+}
+
+func TestFlowSummary(t *testing.T) {
+	lats := []time.Duration{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond}
+	f := flowSummary(4, lats, 9, 2*time.Second)
+	if f.Flows != 4 || f.OK != 3 || f.RPS != 1.5 || f.P50ms != 2 || f.MaxMs != 3 || f.MeanMs != 2 || f.RequestsPerFlow != 2.25 || f.ElapsedS != 2 {
+		t.Errorf("flowSummary = %+v", f)
+	}
+}

@@ -103,6 +103,8 @@ type response struct {
 	body   []byte
 	// challenge is the WWW-Authenticate header, if any.
 	challenge string
+	// header is the response's header.
+	header http.Header
 }
 
 // do sends one request and reads the whole response body, so that the
@@ -123,6 +125,28 @@ func do(ctx context.Context, client *http.Client, method, u, bearer string, body
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	return roundTrip(client, req)
+}
+
+// postForm sends form to u, application/x-www-form-urlencoded, with the
+// extra header fields of h.
+func postForm(ctx context.Context, client *http.Client, u string, h http.Header, form string) (response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form))
+	if err != nil {
+		return response{}, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	return roundTrip(client, req)
+}
+
+// roundTrip sends req and reads the whole response body.
+func roundTrip(client *http.Client, req *http.Request) (response, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return response{}, err
@@ -131,5 +155,5 @@ func do(ctx context.Context, client *http.Client, method, u, bearer string, body
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	// Drain what the limit left, so that the connection can be reused.
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return response{status: resp.StatusCode, body: b, challenge: resp.Header.Get("WWW-Authenticate")}, err
+	return response{status: resp.StatusCode, body: b, challenge: resp.Header.Get("WWW-Authenticate"), header: resp.Header}, err
 }

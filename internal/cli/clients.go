@@ -56,6 +56,7 @@ type clientsPurgeOptions struct {
 	idleTTL, unusedTTL *time.Duration
 	expireTokenClients *bool
 	limit              *int64
+	operatorFlags
 }
 
 func clientsPurgeFlags() (*flagSet, *clientsPurgeOptions) {
@@ -77,6 +78,7 @@ func clientsPurgeFlags() (*flagSet, *clientsPurgeOptions) {
 	o.expireTokenClients = fs.Bool("expire-token-clients", false,
 		"remove clients registered with an initial access token too")
 	o.limit = newCount(fs, "limit", 1000, "how many clients (`N`) to remove or list at most")
+	o.operatorFlags = addOperatorFlags(fs)
 	return fs, o
 }
 
@@ -95,11 +97,18 @@ func clientsPurge(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err := o.store.mustExist(ctx); err != nil {
 		return fmt.Errorf("clients purge: %w", err)
 	}
-	key, st, err := o.store.open(ctx, newLogger("text", stderr))
+	log := newLogger("text", stderr)
+	key, st, err := o.store.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	audit, closeAudit, err := openAuditSink(*o.auditLog, log)
+	if err != nil {
+		return fmt.Errorf("clients purge: %w", err)
+	}
+	defer closeAudit()
+	ctx = o.context(ctx, getenv)
 	offIfZero := func(d time.Duration) time.Duration {
 		if d == 0 {
 			return clientreg.Off
@@ -109,7 +118,7 @@ func clientsPurge(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	h, err := clientreg.New(clientreg.Config{
 		Issuer: iatIssuer, Store: st, SecretKey: key, Logger: slog.New(slog.DiscardHandler),
 		ClientIdleTTL: offIfZero(*o.idleTTL), ClientUnusedTTL: offIfZero(*o.unusedTTL),
-		ExpireInitialTokenClients: *o.expireTokenClients,
+		ExpireInitialTokenClients: *o.expireTokenClients, Audit: audit,
 	})
 	if err != nil {
 		return &usageError{err: fmt.Errorf("clients purge: %w", err), hint: clientsHint}

@@ -59,6 +59,7 @@ type iatCreateOptions struct {
 	policy    *string
 	config    *string
 	createDB  *bool
+	operatorFlags
 }
 
 func iatCreateFlags() (*flagSet, *iatCreateOptions) {
@@ -75,6 +76,7 @@ func iatCreateFlags() (*flagSet, *iatCreateOptions) {
 		"create the database (SQLite), its tables and the key file when they do\n"+
 			"not exist; without it, iat create refuses, since a token in a database or\n"+
 			"under a key that no server uses is accepted by none")
+	o.operatorFlags = addOperatorFlags(fs)
 	return fs, o
 }
 
@@ -108,10 +110,18 @@ func iatCreate(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err != nil {
 		return err
 	}
-	token, err := createInitialToken(ctx, st, key, cfg.policies, configSource{file: *o.config},
+	audit, closeAudit, err := openAuditSink(*o.auditLog, log)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("iat create: %w", err)
+	}
+	token, err := createInitialToken(o.context(ctx, getenv), st, key, cfg.policies, configSource{file: *o.config}, audit,
 		clientreg.InitialTokenOptions{MaxUses: *o.uses, ExpiresIn: *o.expiresIn, Policy: *o.policy})
 	if cerr := st.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close database: %w", cerr)
+	}
+	if cerr := closeAudit(); err == nil && cerr != nil {
+		err = cerr
 	}
 	if err != nil {
 		return err
@@ -170,11 +180,11 @@ func postgresHasSchema(ctx context.Context, d database) (bool, error) {
 	return exists, nil
 }
 
-// createInitialToken creates an initial access token in st.
-// Errors of clientreg.New are told in the terms of src, the configuration
-// file the policies come from.
-func createInitialToken(ctx context.Context, st store.Store, key []byte, policies []clientreg.Policy, src configSource, opts clientreg.InitialTokenOptions) (string, error) {
-	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler)})
+// createInitialToken creates an initial access token in st, its audit
+// event handed to audit. Errors of clientreg.New are told in the terms of
+// src, the configuration file the policies come from.
+func createInitialToken(ctx context.Context, st store.Store, key []byte, policies []clientreg.Policy, src configSource, audit clientreg.AuditSink, opts clientreg.InitialTokenOptions) (string, error) {
+	h, err := clientreg.New(clientreg.Config{Issuer: iatIssuer, Store: st, SecretKey: key, Policies: policies, Logger: slog.New(slog.DiscardHandler), Audit: audit})
 	if err != nil {
 		return "", &usageError{err: fmt.Errorf("iat create: %w", src.explain(err)), hint: iatCreateHint}
 	}

@@ -125,7 +125,7 @@ func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, store.
 // serveOptions are the flags of clientreg serve.
 type serveOptions struct {
 	addr, issuer, authzEndpoint       *string
-	metricsAddr                       *string
+	metricsAddr, auditLog             *string
 	registration, rotation, logFormat *string
 	scopes, defaultScopes, grantTypes *[]string
 	ratGrace, secretLifetime          *time.Duration
@@ -330,6 +330,10 @@ func serveFlags() (*flagSet, *serveOptions) {
 		"let the fetcher of documents and keys reach loopback addresses (for\n"+
 			"development and tests only; refused with a non-loopback --addr)")
 	o.logFormat = newChoice(fs, "log-format", "text", "log `format`: text or json", "text", "json")
+	o.auditLog = fs.String("audit-log", "",
+		"append the audit events (every registration, update, deletion, rotation,\n"+
+			"revocation, consent and purge) to this `file` as JSON lines, created with\n"+
+			"mode 0600; default: log them on stderr, message \"audit\"")
 	o.readHeaderTimeout = newDuration(fs, "read-header-timeout", defaultReadHeaderTimeout,
 		"how long (`duration`) a client may take to send a request's headers;\n"+
 			"slower connections are closed. Must be positive")
@@ -507,14 +511,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			cfg.Metrics = metrics.reg
 		}
 	}
+	audit, closeAudit, err := openAuditSink(*o.auditLog, log)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	cfg.Audit = audit
 	h, err := clientreg.New(cfg)
 	if err != nil {
 		st.Close()
+		closeAudit()
 		return fmt.Errorf("serve: %w", src.explain(err))
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
 			log.Error("closing the database failed", "err", err)
+		}
+		if err := closeAudit(); err != nil {
+			log.Error("closing the audit log failed", "err", err)
 		}
 	}()
 	warnUnknownIntrospectors(ctx, st, *o.introspectors, log)
@@ -555,7 +569,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	mux.Handle("/", h)
 	srv := &http.Server{
-		Handler:           accessLog(log, withDeadline(*o.requestTimeout, log, mux)),
+		// Every request gets its ID (X-Request-Id) first, so that the
+		// access log, the handler's audit events and the sign-in pages
+		// share it.
+		Handler:           accessLog(log, h.RequestIDHandler(withDeadline(*o.requestTimeout, log, mux))),
 		ReadHeaderTimeout: timeouts.readHeader,
 		ReadTimeout:       timeouts.read,
 		WriteTimeout:      timeouts.write,
@@ -721,10 +738,12 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// accessLog logs one line per request: method, path, status and duration.
-// It logs nothing else of the request, so no Authorization header, token or
-// secret ever reaches the log. Successful health checks, which load
-// balancers send every few seconds, are not logged.
+// accessLog logs one line per request: method, path, status, duration and
+// the request's ID (the X-Request-Id that the handler answered, the one
+// its audit events record). It logs nothing else of the request, so no
+// Authorization header, token or secret ever reaches the log. Successful
+// health checks, which load balancers send every few seconds, are not
+// logged.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -740,7 +759,8 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", rec.Header().Get(clientreg.RequestIDHeader)))
 	})
 }
 

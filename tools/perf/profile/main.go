@@ -113,7 +113,7 @@ func run(out, benchBin string, c, n int, d time.Duration) error {
 	}
 	fmt.Fprintf(os.Stderr, "profile: server at %s\n", issuer)
 
-	phases := bench.AllPhases
+	phases := bench.RegistrationPhases
 	startProfile := func(i int) (*os.File, error) {
 		f, err := os.Create(filepath.Join(out, phases[i]+".pprof"))
 		if err != nil {
