@@ -68,7 +68,8 @@ const (
 	// Reason is "refresh_token_reuse" (RFC 9700 §4.14.2), "code_reuse"
 	// (its authorization code was presented again, RFC 6749 §4.1.2),
 	// "expired" (its refresh token was presented after the grant's
-	// lifetime), "revocation" (RFC 7009) or "operator".
+	// lifetime) or "revocation" (RFC 7009). The operator's
+	// RevokeClientTokens emits one AuditClientTokensRevoked instead.
 	AuditGrantRevoked AuditKind = "grant.revoked"
 	// AuditAccessTokenRevoked: a client revoked one of its access tokens
 	// (RFC 7009); GrantID names the grant it came from, if any.
