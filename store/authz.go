@@ -114,10 +114,12 @@ type CodeStore interface {
 	// is the code's GrantID and whose Revision the caller set to 1) and
 	// stores the access token at (whose GrantID is g.ID), when not nil. It
 	// returns ErrUsed when the code was used already, ErrNotFound when the
-	// code or the client does not exist, and ErrAlreadyExists when the
-	// grant's ID, one of its refresh token hashes or the access token's
-	// hash is taken; on any error nothing is written. Under any
-	// concurrency, exactly one of several redemptions of one code succeeds.
+	// code or the client does not exist (or, with at, the client is
+	// disabled: see AccessTokenStore.CreateAccessToken), and
+	// ErrAlreadyExists when the grant's ID, one of its refresh token hashes
+	// or the access token's hash is taken; on any error nothing is written.
+	// Under any concurrency, exactly one of several redemptions of one code
+	// succeeds.
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, g *Grant, at *AccessToken) error
 }
 
@@ -186,7 +188,9 @@ type GrantStore interface {
 	// value. Otherwise it writes nothing and returns, checked in this
 	// order, ErrNotFound when no such grant exists, ErrConflict when the
 	// stored revision differs, and ErrAlreadyExists when a refresh token
-	// hash is taken by another grant or the access token hash is taken.
+	// hash is taken by another grant or the access token hash is taken;
+	// with at, ErrNotFound too when its client is disabled (see
+	// AccessTokenStore.CreateAccessToken).
 	// The grant keeps its ClientID: a grant never moves to another client.
 	// Refresh token hashes that g no longer holds no longer find it.
 	UpdateGrant(ctx context.Context, g *Grant, at *AccessToken) error

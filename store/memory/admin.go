@@ -83,18 +83,20 @@ func (s *Store) RevokeClientTokens(ctx context.Context, id string) (int64, error
 // caller holds s.mu for writing.
 func (s *Store) revokeClientTokensLocked(id string) int64 {
 	var n int64
+	// The access tokens first, those of the grants among them: deleteGrant
+	// would delete a grant's tokens uncounted.
+	for h := range s.clientTokens[id] {
+		if s.deleteAccessToken(h) {
+			n++
+		}
+	}
 	if o := s.owned[id]; o != nil {
 		for h := range o.codes {
 			delete(s.codes, h)
 			delete(o.codes, h)
 		}
 		for gid := range o.grants {
-			s.deleteGrant(gid) // with its access tokens, counted below
-			n++
-		}
-	}
-	for h := range s.clientTokens[id] {
-		if s.deleteAccessToken(h) {
+			s.deleteGrant(gid)
 			n++
 		}
 	}

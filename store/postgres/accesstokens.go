@@ -13,15 +13,26 @@ import (
 )
 
 // CreateAccessToken stores t. It returns store.ErrNotFound when no
-// client t.ClientID exists and store.ErrAlreadyExists when a token with
-// the same Hash exists.
+// client t.ClientID exists or the client is disabled, and
+// store.ErrAlreadyExists when a token with the same Hash exists.
 //
 // The token is inserted by one INSERT ... SELECT that reads the client row
-// FOR KEY SHARE. A concurrent DeleteClient, which deletes the client row
-// first, therefore either has deleted it, and the SELECT, which waits for its
-// commit, finds no client; or waits until the token is committed, and then
-// deletes it with its client (by the foreign key's cascade and by its own
-// DELETE, whose statement sees the commit).
+// FOR KEY SHARE, and only while its disabled_at is NULL. A concurrent
+// DeleteClient, which deletes the client row first, therefore either has
+// deleted it, and the SELECT, which waits for its commit, finds no client;
+// or waits until the token is committed, and then deletes it with its
+// client (by the foreign key's cascade and by its own DELETE, whose
+// statement sees the commit). Likewise a concurrent SetClientDisabled,
+// which locks the client row FOR UPDATE (a lock that conflicts with FOR KEY
+// SHARE, as the UPDATE of a column that is not a key would not) before it
+// sets disabled_at and then deletes the client's tokens: either the SELECT
+// waits for its commit and then, reading the row as committed (READ
+// COMMITTED re-checks the condition on the updated row), finds the client
+// disabled and inserts nothing; or SetClientDisabled waits until the token
+// is committed, and its DELETE, a later statement, sees the token and
+// removes it. The hot path keeps its one statement and its lock: FOR KEY
+// SHARE does not wait for TouchClient or UpdateClient, which take FOR NO
+// KEY UPDATE.
 //
 // The scope is stored as text, which PostgreSQL refuses to hold NUL or
 // invalid UTF-8; a scope (RFC 6749 section 3.3) is printable ASCII.
@@ -29,10 +40,11 @@ func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) err
 	return s.insertAccessToken(ctx, s.pool, t)
 }
 
-// insertAccessToken inserts t through q (the pool, or a transaction).
-// A grant_id naming no grant violates the foreign key (which also locks the
-// grant row FOR KEY SHARE, so that a concurrent DeleteGrant deletes the
-// token with the grant): store.ErrNotFound.
+// insertAccessToken inserts t through q (the pool, or a transaction): a
+// client that does not exist or is disabled is store.ErrNotFound (see
+// CreateAccessToken). A grant_id naming no grant violates the foreign key
+// (which also locks the grant row FOR KEY SHARE, so that a concurrent
+// DeleteGrant deletes the token with the grant): store.ErrNotFound.
 func (s *Store) insertAccessToken(ctx context.Context, q querier, t *store.AccessToken) error {
 	const op = "create access token"
 	if !storableID(t.ClientID) || !storableID(t.GrantID) {
@@ -44,7 +56,7 @@ func (s *Store) insertAccessToken(ctx context.Context, q querier, t *store.Acces
 	}
 	tag, err := q.Exec(ctx, `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources)
 SELECT $1::bytea, id, $3::text, $4::timestamptz, $5::timestamptz, $6::text, $7::text, $8::text[]
-FROM clients WHERE id = $2 FOR KEY SHARE`,
+FROM clients WHERE id = $2 AND disabled_at IS NULL FOR KEY SHARE`,
 		t.Hash, t.ClientID, t.Scope, t.IssuedAt, t.ExpiresAt, grant, t.Subject, t.Resources)
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23503" {
 		// foreign_key_violation: the grant does not exist (or, not
@@ -55,7 +67,7 @@ FROM clients WHERE id = $2 FOR KEY SHARE`,
 		return s.mapErr(ctx, op, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: client %q: %w", op, t.ClientID, store.ErrNotFound)
+		return fmt.Errorf("postgres: %s: client %q (or it is disabled): %w", op, t.ClientID, store.ErrNotFound)
 	}
 	return nil
 }

@@ -113,17 +113,24 @@ func (s *Store) GetCode(ctx context.Context, hash []byte) (*store.AuthorizationC
 }
 
 // RedeemCode marks the code used at now, creates g and stores at (when not
-// nil), in one transaction. Its first statement sets used_at only where it
-// is NULL: concurrent redemptions wait for the first's commit, then find
-// used_at set and update nothing, so exactly one succeeds. Any refusal
+// nil), in one transaction. Setting used_at only where it is NULL makes
+// concurrent redemptions wait for the first's commit, then find used_at
+// set and update nothing, so exactly one succeeds. Any refusal
 // (store.ErrUsed, store.ErrNotFound, store.ErrAlreadyExists) rolls back all
-// of it.
+// of it; a disabled client gets no access token (see CreateAccessToken), so
+// a redemption with one is refused with store.ErrNotFound.
+//
+// Before any other row it locks the client's row FOR KEY SHARE (see
+// lockClientFirst).
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, g *store.Grant, at *store.AccessToken) error {
 	const op = "redeem code"
 	if !storableID(g.ClientID) || !storableID(g.ID) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+		if err := lockClientFirst(ctx, tx, g.ClientID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE authorization_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`, now, hash)
 		if err != nil {
 			return err
@@ -160,6 +167,24 @@ FROM clients WHERE id = $15 FOR KEY SHARE`,
 		}
 		return nil
 	})
+}
+
+// lockClientFirst locks the row of client id FOR KEY SHARE, if there is
+// one, as the first lock of a transaction that goes on to lock rows the
+// client owns (a code, a grant) and then to insert an access token, which
+// locks the client's row anyway. SetClientDisabled and DeleteClient lock the
+// client's row before its codes, grants and tokens; a transaction that
+// locked a code or a grant first and then waited for the client's row
+// would deadlock with them. Taken first, the lock makes it wait for them,
+// or them for it, before either holds anything the other needs. A missing
+// client is not an error here: the statements that follow report it as
+// they always have.
+func lockClientFirst(ctx context.Context, tx pgx.Tx, id string) error {
+	if !storableID(id) {
+		return nil // no such client; insertAccessToken says so
+	}
+	_, err := tx.Exec(ctx, `SELECT 1 FROM clients WHERE id = $1 FOR KEY SHARE`, id)
+	return err
 }
 
 // insertRefresh inserts the refresh token rows of grant id, one per hash.
@@ -206,13 +231,21 @@ func (s *Store) GetGrantByRefreshHash(ctx context.Context, hash []byte) (*store.
 // and each then reads the revision as the other committed it, so of several
 // updates from the same read exactly one succeeds. Only the refresh token
 // rows that change are written: a rotation inserts the new hash and deletes
-// the one that falls off the retired list.
+// the one that falls off the retired list. With an access token to store,
+// it first locks the token's client (see lockClientFirst); a disabled
+// client gets no token (see CreateAccessToken), and the update is refused
+// with store.ErrNotFound.
 func (s *Store) UpdateGrant(ctx context.Context, g *store.Grant, at *store.AccessToken) error {
 	const op = "update grant"
 	if !storableID(g.ID) {
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+		if at != nil {
+			if err := lockClientFirst(ctx, tx, at.ClientID); err != nil {
+				return err
+			}
+		}
 		var stored store.Grant
 		err := tx.QueryRow(ctx, `SELECT revision, refresh_hashes, prev_refresh_hash, retired_refresh_hashes
 FROM grants WHERE id = $1 FOR UPDATE`, g.ID).Scan(&stored.Revision, &stored.RefreshHashes, &stored.PreviousRefreshHash, &stored.RetiredRefreshHashes)

@@ -23,7 +23,7 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
 	token_hash, prev_token_hash, prev_token_expires_at, policy,
 	ARRAY(SELECT hash FROM client_token_siblings WHERE client_id = clients.id ORDER BY position),
-	origin, last_used_at`
+	origin, last_used_at, disabled_at`
 
 // queryClientByTokenHash finds a client by any of its token hashes; each
 // branch searches its own UNIQUE index.
@@ -108,13 +108,13 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 		_, err := tx.Exec(ctx, `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at, policy, origin, last_used_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	token_hash, prev_token_hash, prev_token_expires_at, policy, origin, last_used_at, disabled_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			c.ID, c.IssuedAt, c.UpdatedAt, c.Revision, c.Metadata,
 			c.SecretHash, nullTime(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullTime(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullTime(c.PreviousTokenExpiresAt), c.Policy,
-			c.Origin, nullTime(c.LastUsedAt),
+			c.Origin, nullTime(c.LastUsedAt), nullTime(c.DisabledAt),
 		)
 		if err != nil {
 			return err
@@ -390,13 +390,13 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	var (
 		c                                 store.Client
 		secretExp, prevSecretExp, prevExp pgtype.Timestamptz
-		lastUsed                          pgtype.Timestamptz
+		lastUsed, disabled                pgtype.Timestamptz
 	)
 	err := row.Scan(&c.ID, &c.IssuedAt, &c.UpdatedAt, &c.Revision, &c.Metadata,
 		&c.SecretHash, &secretExp,
 		&c.SecretCiphertext, &c.PreviousSecretHash, &c.PreviousSecretCiphertext, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &prevExp, &c.Policy, &c.SiblingTokenHashes,
-		&c.Origin, &lastUsed)
+		&c.Origin, &lastUsed, &disabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -407,6 +407,7 @@ func scanClient(row pgx.Row) (*store.Client, error) {
 	c.UpdatedAt = c.UpdatedAt.UTC()
 	c.SecretExpiresAt = fromNullTime(secretExp)
 	c.LastUsedAt = fromNullTime(lastUsed)
+	c.DisabledAt = fromNullTime(disabled)
 	c.PreviousSecretExpiresAt = fromNullTime(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullTime(prevExp)
 	if len(c.SiblingTokenHashes) == 0 {

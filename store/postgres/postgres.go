@@ -53,7 +53,15 @@
 // An access token is inserted by a statement that locks its client's row
 // (FOR KEY SHARE), and DeleteClient deletes the client's row before its
 // tokens, so no token outlives its client, whatever the interleaving; see
-// CreateAccessToken. The JWT ID of a client assertion is recorded by one
+// CreateAccessToken. The same statement selects only a client that is not
+// disabled, and SetClientDisabled locks the client's row FOR UPDATE (which,
+// unlike the UPDATE of a column that is no key, conflicts with FOR KEY
+// SHARE) before it sets disabled_at and deletes the client's tokens, so no
+// token outlives a disabling either. SetClientDisabled, RevokeClientTokens
+// and DeleteClient lock a client's row before its codes, grants and tokens;
+// RedeemCode and UpdateGrant, which lock a code or a grant and then insert
+// an access token, lock the client's row first too, so that none of them
+// can deadlock with another. The JWT ID of a client assertion is recorded by one
 // INSERT ... ON CONFLICT DO UPDATE that replaces only an expired record, so of
 // concurrent uses of one JWT ID exactly one succeeds. A signing key is
 // created by one INSERT ... ON CONFLICT (generation) DO UPDATE that replaces

@@ -14,23 +14,28 @@ import (
 )
 
 // CreateAccessToken stores t. It returns store.ErrNotFound when no
-// client t.ClientID exists and store.ErrAlreadyExists when a token with
-// the same Hash exists.
+// client t.ClientID exists or the client is disabled, and
+// store.ErrAlreadyExists when a token with the same Hash exists.
 //
-// The token is inserted by one INSERT ... SELECT that reads the client row.
-// Writes run one at a time (through the one writer connection, and under the
-// database's write lock across processes), so a concurrent DeleteClient
-// either ran before, and nothing is inserted, or runs after, and deletes the
-// token with its client.
+// The token is inserted by one INSERT ... SELECT that finds the client in
+// the primary key index and, in the partial index clients_disabled, which
+// holds only the disabled clients, that it is not disabled: for an enabled
+// client, neither reads its row (migration 0011). Writes
+// run one at a time (through the one writer connection, and under the
+// database's write lock across processes), so a concurrent DeleteClient or
+// SetClientDisabled either ran before, and nothing is inserted, or runs
+// after, and deletes the token with the client's others.
 func (s *Store) CreateAccessToken(ctx context.Context, t *store.AccessToken) error {
 	return s.write(ctx, "create access token", func(ctx context.Context, tx *sql.Tx) error {
 		return s.insertAccessToken(ctx, tx, t)
 	})
 }
 
-// insertAccessToken inserts t in tx: store.ErrNotFound when its client or
-// its grant does not exist (the grant by the foreign key of grant_id),
-// store.ErrAlreadyExists when its hash is taken.
+// insertAccessToken inserts t in tx: store.ErrNotFound when its client
+// does not exist or is disabled, or its grant does not exist (the grant by
+// the foreign key of grant_id), store.ErrAlreadyExists when its hash is
+// taken. CreateAccessToken, RedeemCode and UpdateGrant store their tokens
+// through it, so none stores a token for a disabled client.
 func (s *Store) insertAccessToken(ctx context.Context, tx *sql.Tx, t *store.AccessToken) error {
 	var grant any // NULL for none
 	if t.GrantID != "" {
@@ -46,7 +51,7 @@ func (s *Store) insertAccessToken(ctx context.Context, tx *sql.Tx, t *store.Acce
 	if err != nil {
 		return err
 	}
-	return wantRow(res, fmt.Sprintf("client %q", t.ClientID), store.ErrNotFound)
+	return wantRow(res, fmt.Sprintf("client %q (or it is disabled)", t.ClientID), store.ErrNotFound)
 }
 
 // wantRow returns nil when res affected a row, and else an error wrapping
@@ -155,7 +160,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 // writer at Open.
 const (
 	queryInsertAccessToken = `INSERT INTO access_tokens (hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources)
-SELECT ?, id, ?, ?, ?, ?, ?, ? FROM clients WHERE id = ?`
+SELECT ?, c.id, ?, ?, ?, ?, ?, ? FROM clients AS c WHERE c.id = ?
+	AND NOT EXISTS (SELECT 1 FROM clients AS d INDEXED BY clients_disabled WHERE d.id = c.id AND d.disabled_at IS NOT NULL)`
 	queryDeleteAccessToken = `DELETE FROM access_tokens WHERE hash = ?`
 	queryUseAssertionID    = `INSERT INTO assertion_ids (client_id, jti, expires_at) VALUES (?1, ?2, ?3)
 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at

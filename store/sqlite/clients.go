@@ -23,7 +23,7 @@ const clientColumns = `id, issued_at, updated_at, revision, metadata,
 	token_hash, prev_token_hash, prev_token_hash IS NOT NULL, prev_token_expires_at,
 	policy,
 	(SELECT group_concat(hex(hash), ',' ORDER BY position) FROM client_token_siblings WHERE client_id = clients.id),
-	origin, last_used_at`
+	origin, last_used_at, disabled_at`
 
 // queryClientByID reads one client, its sibling token hashes included (the
 // last column: NULL for none, else their hex encodings, comma-separated).
@@ -77,7 +77,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, opts store.Cr
 			c.SecretHash, nullMicro(c.SecretExpiresAt),
 			c.SecretCiphertext, c.PreviousSecretHash, c.PreviousSecretCiphertext, nullMicro(c.PreviousSecretExpiresAt),
 			c.TokenHash, c.PreviousTokenHash, nullMicro(c.PreviousTokenExpiresAt), c.Policy,
-			c.Origin, nullMicro(c.LastUsedAt),
+			c.Origin, nullMicro(c.LastUsedAt), nullMicro(c.DisabledAt),
 		)
 		if err != nil {
 			return err
@@ -260,9 +260,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // columns, which the UNIQUE indexes (one per column) do not catch.
 var errTokenHashTaken = fmt.Errorf("token hash: %w", store.ErrAlreadyExists)
 
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
 // scanClient reads the clientColumns of row. A missing row is
 // store.ErrNotFound.
-func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
+func (s *Store) scanClient(row scanner) (*store.Client, error) {
 	var (
 		c                                 store.Client
 		issued, updated                   int64
@@ -270,7 +275,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		hasPrevSecret, hasPrevCipher      bool
 		secretExp, prevSecretExp, prevExp sql.NullInt64
 		siblings                          sql.NullString
-		lastUsed                          sql.NullInt64
+		lastUsed, disabled                sql.NullInt64
 	)
 	err := row.Scan(&c.ID, &issued, &updated, &c.Revision, &c.Metadata,
 		&c.SecretHash, &hasSecret, &secretExp,
@@ -278,7 +283,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 		&c.PreviousSecretHash, &hasPrevSecret,
 		&c.PreviousSecretCiphertext, &hasPrevCipher, &prevSecretExp,
 		&c.TokenHash, &c.PreviousTokenHash, &hasPrev, &prevExp,
-		&c.Policy, &siblings, &c.Origin, &lastUsed)
+		&c.Policy, &siblings, &c.Origin, &lastUsed, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -300,6 +305,7 @@ func (s *Store) scanClient(row *sql.Row) (*store.Client, error) {
 	c.PreviousSecretExpiresAt = fromNullMicro(prevSecretExp)
 	c.PreviousTokenExpiresAt = fromNullMicro(prevExp)
 	c.LastUsedAt = fromNullMicro(lastUsed)
+	c.DisabledAt = fromNullMicro(disabled)
 	for _, f := range []struct {
 		b   *[]byte
 		set bool
@@ -358,8 +364,8 @@ const (
 	queryInsertClient = `INSERT INTO clients (
 	id, issued_at, updated_at, revision, metadata, secret_hash, secret_expires_at,
 	secret_ciphertext, prev_secret_hash, prev_secret_ciphertext, prev_secret_expires_at,
-	token_hash, prev_token_hash, prev_token_expires_at, policy, origin, last_used_at
-) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
+	token_hash, prev_token_hash, prev_token_expires_at, policy, origin, last_used_at, disabled_at
+) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18
 WHERE NOT EXISTS (SELECT 1 FROM clients WHERE prev_token_hash = ?12)
 	AND NOT EXISTS (SELECT 1 FROM clients WHERE token_hash = ?13)
 	AND NOT EXISTS (SELECT 1 FROM client_token_siblings WHERE hash = ?12)

@@ -200,7 +200,7 @@ func TestWriterBeginsImmediate(t *testing.T) {
 func TestQueryPlans(t *testing.T) {
 	ctx := context.Background()
 	s := testStore(t)
-	args := make([]any, 17)
+	args := make([]any, 18)
 	for i := range args {
 		args[i] = []byte{byte(i)}
 	}
@@ -209,7 +209,7 @@ func TestQueryPlans(t *testing.T) {
 		nargs int
 	}{
 		"queryClientByTokenHash": {queryClientByTokenHash, 1},
-		"queryInsertClient":      {queryInsertClient, 17},
+		"queryInsertClient":      {queryInsertClient, 18},
 		"queryUpdateClient":      {queryUpdateClient, 15},
 	} {
 		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.q, args[:tc.nargs]...)
@@ -308,7 +308,7 @@ func batchOp(fn func(ctx context.Context, tx *sql.Tx) error) *writeOp {
 func createOp(s *Store, id string) *writeOp {
 	return batchOp(func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, queryInsertClient, id, 1, 1, 1, []byte(`{}`),
-			nil, nil, nil, nil, nil, nil, []byte("token "+id), nil, nil, "", "", nil)
+			nil, nil, nil, nil, nil, nil, []byte("token "+id), nil, nil, "", "", nil, nil)
 		return err
 	})
 }

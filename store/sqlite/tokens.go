@@ -64,7 +64,7 @@ func (s *Store) UseInitialToken(ctx context.Context, hash []byte, now time.Time)
 
 // scanToken reads an initial token from row. A missing row is
 // store.ErrNotFound.
-func scanToken(row *sql.Row) (*store.InitialToken, error) {
+func scanToken(row scanner) (*store.InitialToken, error) {
 	var (
 		t       store.InitialToken
 		created int64

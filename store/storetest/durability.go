@@ -104,7 +104,8 @@ func (d Durable) open(t *testing.T, db string) store.Store {
 // allOps calls every method of s once and returns the errors by name. c is
 // a stored client; the calls that write would create the client "new", the
 // initial access token "new", the access token "at" and the signing key
-// "new" of generation 2, and would delete the signing key "key".
+// "new" of generation 2, would delete the signing key "key" and the
+// initial access token "iat", and would disable c.
 func allOps(ctx context.Context, s store.Store, c *store.Client) map[string]error {
 	now := time.Now()
 	errs := make(map[string]error)
@@ -127,6 +128,9 @@ func allOps(ctx context.Context, s store.Store, c *store.Client) map[string]erro
 		errs[name] = err
 	}
 	for name, err := range signingKeyOps(ctx, s, newSigningKey("key", 1, base)) {
+		errs[name] = err
+	}
+	for name, err := range adminOps(ctx, s, c.ID, hash("iat")) {
 		errs[name] = err
 	}
 	return errs

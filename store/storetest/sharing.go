@@ -43,7 +43,12 @@ import (
 //     idempotency key through both stores, exactly one succeeds, and each
 //     store then reads the winner's reservation;
 //   - PurgeOnce: concurrent PurgeClients through both stores remove every
-//     selected client once: none is returned twice, and none fails.
+//     selected client once: none is returned twice, and none fails;
+//   - DisableRace: a SetClientDisabled through one store racing calls that
+//     store access tokens of the same client through both
+//     (CreateAccessToken, RedeemCode, UpdateGrant) leaves no token and no
+//     grant of the client, and no call fails but with ErrNotFound or, for
+//     UpdateGrant, ErrConflict (see RunAdmin).
 //
 // A backend whose stores cannot share a database (such as store/memory)
 // does not run it.
@@ -64,6 +69,7 @@ func RunSharing(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"SigningKeyGenerationOnce", testSharedSigningKeyGeneration},
 		{"IdempotencyReserveOnce", testIdempotencyReserveRace},
 		{"PurgeOnce", testSharedPurge},
+		{"DisableRace", testDisableRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

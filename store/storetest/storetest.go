@@ -17,11 +17,12 @@
 // stored, and a per-policy client limit, both exact under concurrency and
 // spending nothing on a failure), the removal of expired records, and that
 // values are owned by the caller; and, as its subtests Authorization,
-// SigningKeys, Idempotency, Lifecycle and Sessions, the authorization
+// SigningKeys, Idempotency, Lifecycle, Sessions and Admin, the authorization
 // records (see RunAuthorization), the signing keys of JWT access tokens
 // (see RunSigningKeys), the records of idempotency keys (see
-// RunIdempotency), the lifecycle of clients (see RunLifecycle) and the
-// sessions of signed-in users (see RunSessions).
+// RunIdempotency), the lifecycle of clients (see RunLifecycle), the
+// sessions of signed-in users (see RunSessions) and the operator's tools
+// (see RunAdmin).
 //
 // Two capability suites run beside it. RunDurability checks a store's life
 // cycle: a closed store is unavailable, a canceled context writes nothing,
@@ -106,6 +107,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { RunLifecycle(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { RunSessions(t, newStore) })
+	t.Run("Admin", func(t *testing.T) { RunAdmin(t, newStore) })
 }
 
 // base is the reference time of the suite: in UTC, with microseconds.
@@ -223,6 +225,8 @@ func wantClient(t *testing.T, what string, got, want *store.Client) {
 		{"SecretExpiresAt", &g.SecretExpiresAt, &w.SecretExpiresAt},
 		{"PreviousSecretExpiresAt", &g.PreviousSecretExpiresAt, &w.PreviousSecretExpiresAt},
 		{"PreviousTokenExpiresAt", &g.PreviousTokenExpiresAt, &w.PreviousTokenExpiresAt},
+		{"LastUsedAt", &g.LastUsedAt, &w.LastUsedAt},
+		{"DisabledAt", &g.DisabledAt, &w.DisabledAt},
 	} {
 		if !f.got.Equal(*f.wnt) {
 			t.Errorf("%s: %s = %v, want %v", what, f.name, *f.got, *f.wnt)
