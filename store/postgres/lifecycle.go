@@ -31,9 +31,9 @@ WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)`, at, id, staleBef
 }
 
 // purgeCondition is the selection of PurgeClients on a row of clients: the
-// origins $1, never used and issued before $2 or last used before $3, no
-// grant live at $4.
-const purgeCondition = `clients.origin = ANY($1) AND clients.origin <> ''
+// origins $1, not disabled, never used and issued before $2 or last used
+// before $3, no grant live at $4.
+const purgeCondition = `clients.origin = ANY($1) AND clients.origin <> '' AND clients.disabled_at IS NULL
 	AND ((clients.last_used_at IS NULL AND clients.issued_at < $2) OR clients.last_used_at < $3)
 	AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = clients.id
 		AND (g.expires_at IS NULL OR g.expires_at >= $4)

@@ -89,11 +89,11 @@ func (s *Store) PurgeClients(ctx context.Context, q store.ClientPurge) ([]*store
 const (
 	queryTouchClient = `UPDATE clients SET last_used_at = ?1
 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)`
-	// queryPurgeCandidates selects the clients of origins ?1 (",a,b,")
-	// never used and issued before ?2, or last used before ?3, without a
-	// grant live at ?4, oldest first, at most ?5.
+	// queryPurgeCandidates selects the enabled clients of origins ?1
+	// (",a,b,") never used and issued before ?2, or last used before ?3,
+	// without a grant live at ?4, oldest first, at most ?5.
 	queryPurgeCandidates = `SELECT id FROM clients
-WHERE instr(?1, ',' || origin || ',') > 0 AND origin <> ''
+WHERE instr(?1, ',' || origin || ',') > 0 AND origin <> '' AND disabled_at IS NULL
 	AND ((last_used_at IS NULL AND issued_at < ?2) OR last_used_at < ?3)
 	AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = clients.id
 		AND (g.expires_at IS NULL OR g.expires_at >= ?4)

@@ -295,14 +295,22 @@ func testDisabledAt(t *testing.T, s store.Store) {
 		t.Errorf("UpdateClient with a DisabledAt disabled the client: DisabledAt %v", got.DisabledAt)
 	}
 
-	// PurgeClients returns it too.
-	purged, err := s.PurgeClients(ctx, store.ClientPurge{Origins: []string{store.OriginAnonymous},
-		IdleBefore: farFuture, Now: base, Limit: 10, DryRun: true})
-	if err != nil || !slices.Equal(purgedIDs(purged), []string{"disabled", "enabled"}) {
-		t.Fatalf("PurgeClients (dry run) = %q, %v", purgedIDs(purged), err)
+	// PurgeClients never selects a disabled client (store.ClientPurge),
+	// whether it lists or removes; it returns an enabled one with a zero
+	// DisabledAt.
+	for _, dry := range []bool{true, false} {
+		purged, err := s.PurgeClients(ctx, store.ClientPurge{Origins: []string{store.OriginAnonymous},
+			UnusedBefore: farFuture, IdleBefore: farFuture, Now: base, Limit: 10, DryRun: dry})
+		if err != nil || !slices.Equal(purgedIDs(purged), []string{"enabled"}) {
+			t.Fatalf("PurgeClients (dry run %v) = %q, %v; want the enabled client alone", dry, purgedIDs(purged), err)
+		}
+		if !purged[0].DisabledAt.IsZero() {
+			t.Errorf("PurgeClients returned DisabledAt %v, want zero", purged[0].DisabledAt)
+		}
 	}
-	if !purged[0].DisabledAt.Equal(want.DisabledAt) || purged[0].DisabledAt.Location() != time.UTC || !purged[1].DisabledAt.IsZero() {
-		t.Errorf("PurgeClients returned DisabledAt %v and %v, want %v in UTC and zero", purged[0].DisabledAt, purged[1].DisabledAt, want.DisabledAt)
+	mustGet(t, s, "disabled") // kept
+	if _, err := s.GetClient(ctx, "enabled"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the enabled client after a purge: %v, want ErrNotFound", err)
 	}
 }
 
