@@ -162,8 +162,9 @@ func (h *Handler) EnableClient(ctx context.Context, id string) error {
 
 // RevokeClientTokens revokes, in one store transaction, every access token
 // and every grant (refresh token family) of client id and its unredeemed
-// authorization codes, and returns how many access tokens and grants it
-// revoked. The client itself keeps working: it authenticates and gets new
+// authorization codes, and returns how many access tokens (those issued
+// from its grants included) and grants it revoked. The client itself keeps
+// working: it authenticates and gets new
 // tokens as before. It emits AuditClientTokensRevoked with the count. An
 // unknown id is ErrClientNotFound.
 func (h *Handler) RevokeClientTokens(ctx context.Context, id string) (int64, error) {
