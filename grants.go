@@ -54,22 +54,24 @@ func (h *Handler) exchangeCode(ctx context.Context, ac *AuthenticatedClient, for
 		return nil, fmt.Errorf("load authorization code: %w", err)
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
-	bad := ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or already used")
+	bad := func() error {
+		return ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or already used")
+	}
 	switch {
 	case ac2.ClientID != ac.Client.ID:
 		// RFC 6749 §4.1.3: "ensure that the authorization code was issued
 		// to the authenticated confidential client, or if the client is
 		// public, ensure that the code was issued to client_id".
-		return nil, bad
+		return nil, bad()
 	case !ac2.UsedAt.IsZero():
 		// RFC 6749 §4.1.2: "If an authorization code is used more than
 		// once, the authorization server MUST deny the request and SHOULD
 		// revoke (when possible) all tokens previously issued based on
 		// that authorization code."
 		h.revokeGrant(ctx, ac2.GrantID, ac2.ClientID, ac2.Subject, "code_reuse")
-		return nil, bad
+		return nil, bad()
 	case !now.Before(ac2.ExpiresAt):
-		return nil, bad
+		return nil, bad()
 	}
 	// RFC 6749 §4.1.3: redirect_uri must be present, and identical, if it
 	// was included in the authorization request.
@@ -115,9 +117,9 @@ func (h *Handler) exchangeCode(ctx context.Context, ac *AuthenticatedClient, for
 	case errors.Is(err, store.ErrUsed):
 		// A concurrent redemption won: this is a second use.
 		h.revokeGrant(ctx, ac2.GrantID, ac2.ClientID, ac2.Subject, "code_reuse")
-		return nil, bad
+		return nil, bad()
 	case errors.Is(err, store.ErrNotFound):
-		return nil, bad // the client or the code went meanwhile
+		return nil, bad() // the client or the code went meanwhile
 	case err != nil:
 		return nil, fmt.Errorf("redeem authorization code: %w", err)
 	}
@@ -142,23 +144,25 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 		return nil, ErrUnauthorizedClient.WithDescription("the client is not registered for the refresh_token grant")
 	}
 	hash := h.keys.hash(purposeRefreshToken, presented)
-	bad := ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
+	bad := func() error {
+		return ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
+	}
 	for attempt := 0; ; attempt++ {
 		g, err := h.authz.GetGrantByRefreshHash(ctx, hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, bad
+			return nil, bad()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load grant: %w", err)
 		}
 		if g.ClientID != c.ID {
 			// RFC 6749 §6: bound to the client it was issued to.
-			return nil, bad
+			return nil, bad()
 		}
 		now := h.now().UTC().Truncate(time.Microsecond)
 		if expired(g.ExpiresAt, now) || expired(g.IdleExpiresAt, now) {
 			h.revokeGrant(ctx, g.ID, g.ClientID, g.Subject, "expired")
-			return nil, bad
+			return nil, bad()
 		}
 		current := containsHash(g.RefreshHashes, hash)
 		previous := !current && g.PreviousRefreshHash != nil && hashEqual(g.PreviousRefreshHash, hash) && now.Before(g.PreviousRefreshExpiresAt)
@@ -169,7 +173,7 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 			h.log.InfoContext(ctx, "refresh token reuse: grant revoked", "client_id", c.ID, "grant", g.ID)
 			h.metrics.refreshReuse()
 			h.revokeGrant(ctx, g.ID, g.ClientID, g.Subject, "refresh_token_reuse")
-			return nil, bad
+			return nil, bad()
 		}
 		scope, resources, err := h.refreshScope(c, g, form)
 		if err != nil {
@@ -225,7 +229,7 @@ func (h *Handler) refresh(ctx context.Context, ac *AuthenticatedClient, form url
 		case errors.Is(err, store.ErrConflict) && attempt+1 < grantUpdateAttempts:
 			continue // a concurrent refresh: look again
 		case errors.Is(err, store.ErrNotFound):
-			return nil, bad // revoked meanwhile
+			return nil, bad() // revoked meanwhile
 		default:
 			return nil, fmt.Errorf("update grant: %w", err)
 		}

@@ -77,7 +77,7 @@ func (s *Store) GetAccessToken(ctx context.Context, hash []byte) (*store.AccessT
 		grant           sql.NullString
 		resources       []byte
 	)
-	err := s.reader.QueryRowContext(ctx,
+	err := s.readRow(ctx,
 		`SELECT hash, client_id, scope, issued_at, expires_at, grant_id, subject, resources FROM access_tokens WHERE hash = ?`, hash,
 	).Scan(&t.Hash, &t.ClientID, &t.Scope, &issued, &expires, &grant, &t.Subject, &resources)
 	if errors.Is(err, sql.ErrNoRows) {

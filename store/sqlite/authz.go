@@ -51,7 +51,7 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, p *store.Pending
 // GetPendingAuthorization returns the request with the given hash, or
 // store.ErrNotFound.
 func (s *Store) GetPendingAuthorization(ctx context.Context, hash []byte) (*store.PendingAuthorization, error) {
-	p, err := scanPending(s.reader.QueryRowContext(ctx, `SELECT `+pendingColumns+` FROM pending_authorizations WHERE hash = ?`, hash))
+	p, err := scanPending(s.readRow(ctx, `SELECT `+pendingColumns+` FROM pending_authorizations WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get pending authorization", err)
 	}
@@ -94,7 +94,7 @@ func (s *Store) CreateCode(ctx context.Context, c *store.AuthorizationCode) erro
 // GetCode returns the code with the given hash, used or not, or
 // store.ErrNotFound.
 func (s *Store) GetCode(ctx context.Context, hash []byte) (*store.AuthorizationCode, error) {
-	c, err := scanCode(s.reader.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = ?`, hash))
+	c, err := scanCode(s.readRow(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get code", err)
 	}
@@ -150,7 +150,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, g *s
 
 // GetGrant returns the grant with the given ID, or store.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
-	g, err := scanGrant(s.reader.QueryRowContext(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+	g, err := scanGrant(s.readRow(ctx, `SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get grant", err)
 	}
@@ -161,7 +161,7 @@ func (s *Store) GetGrant(ctx context.Context, id string) (*store.Grant, error) {
 // hash, current, previous or retired, or store.ErrNotFound: one lookup of
 // the primary key of refresh_tokens, then of grants.
 func (s *Store) GetGrantByRefreshHash(ctx context.Context, hash []byte) (*store.Grant, error) {
-	g, err := scanGrant(s.reader.QueryRowContext(ctx,
+	g, err := scanGrant(s.readRow(ctx,
 		`SELECT `+grantColumns+` FROM refresh_tokens r JOIN grants ON grants.id = r.grant_id WHERE r.hash = ?`, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get grant by refresh token", err)
@@ -276,7 +276,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (*stor
 		granted   int64
 		expires   sql.NullInt64
 	)
-	err := s.reader.QueryRowContext(ctx,
+	err := s.readRow(ctx,
 		`SELECT client_id, subject, scope, resources, granted_at, expires_at FROM consents WHERE client_id = ? AND subject = ?`,
 		clientID, subject).Scan(&c.ClientID, &c.Subject, &c.Scope, &resources, &granted, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

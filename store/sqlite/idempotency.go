@@ -70,7 +70,7 @@ func (s *Store) GetIdempotencyKey(ctx context.Context, keyHash []byte) (*store.I
 		state            string
 		created, expires int64
 	)
-	err := s.reader.QueryRowContext(ctx, `SELECT key_hash, request_hash, state, response_ciphertext, created_at, expires_at
+	err := s.readRow(ctx, `SELECT key_hash, request_hash, state, response_ciphertext, created_at, expires_at
 FROM idempotency_keys WHERE key_hash = ?`, keyHash).Scan(&r.KeyHash, &r.RequestHash, &state, &r.ResponseCiphertext, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get idempotency key: %w", store.ErrNotFound)

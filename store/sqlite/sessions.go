@@ -41,7 +41,7 @@ func (s *Store) GetSession(ctx context.Context, hash []byte) (*store.Session, er
 		se                           store.Session
 		created, seen, idle, expires int64
 	)
-	err := s.reader.QueryRowContext(ctx,
+	err := s.readRow(ctx,
 		`SELECT hash, subject, name, claims, created_at, last_seen_at, idle_expires_at, expires_at FROM sessions WHERE hash = ?`,
 		hash).Scan(&se.Hash, &se.Subject, &se.Name, &se.Claims, &created, &seen, &idle, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -123,6 +123,9 @@ type Store struct {
 	getClient, getClientByTokenHash *sql.Stmt
 	// prepared holds the write statements, prepared on the writer.
 	prepared map[string]*sql.Stmt
+	// reads holds the statements of readRow, by query, prepared on the
+	// reader pool when first used.
+	reads sync.Map
 
 	// Group commit: write hands its operations to the writer goroutine
 	// (runWriter) on queue; closing quit stops the goroutine, which closes
@@ -356,12 +359,36 @@ func (s *Store) Close() error {
 				errs = append(errs, st.Close())
 			}
 		}
+		s.reads.Range(func(_, st any) bool {
+			errs = append(errs, st.(*sql.Stmt).Close())
+			return true
+		})
 		errs = append(errs, s.writer.Close(), s.reader.Close(), s.checkpointer.Close())
 		if s.dbFile != nil {
 			errs = append(errs, s.dbFile.Close())
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// readRow runs the single-row query q, a constant, on the reader pool
+// through a statement prepared once (database/sql prepares it again on
+// each connection that lacks it), so that SQLite does not parse the SQL of
+// a read on every request. When the statement cannot be prepared, q runs
+// unprepared, and fails there as it would.
+func (s *Store) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := s.reads.Load(q); ok {
+		return st.(*sql.Stmt).QueryRowContext(ctx, args...)
+	}
+	st, err := s.reader.PrepareContext(ctx, q)
+	if err != nil {
+		return s.reader.QueryRowContext(ctx, q, args...)
+	}
+	if prev, loaded := s.reads.LoadOrStore(q, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 //go:embed migrations/*.sql

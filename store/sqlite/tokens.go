@@ -36,7 +36,7 @@ func (s *Store) CreateInitialToken(ctx context.Context, t *store.InitialToken) e
 // GetInitialToken returns the token with the given hash, or
 // store.ErrNotFound.
 func (s *Store) GetInitialToken(ctx context.Context, hash []byte) (*store.InitialToken, error) {
-	t, err := scanToken(s.reader.QueryRowContext(ctx,
+	t, err := scanToken(s.readRow(ctx,
 		`SELECT `+tokenColumns+` FROM initial_tokens WHERE hash = ?`, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get initial token", err)
