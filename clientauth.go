@@ -70,12 +70,13 @@ type AuthenticatedClient struct {
 //
 // Every failed authentication returns the same error, ErrClientAuthFailed:
 // 401 invalid_client with a Basic challenge, whatever the cause (an unknown
-// or disabled client, a wrong secret, another method than the registered one, a bad
-// signature, an expired or replayed assertion, malformed credentials), so
-// that no answer tells an unknown client from a wrong credential. The cause
-// is logged at debug level. A request that uses more than one method is
-// ErrInvalidRequest. AuthenticateClient applies no rate limit; the
-// handler's endpoints limit failures (see Limits.FailedAuthPerMinute).
+// or disabled client, a wrong secret, another method than the registered
+// one, a bad signature, an expired or replayed assertion, malformed
+// credentials), so that no answer tells an unknown client from a wrong
+// credential. The cause is logged at debug level. A request that uses
+// more than one method is ErrInvalidRequest. AuthenticateClient applies no
+// rate limit; the handler's endpoints limit failures (see
+// Limits.FailedAuthPerMinute).
 //
 // Only the client's current secret authenticates: a secret that a rotation
 // replaced is refused at once, also within Config.SecretOverlap, since a

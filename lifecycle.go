@@ -91,9 +91,9 @@ func (h *Handler) purgeQuery(now time.Time, limit int) store.ClientPurge {
 // live grant (refresh token). Clients registered by the operator
 // (Register) never expire, nor, unless Config.ExpireInitialTokenClients,
 // those registered with an initial access token, nor disabled clients
-// (DisableClient). A removed client is gone
-// with everything it owns: its tokens stop working and the token endpoint
-// answers it 401 invalid_client.
+// (DisableClient). A removed client is gone with everything it owns: its
+// tokens stop working and the token endpoint answers it 401
+// invalid_client.
 //
 // Call it repeatedly until it returns fewer than the limit; several
 // instances may call it at once (each client is removed by one of them).
