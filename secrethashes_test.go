@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/store"
 )
 
 // tokenSecretAccepted reports whether secret's ClientSecretHash is one of
@@ -109,7 +111,13 @@ func TestTokenSecretHashesNoneForDisabledAndOtherMethods(t *testing.T) {
 		if err := e.store.SetClientDisabled(ctx, id, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if c, err = e.h.LookupClient(ctx, id); err != nil {
+		// LookupClient refuses a disabled client as an unknown one; a
+		// caller that has its record anyway (Handler.Client reads the
+		// store) still gets no hash.
+		if _, err := e.h.LookupClient(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("LookupClient of a disabled client: %v, want store.ErrNotFound", err)
+		}
+		if c, err = e.h.Client(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.h.TokenSecretHashes(c); got != nil {
