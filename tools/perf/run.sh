@@ -47,6 +47,9 @@
 #      (requests per token phase: they are fast, and D bounds them anyway)
 #      TOKEN_SCOPE=read TOKEN_RESOURCE=https://mcp.example/ TOKEN_CLIENTS=1
 #      TOKEN_PORT=PORT+1 (clientreg) OP_TOKENS_PORT=3001 (node-oidc-provider)
+#      BARE_PORT=PORT+2 (tools/perf/bare: the ceiling of the token and
+#      introspect phases, a net/http server over two maps, measured in the
+#      same run; TOKEN_SERVERS without "bare" leaves it out)
 #      and the rest of lib.sh's (BENCH_BIN, SERVER_TIMEOUT, PERF_RESULTS),
 #      whose helpers this script shares with scale.sh, sync.sh and pg.sh
 #
@@ -65,13 +68,14 @@ OUT="${OUT:-$PERF_RESULTS/run}"
 MAX_OTHER_PCT="${MAX_OTHER_PCT:-15}"
 RETRIES="${RETRIES:-4}"
 CROSSCHECK="${CROSSCHECK:-1}"
-TOKEN_SERVERS="${TOKEN_SERVERS-clientreg op-open}"
+TOKEN_SERVERS="${TOKEN_SERVERS-clientreg op-open bare}"
 TOKEN_PHASES="${TOKEN_PHASES:-token,introspect,code,refresh}"
 TOKEN_N="${TOKEN_N:-10000}"
 TOKEN_SCOPE="${TOKEN_SCOPE:-read}"
 TOKEN_RESOURCE="${TOKEN_RESOURCE:-https://mcp.example/}"
 TOKEN_CLIENTS="${TOKEN_CLIENTS:-1}"
 TOKEN_PORT="${TOKEN_PORT:-$((PORT + 1))}"
+BARE_PORT="${BARE_PORT:-$((PORT + 2))}"
 OP_TOKENS_PORT="${OP_TOKENS_PORT:-3001}"
 LOGIN_HEADER=X-Forwarded-User
 STARTED="" # the peers this run started, the only ones cleanup stops
@@ -169,6 +173,7 @@ done
 # are measured in turn, run by run.
 token_base() {
   case "$1" in
+    bare) cr_base bare ;;
     clientreg) cr_base clientreg-tokens ;;
     op-open) cr_base op-tokens ;;
     hydra*) server_base "$1" ;;
@@ -176,6 +181,7 @@ token_base() {
 }
 token_pid() {
   case "$1" in
+    bare) cr_pid bare ;;
     clientreg) cr_pid clientreg-tokens ;;
     op-open) cr_pid op-tokens ;;
     hydra*) server_pid "$1" ;;
@@ -184,6 +190,7 @@ token_pid() {
 # token_args SERVER: what that server's runs add to TOKEN_ARGS.
 token_args() {
   case "$1" in
+    bare) echo -phases token,introspect ;;
     clientreg) echo -login-header "$LOGIN_HEADER" ;;
     hydra*) echo -phases token ;;
   esac
@@ -209,11 +216,24 @@ start_token_server() {
       cat "$TMP/op-tokens.log" >&2
       return 1 ;;
     hydra*) start_server "$1" ;;
+    bare)
+      go build -o "$TMP/bare" "$(dirname "$0")/bare"
+      timeout "$SERVER_TIMEOUT" "$TMP/bare" -addr "127.0.0.1:$BARE_PORT" 2>"$TMP/bare.log" &
+      CR_WRAPPER[bare]=$!
+      CR_PORT[bare]="$BARE_PORT"
+      for _ in $(seq 1 100); do
+        grep -q '^listening on' "$TMP/bare.log" 2>/dev/null && return 0
+        sleep 0.1
+      done
+      log "bare did not start:"
+      cat "$TMP/bare.log" >&2
+      return 1 ;;
     *) log "unknown token server $1"; return 1 ;;
   esac
 }
 stop_token_server() {
   case "$1" in
+    bare) stop_cr bare ;;
     clientreg) stop_cr clientreg-tokens ;;
     op-open) stop_cr op-tokens ;;
     hydra*) stop_server "$1" ;;

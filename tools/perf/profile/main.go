@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +42,9 @@ func main() {
 	c := flag.Int("c", bench.DefaultConcurrency, "concurrent clients")
 	n := flag.Int("n", bench.DefaultRequests, "requests per phase")
 	d := flag.Duration("d", bench.DefaultDuration, "time bound per phase")
+	phases := flag.String("phases", strings.Join(bench.RegistrationPhases, ","), "the `phases` to profile, in order (the token phases sign in with --login header, as tools/perf/run.sh measures them)")
 	flag.Parse()
-	if err := run(*out, *benchBin, *c, *n, *d); err != nil {
+	if err := run(*out, *benchBin, *c, *n, *d, strings.Split(*phases, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
@@ -69,7 +71,17 @@ func (w *listenWriter) Write(p []byte) (int, error) {
 	return w.log.Write(p)
 }
 
-func run(out, benchBin string, c, n int, d time.Duration) error {
+func run(out, benchBin string, c, n int, d time.Duration, phases []string) error {
+	// The token phases sign in as tools/perf/run.sh's do: the load tool
+	// sends the user's header, which serve trusts from loopback, and the
+	// consent page is shown every time.
+	var serveFlags, benchFlags []string
+	for _, p := range phases {
+		if slices.Contains(bench.TokenPhases, p) {
+			serveFlags = []string{"--login", "header", "--login-header", "X-Forwarded-User", "--trusted-proxy", "127.0.0.1/32", "--consent-ttl", "0"}
+			benchFlags = []string{"-login-header", "X-Forwarded-User", "-scope", "read", "-resource", "https://mcp.example/"}
+		}
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -100,8 +112,8 @@ func run(out, benchBin string, c, n int, d time.Duration) error {
 	go func() {
 		// The registration rate limits (on by default) would answer most
 		// of a load from one address with 429.
-		served <- cli.Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(tmp, "bench.db"),
-			"--rate-limits=false"}, io.Discard, lw, noEnv)
+		served <- cli.Main(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(tmp, "bench.db"),
+			"--rate-limits=false"}, serveFlags...), io.Discard, lw, noEnv)
 	}()
 	var issuer string
 	select {
@@ -113,7 +125,6 @@ func run(out, benchBin string, c, n int, d time.Duration) error {
 	}
 	fmt.Fprintf(os.Stderr, "profile: server at %s\n", issuer)
 
-	phases := bench.RegistrationPhases
 	startProfile := func(i int) (*os.File, error) {
 		f, err := os.Create(filepath.Join(out, phases[i]+".pprof"))
 		if err != nil {
@@ -125,8 +136,9 @@ func run(out, benchBin string, c, n int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	load := exec.CommandContext(ctx, benchBin, "-base", issuer, "-c", fmt.Sprint(c), "-n", fmt.Sprint(n),
-		"-d", d.String(), "-label", "clientreg-profile", "-o", filepath.Join(out, "report.json"))
+	load := exec.CommandContext(ctx, benchBin, append([]string{"-base", issuer, "-c", fmt.Sprint(c), "-n", fmt.Sprint(n),
+		"-d", d.String(), "-label", "clientreg-profile", "-o", filepath.Join(out, "report.json"),
+		"-phases", strings.Join(phases, ",")}, benchFlags...)...)
 	load.Stdout = os.Stdout
 	progress, err := load.StderrPipe()
 	if err != nil {
