@@ -57,7 +57,8 @@ type ClientAdminStore interface {
 	ListClients(ctx context.Context, q ClientQuery) ([]*Client, error)
 	// SetClientDisabled disables client id when disabledAt is not zero and
 	// enables it when it is zero. Disabling, in the same transaction,
-	// removes everything the client holds as RevokeClientTokens does, and
+	// removes everything the client holds as RevokeClientTokens does and
+	// its pending authorization requests, and
 	// sets the client's DisabledAt to disabledAt unless it is already
 	// disabled (then the earlier time stays). Enabling clears DisabledAt.
 	// Neither changes Revision or UpdatedAt. It returns ErrNotFound when

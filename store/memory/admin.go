@@ -61,6 +61,13 @@ func (s *Store) SetClientDisabled(ctx context.Context, id string, disabledAt tim
 		c.DisabledAt = disabledAt.UTC()
 	}
 	s.revokeClientTokensLocked(id)
+	// A request the user has not answered yet dies with the disabling, so
+	// that enabling the client again does not revive it.
+	if o := s.owned[id]; o != nil {
+		for h := range o.pending {
+			s.deletePending(h)
+		}
+	}
 	return nil
 }
 

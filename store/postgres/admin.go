@@ -251,7 +251,12 @@ func (s *Store) SetClientDisabled(ctx context.Context, id string, disabledAt tim
 				return err
 			}
 		}
-		_, err = revokeClient(ctx, tx, id)
+		if _, err := revokeClient(ctx, tx, id); err != nil {
+			return err
+		}
+		// A request the user has not answered yet dies with the disabling,
+		// so that enabling the client again does not revive it.
+		_, err = tx.Exec(ctx, `DELETE FROM pending_authorizations WHERE client_id = $1`, id)
 		return err
 	})
 }

@@ -264,7 +264,12 @@ func (s *Store) SetClientDisabled(ctx context.Context, id string, disabledAt tim
 		if err := wantRow(res, fmt.Sprintf("client %q", id), store.ErrNotFound); err != nil {
 			return err
 		}
-		_, err = s.revokeClient(ctx, tx, id)
+		if _, err := s.revokeClient(ctx, tx, id); err != nil {
+			return err
+		}
+		// A request the user has not answered yet dies with the disabling,
+		// so that enabling the client again does not revive it.
+		_, err = s.exec(ctx, tx, `DELETE FROM pending_authorizations WHERE client_id = ?`, id)
 		return err
 	})
 }

@@ -396,10 +396,21 @@ func testSetClientDisabled(t *testing.T, s store.Store) {
 	held := holdingsOf(t, s, "c")
 	others := holdingsOf(t, s, "other")
 	before, otherBefore := mustGet(t, s, "c"), mustGet(t, s, "other")
+	// A request the user has not answered goes with the disabling, so that
+	// enabling the client again does not revive it; another client's stays.
+	pending, otherPending := newPending("unanswered", "c"), newPending("unanswered other", "other")
+	mustCreatePending(t, s, pending)
+	mustCreatePending(t, s, otherPending)
 
 	at := base.Add(time.Hour)
 	if err := s.SetClientDisabled(ctx, "c", at.In(zone)); err != nil {
 		t.Fatalf("SetClientDisabled: %v", err)
+	}
+	if _, err := s.GetPendingAuthorization(ctx, pending.Hash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a pending request of the disabled client: GetPendingAuthorization: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetPendingAuthorization(ctx, otherPending.Hash); err != nil {
+		t.Errorf("another client's pending request after a disabling: %v", err)
 	}
 	want := before.Clone()
 	want.DisabledAt = at

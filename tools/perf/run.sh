@@ -217,7 +217,7 @@ start_token_server() {
       return 1 ;;
     hydra*) start_server "$1" ;;
     bare)
-      go build -o "$TMP/bare" "$(dirname "$0")/bare"
+      (cd "$(dirname "$0")/bare" && go build -o "$TMP/bare" .)
       timeout "$SERVER_TIMEOUT" "$TMP/bare" -addr "127.0.0.1:$BARE_PORT" 2>"$TMP/bare.log" &
       CR_WRAPPER[bare]=$!
       CR_PORT[bare]="$BARE_PORT"
