@@ -10,7 +10,8 @@
 # on a fresh SQLite file in a temporary directory.
 #
 # Two parts. The registration phases (register, read, update, delete) of
-# each of SERVERS, one server after the other. Then the token phases
+# SERVERS, all started at once and measured in turn, run by run (A B C A B
+# C ...). Then the token phases
 # (token, introspect, code, refresh) of TOKEN_SERVERS, all started at once
 # and measured in turn, run by run (A B A B ...): clientreg serve with
 # --login header (the load tool sends the user's header, as a sign-in proxy
@@ -151,23 +152,27 @@ measure_run() {
   done
 }
 
+# The registration phases. Their servers run side by side (on their own
+# ports) and are measured in turn, run by run (A B C A B C ...), so that a
+# drift of the machine's speed during the run (seen here: 50 % more CPU
+# for the same work an hour apart) moves every server's runs alike.
 for s in $SERVERS; do
   start_server "$s"
-  base="$(server_base "$s")"
-  pid="$(server_pid "$s")"
-  log "$s: up at $base (pid $pid); warm-up of $WARMUP cycles"
-  timeout 120 "$BENCH" -base "$base" -c 4 -warmup "$WARMUP" -phases "" -d 60s -q >/dev/null || true
-  for r in $(seq 1 "$REPS"); do
-    measure_run "$s" "$s" "$OUT/$s-r$r.json" "$base" "$pid"
-  done
-  if [ "$s" = clientreg ] && [ "$CROSSCHECK" = 1 ]; then
-    log "clientreg: cross-check with the kit's dcrload"
-    wait_quiet
-    timeout 600 "$KIT/dcrload/dcrload" -base "$base" -c "$C" -n "$N" -d "$D" -label dcrload-clientreg \
-      -o "$OUT/dcrload-clientreg.json" -q | tee "$OUT/dcrload-clientreg.txt" >&2 || true
-  fi
-  stop_server "$s"
+  log "$s: up at $(server_base "$s") (pid $(server_pid "$s")); warm-up of $WARMUP cycles"
+  timeout 120 "$BENCH" -base "$(server_base "$s")" -c 4 -warmup "$WARMUP" -phases "" -d 60s -q >/dev/null || true
 done
+for r in $(seq 1 "$REPS"); do
+  for s in $SERVERS; do
+    measure_run "$s" "$s" "$OUT/$s-r$r.json" "$(server_base "$s")" "$(server_pid "$s")"
+  done
+done
+if [[ " $SERVERS " == *" clientreg "* ]] && [ "$CROSSCHECK" = 1 ]; then
+  log "clientreg: cross-check with the kit's dcrload"
+  wait_quiet
+  timeout 600 "$KIT/dcrload/dcrload" -base "$(server_base clientreg)" -c "$C" -n "$N" -d "$D" -label dcrload-clientreg \
+    -o "$OUT/dcrload-clientreg.json" -q | tee "$OUT/dcrload-clientreg.txt" >&2 || true
+fi
+for s in $SERVERS; do stop_server "$s"; done
 
 # The token phases. Their servers run side by side (on their own ports) and
 # are measured in turn, run by run.
