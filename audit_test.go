@@ -149,15 +149,16 @@ func TestAuditEvents(t *testing.T) {
 		{"grants", auditGrants},
 		{"consent", auditConsent},
 		{"documents", auditDocuments},
+		{"operator", auditOperator},
 	} {
 		if t.Run(sub.name, func(t *testing.T) { sub.f(t, seen) }) {
 			ran++
 		}
 	}
-	if ran < 4 {
+	if ran < 5 {
 		return // a subtest failed or was not selected
 	}
-	for _, k := range handlerKinds {
+	for _, k := range slices.Concat(handlerKinds, operatorKinds) { // operatorKinds: operator_test.go
 		if !seen.has(k) {
 			t.Errorf("no subtest produced a %s event", k)
 		}
@@ -705,4 +706,85 @@ func TestAuditRemoteAddrThroughProxy(t *testing.T) {
 	e2.registerFrom("203.0.113.7", map[string]any{"redirect_uris": []string{testRedirect}})
 	ev := rec2.expect(t, clientreg.AuditClientRegistered)[0]
 	wantRequest(t, ev, ev.RequestID)
+}
+
+// auditOperator: the operator's administration methods, called from Go
+// with the operator named by WithOperator, outside any request; the
+// hygiene check covers their events with the client's secret, its token,
+// its registration access token and the initial access token.
+func auditOperator(t *testing.T, seen *kindSet) {
+	rec := &auditRecorder{}
+	e := newGrantEnv(t, memoryBackend, func(c *clientreg.Config) { c.Audit = rec })
+	ctx := clientreg.WithOperator(context.Background(), "ops")
+	info, err := e.h.Register(ctx, "", clientreg.Metadata{ClientName: "svc", GrantTypes: []string{"client_credentials"},
+		TokenEndpointAuthMethod: "client_secret_basic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := info.ClientID
+	rec.expect(t, clientreg.AuditClientRegistered)
+	c, err := e.h.LookupClient(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.h.IssueClientCredentialsToken(ctx, c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iat, _, err := e.h.CreateInitialToken(ctx, clientreg.InitialTokenOptions{MaxUses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.expect(t, clientreg.AuditInitialTokenCreated)
+	creds := map[string]string{"client secret": info.ClientSecret, "access token": tok.AccessToken,
+		"registration access token": info.RegistrationAccessToken, "initial access token": iat}
+
+	wantOperator := func(ev clientreg.AuditEvent, client string) {
+		t.Helper()
+		wantActor(t, ev, clientreg.ActorOperator, "ops")
+		if ev.ClientID != client || ev.RequestID != "" || ev.RemoteAddr != "" {
+			t.Errorf("%s = %+v, want client %q and no request", ev.Kind, ev, client)
+		}
+	}
+	if n, err := e.h.RevokeClientTokens(ctx, id); err != nil || n != 1 {
+		t.Fatalf("RevokeClientTokens = %d, %v; want 1", n, err)
+	}
+	if ev := rec.expect(t, clientreg.AuditClientTokensRevoked)[0]; ev.Count != 1 {
+		t.Errorf("client.tokens_revoked count = %d, want 1", ev.Count)
+	} else {
+		wantOperator(ev, id)
+	}
+	if err := e.h.DisableClient(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantOperator(rec.expect(t, clientreg.AuditClientDisabled)[0], id)
+	if err := e.h.EnableClient(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantOperator(rec.expect(t, clientreg.AuditClientEnabled)[0], id)
+	tokens, err := e.h.ListInitialTokens(ctx)
+	if err != nil || len(tokens) != 1 {
+		t.Fatalf("ListInitialTokens = %v, %v", tokens, err)
+	}
+	if err := e.h.RevokeInitialToken(ctx, tokens[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if ev := rec.expect(t, clientreg.AuditInitialTokenRevoked)[0]; ev.InitialTokenID != tokens[0].ID {
+		t.Errorf("initial_token.revoked names %q, want %q", ev.InitialTokenID, tokens[0].ID)
+	} else {
+		wantOperator(ev, "")
+	}
+	if err := e.h.DeleteClient(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	wantOperator(rec.expect(t, clientreg.AuditClientDeleted)[0], id)
+	// Nothing is emitted for what fails: an unknown client or token.
+	if err := e.h.DisableClient(ctx, id); !errors.Is(err, clientreg.ErrClientNotFound) {
+		t.Errorf("DisableClient of a deleted client: %v", err)
+	}
+	if err := e.h.RevokeInitialToken(ctx, tokens[0].ID); !errors.Is(err, clientreg.ErrInitialTokenNotFound) {
+		t.Errorf("RevokeInitialToken again: %v", err)
+	}
+	rec.expect(t)
+	rec.check(t, creds, seen)
 }
