@@ -151,7 +151,8 @@ func TestAuditEvents(t *testing.T) {
 		{"documents", auditDocuments},
 		{"operator", auditOperator},
 	} {
-		if t.Run(sub.name, func(t *testing.T) { sub.f(t, seen) }) {
+		selected := false // t.Run reports true for a subtest -run leaves out
+		if t.Run(sub.name, func(t *testing.T) { selected = true; sub.f(t, seen) }) && selected {
 			ran++
 		}
 	}
