@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clientreg/clientreg/internal/statusrec"
 )
 
 // Metric names, all prefixed clientreg_. Config.Metrics documents them.
@@ -160,13 +162,10 @@ func (m *metrics) instrument(name string, f http.Handler) http.Handler {
 	e := m.endpoint(name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusrec.New(w)
 		f.ServeHTTP(sw, r)
 		e.duration.Observe(time.Since(start).Seconds())
-		code := sw.status
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := sw.Status()
 		if c, ok := e.codes[code]; ok {
 			c.Inc()
 		} else {
@@ -174,29 +173,6 @@ func (m *metrics) instrument(name string, f http.Handler) http.Handler {
 		}
 	})
 }
-
-// statusWriter records the status code of an answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // operation counts one registration, update or deletion by its outcome.
 func (m *metrics) operation(op string, err error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/clientreg/clientreg"
+	"github.com/clientreg/clientreg/internal/statusrec"
 	"github.com/clientreg/clientreg/store"
 )
 
@@ -747,45 +748,19 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := statusrec.New(w)
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		if rec.status == http.StatusOK && (r.URL.Path == healthzPath || r.URL.Path == readyzPath) {
+		if rec.Status() == http.StatusOK && (r.URL.Path == healthzPath || r.URL.Path == readyzPath) {
 			return
 		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
+			slog.Int("status", rec.Status()),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", rec.Header().Get(clientreg.RequestIDHeader)))
 	})
 }
-
-// statusRecorder remembers the status code written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // loginConfig builds the sign-in of --login, or returns nil for none.
 // Without --login it is dev when the server listens on a loopback address
