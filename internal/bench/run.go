@@ -154,62 +154,28 @@ func (r *runner) phase(ctx context.Context, name string) Phase {
 		}
 	}
 
-	var (
-		next      atomic.Int64
-		stoppedBy atomic.Value
-		wg        sync.WaitGroup
-	)
 	deleted := make([]bool, len(live))
-	perWorker := make([][]outcome, cfg.Concurrency)
-	start := time.Now()
-	deadline := start.Add(cfg.Duration)
-	for w := range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs := make([]outcome, 0, total/cfg.Concurrency+1)
-			defer func() { perWorker[w] = outs }()
-			for {
-				switch {
-				case ctx.Err() != nil:
-					stoppedBy.CompareAndSwap(nil, "canceled")
-					return
-				case !time.Now().Before(deadline):
-					stoppedBy.CompareAndSwap(nil, "duration")
-					return
-				}
-				i := next.Add(1) - 1
-				if i >= int64(total) {
-					stoppedBy.CompareAndSwap(nil, "count")
-					return
-				}
-				switch name {
-				case PhaseRegister:
-					outs = append(outs, r.register(ctx, i))
-				case PhaseDelete:
-					o := r.delete(ctx, live[i], i)
-					deleted[i] = o.errKind == ""
-					outs = append(outs, o)
-				default:
-					var c *regClient
-					select {
-					case c = <-pool:
-					case <-ctx.Done():
-						stoppedBy.CompareAndSwap(nil, "canceled")
-						return
-					}
-					if name == PhaseRead {
-						outs = append(outs, r.read(ctx, c, i))
-					} else {
-						outs = append(outs, r.update(ctx, c, i))
-					}
-					pool <- c
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
+	all, stoppedBy, elapsed := r.workUntil(ctx, total, time.Now().Add(cfg.Duration), func(_ int, i int64) (outcome, bool) {
+		switch name {
+		case PhaseRegister:
+			return r.register(ctx, i), true
+		case PhaseDelete:
+			o := r.delete(ctx, live[i], i)
+			deleted[i] = o.errKind == ""
+			return o, true
+		}
+		var c *regClient
+		select {
+		case c = <-pool:
+		case <-ctx.Done():
+			return outcome{}, false
+		}
+		defer func() { pool <- c }()
+		if name == PhaseRead {
+			return r.read(ctx, c, i), true
+		}
+		return r.update(ctx, c, i), true
+	})
 
 	if name == PhaseDelete {
 		gone := make(map[*regClient]bool)
@@ -220,14 +186,8 @@ func (r *runner) phase(ctx context.Context, name string) Phase {
 		}
 		r.forget(gone)
 	}
-	var all []outcome
-	for _, outs := range perWorker {
-		all = append(all, outs...)
-	}
 	ph := summarize(name, all, elapsed)
-	if s, ok := stoppedBy.Load().(string); ok {
-		ph.StoppedBy = s
-	}
+	ph.StoppedBy = stoppedBy
 	return ph
 }
 

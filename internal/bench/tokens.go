@@ -130,6 +130,13 @@ func (r *runner) tokenPhase(ctx context.Context, name string) Phase {
 // ends. fn gets the worker's number too. It returns the outcomes fn
 // returned, what stopped the workers and how long they ran.
 func (r *runner) work(ctx context.Context, total int, deadline time.Time, fn func(w int, i int64) outcome) ([]outcome, string, time.Duration) {
+	return r.workUntil(ctx, total, deadline, func(w int, i int64) (outcome, bool) { return fn(w, i), true })
+}
+
+// workUntil is work with an fn that may also stop its worker: when it
+// returns false (ctx ended while it waited), its outcome is dropped and
+// the workers stop as canceled.
+func (r *runner) workUntil(ctx context.Context, total int, deadline time.Time, fn func(w int, i int64) (outcome, bool)) ([]outcome, string, time.Duration) {
 	var (
 		next      atomic.Int64
 		stoppedBy atomic.Value
@@ -158,7 +165,12 @@ func (r *runner) work(ctx context.Context, total int, deadline time.Time, fn fun
 					stoppedBy.CompareAndSwap(nil, "count")
 					return
 				}
-				outs = append(outs, fn(w, i))
+				o, ok := fn(w, i)
+				if !ok {
+					stoppedBy.CompareAndSwap(nil, "canceled")
+					return
+				}
+				outs = append(outs, o)
 			}
 		}()
 	}
