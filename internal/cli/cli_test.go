@@ -164,16 +164,16 @@ func TestLoadOrCreateKey(t *testing.T) {
 		errs    [n]error
 	)
 	for i := range n {
-		wg.Go(func() { keys[i], created[i], errs[i] = loadOrCreateKey(path) })
+		wg.Go(func() { keys[i], created[i], errs[i] = LoadOrCreateKey(path) })
 	}
 	wg.Wait()
 	creators := 0
 	for i := range n {
 		if errs[i] != nil {
-			t.Fatalf("loadOrCreateKey: %v", errs[i])
+			t.Fatalf("LoadOrCreateKey: %v", errs[i])
 		}
 		if len(keys[i]) != KeySize || !bytes.Equal(keys[i], keys[0]) {
-			t.Fatalf("loadOrCreateKey returned different keys: %x and %x", keys[i], keys[0])
+			t.Fatalf("LoadOrCreateKey returned different keys: %x and %x", keys[i], keys[0])
 		}
 		if created[i] {
 			creators++
@@ -191,7 +191,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 
 	// The key survives a reload.
-	again, created2, err := loadOrCreateKey(path)
+	again, created2, err := LoadOrCreateKey(path)
 	if err != nil || created2 || !bytes.Equal(again, keys[0]) {
 		t.Errorf("reload: %x, created=%v, %v; want the same key", again, created2, err)
 	}
@@ -216,7 +216,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 		if err := os.Chmod(p, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := loadOrCreateKey(p)
+		_, _, err := LoadOrCreateKey(p)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want one containing %q", name, err, tc.want)
 		}
@@ -230,13 +230,13 @@ func TestLoadOrCreateKey(t *testing.T) {
 	if err := os.WriteFile(p, []byte(strings.Repeat("0f", KeySize)+"\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if k, _, err := loadOrCreateKey(p); err != nil || k[0] != 0x0f {
+	if k, _, err := LoadOrCreateKey(p); err != nil || k[0] != 0x0f {
 		t.Errorf("CRLF key file: %x, %v", k, err)
 	}
 
 	// A key file in a directory that does not exist is an error, not a
 	// panic or a silent fallback.
-	if _, _, err := loadOrCreateKey(filepath.Join(dir, "missing", "k")); err == nil {
+	if _, _, err := LoadOrCreateKey(filepath.Join(dir, "missing", "k")); err == nil {
 		t.Errorf("key file in a missing directory: no error")
 	}
 }

@@ -20,7 +20,7 @@ const KeySize = 32
 // with room for a CRLF or trailing blanks.
 const maxKeyFileSize = 2*KeySize + 16
 
-// loadOrCreateKey returns the server key stored in the file at path,
+// LoadOrCreateKey returns the server key stored in the file at path,
 // creating the file with a new random key if it does not exist.
 //
 // The file holds the key as 64 hexadecimal digits and a newline. It is
@@ -34,7 +34,11 @@ const maxKeyFileSize = 2*KeySize + 16
 // An existing file is refused when group or others have any permission on
 // it, or when it does not hold exactly KeySize bytes. created reports
 // whether this call made the file.
-func loadOrCreateKey(path string) (key []byte, created bool, err error) {
+//
+// It is exported for the repository's tools that write a database a
+// server then opens (tools/perf/seed), which must make and read the key
+// file exactly as `clientreg serve` does.
+func LoadOrCreateKey(path string) (key []byte, created bool, err error) {
 	key, err = loadKey(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, false, err
@@ -110,7 +114,7 @@ func syncDir(dir string) {
 	}
 }
 
-// loadKey reads the key file at path; see loadOrCreateKey.
+// loadKey reads the key file at path; see LoadOrCreateKey.
 func loadKey(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

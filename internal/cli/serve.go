@@ -101,7 +101,7 @@ func (sf storeFlags) open(ctx context.Context, log *slog.Logger) ([]byte, store.
 	if err != nil {
 		return nil, nil, err
 	}
-	key, created, err := loadOrCreateKey(keyPath)
+	key, created, err := LoadOrCreateKey(keyPath)
 	if err != nil {
 		return nil, nil, err
 	}

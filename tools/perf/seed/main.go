@@ -31,12 +31,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
@@ -47,6 +45,7 @@ import (
 
 	"github.com/clientreg/clientreg"
 	"github.com/clientreg/clientreg/internal/bench"
+	"github.com/clientreg/clientreg/internal/cli"
 	"github.com/clientreg/clientreg/store"
 	"github.com/clientreg/clientreg/store/postgres"
 	"github.com/clientreg/clientreg/store/sqlite"
@@ -125,7 +124,7 @@ func run(ctx context.Context, o options) error {
 		}
 		keyFile = db + ".key"
 	}
-	key, err := loadOrCreateKey(keyFile)
+	key, _, err := cli.LoadOrCreateKey(keyFile)
 	if err != nil {
 		return err
 	}
@@ -238,26 +237,4 @@ func random(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
-}
-
-// loadOrCreateKey reads the key file of `clientreg serve` (64 hexadecimal
-// digits and a newline, mode 0600), creating it with a new key as the
-// server does when it does not exist.
-func loadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key := random(32)
-		if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		return key, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("%s: not a clientreg key file", path)
-	}
-	return key, nil
 }
