@@ -2,6 +2,7 @@ package clientreg
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -234,13 +235,29 @@ func (h *Handler) authenticateAt(r *http.Request, endpoint string, previous bool
 }
 
 // secretMatches reports whether secret is c's current secret, unexpired, or,
-// when previous is set, its previous secret within the overlap window. Both
-// comparisons are always made, in constant time.
+// when previous is set, its previous secret within the overlap window. The
+// secret is hashed once; both comparisons are always made, in constant
+// time.
 func (h *Handler) secretMatches(c *Client, secret string, now time.Time, previous bool) bool {
-	cur := h.keys.matches(purposeClientSecret, secret, c.SecretHash) &&
-		(c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt))
-	prev := h.keys.matches(purposeClientSecret, secret, c.PreviousSecretHash) && now.Before(c.PreviousSecretExpiresAt)
-	return cur || (previous && prev)
+	cur, prev := validSecretHashes(c, now)
+	got := h.keys.hash(purposeClientSecret, secret)
+	curOK := cur != nil && hmac.Equal(got, cur)
+	prevOK := prev != nil && hmac.Equal(got, prev)
+	return curOK || (previous && prevOK)
+}
+
+// validSecretHashes returns the hashes of c's secrets that authenticate it
+// at now: the current one unless it has expired, the previous one within
+// its overlap window; nil for one that does not. The rule of
+// secretMatches and of TokenSecretHashes.
+func validSecretHashes(c *Client, now time.Time) (cur, prev []byte) {
+	if c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt) {
+		cur = c.SecretHash
+	}
+	if now.Before(c.PreviousSecretExpiresAt) {
+		prev = c.PreviousSecretHash
+	}
+	return cur, prev
 }
 
 // postForm parses r's form body (bounded by the handler's body limit).

@@ -175,14 +175,12 @@ func (h *Handler) TokenSecretHashes(c *Client) [][]byte {
 	if m := c.Metadata.TokenEndpointAuthMethod; m != "client_secret_basic" && m != "client_secret_post" {
 		return nil
 	}
-	// The same rule as secretMatches (clientauth.go), with previous set.
-	now := h.now()
 	var out [][]byte
-	if c.SecretHash != nil && (c.SecretExpiresAt.IsZero() || now.Before(c.SecretExpiresAt)) {
-		out = append(out, bytes.Clone(c.SecretHash))
-	}
-	if c.PreviousSecretHash != nil && now.Before(c.PreviousSecretExpiresAt) {
-		out = append(out, bytes.Clone(c.PreviousSecretHash))
+	cur, prev := validSecretHashes(c, h.now())
+	for _, hash := range [][]byte{cur, prev} {
+		if hash != nil {
+			out = append(out, bytes.Clone(hash))
+		}
 	}
 	return out
 }
