@@ -156,7 +156,7 @@ func (s *Store) insertSiblings(ctx context.Context, tx *sql.Tx, c *store.Client)
 
 // GetClient returns the client with the given ID, or store.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
-	c, err := s.scanClient(s.getClient.QueryRowContext(ctx, id))
+	c, err := s.scanClient(s.readRow(ctx, queryClientByID, id))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client", err)
 	}
@@ -167,7 +167,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 // SiblingTokenHashes, or whose PreviousTokenHash equals hash, or
 // store.ErrNotFound.
 func (s *Store) GetClientByTokenHash(ctx context.Context, hash []byte) (*store.Client, error) {
-	c, err := s.scanClient(s.getClientByTokenHash.QueryRowContext(ctx, hash))
+	c, err := s.scanClient(s.readRow(ctx, queryClientByTokenHash, hash))
 	if err != nil {
 		return nil, s.mapErr(ctx, "get client by token", err)
 	}

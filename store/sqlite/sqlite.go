@@ -117,14 +117,12 @@ type Store struct {
 	dbFile           *os.File
 	closed           atomic.Bool
 
-	// Statements of the hot read paths, prepared once on the reader pool
-	// (database/sql keeps one prepared copy per connection), so SQLite
-	// does not parse their SQL on every request.
-	getClient, getClientByTokenHash *sql.Stmt
 	// prepared holds the write statements, prepared on the writer.
 	prepared map[string]*sql.Stmt
 	// reads holds the statements of readRow, by query, prepared on the
-	// reader pool when first used.
+	// reader pool when first used (database/sql keeps one prepared copy
+	// per connection), so that SQLite does not parse the SQL of a hot read
+	// on every request.
 	reads sync.Map
 
 	// Group commit: write hands its operations to the writer goroutine
@@ -228,9 +226,6 @@ func open(ctx context.Context, path string, opts Options, restartAt int) (*Store
 	if err := s.initRetrying(ctx, busy); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-	if s.getClient, err = reader.PrepareContext(ctx, queryClientByID); err == nil {
-		s.getClientByTokenHash, err = reader.PrepareContext(ctx, queryClientByTokenHash)
 	}
 	s.prepared = make(map[string]*sql.Stmt, len(writeQueries))
 	for _, q := range writeQueries {
@@ -348,11 +343,6 @@ func (s *Store) Close() error {
 			close(s.quit)
 			<-s.writerDone
 			<-s.checkpointerDone
-		}
-		for _, st := range []*sql.Stmt{s.getClient, s.getClientByTokenHash} {
-			if st != nil {
-				errs = append(errs, st.Close())
-			}
 		}
 		for _, st := range s.prepared {
 			if st != nil {
